@@ -1,0 +1,557 @@
+/*
+ * client.c: client sessions of libpulse-client (pulse_connect and the
+ * calls made through it).
+ *
+ * Owns: the request ids of a session, the one routine that sends a request
+ * and waits for its answer (call), and turning OK answers into the C
+ * results of pulse.h (key lists, payloads, worker lists, status JSON).
+ *
+ * Invariants:
+ *   - One request is in flight at a time; ids increase from 1 and the
+ *     answer must carry the id of the request, else the session is out of
+ *     step and is closed (PULSE_ERR_PROTOCOL).
+ *   - Every argument is checked locally (pool and key syntax, payload size)
+ *     before anything is sent; a failed local check leaves the session
+ *     usable.
+ *   - Results handed to the caller are fully copied out of the frame
+ *     before the frame is released; on failure the caller's out-parameters
+ *     are left empty (NULL / 0), never half-filled.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+
+/* There is no "out of memory" code on the wire; a client out of memory
+ * cannot reach pulsed's service either. */
+#define ENOMEM_CODE PULSE_ERR_UNAVAILABLE
+
+struct pulse_client {
+	struct libpulse_conn conn;
+	uint64_t next_id;
+	unsigned timeout_ms;
+};
+
+pulse_client *pulse_connect(const char *socket_path, int *err, char *errbuf,
+                            size_t errlen)
+{
+	pulse_client *c = calloc(1, sizeof(*c));
+	int code;
+	if (!c) {
+		code = libpulse_errf(errbuf, errlen, ENOMEM_CODE, "out of memory");
+	} else {
+		const struct libpulse_hello hello = {.role = "client"};
+		code = libpulse_conn_open(&c->conn, socket_path, &hello);
+		if (code)
+			libpulse_errf(errbuf, errlen, code, "%s", c->conn.err);
+	}
+	if (err)
+		*err = code;
+	if (code) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void pulse_close(pulse_client *c)
+{
+	if (!c)
+		return;
+	libpulse_conn_free(&c->conn);
+	free(c);
+}
+
+const char *pulse_errmsg(const pulse_client *c)
+{
+	return c ? c->conn.err : "no session";
+}
+
+void pulse_set_timeout(pulse_client *c, unsigned ms)
+{
+	if (c)
+		c->timeout_ms = ms;
+}
+
+static int fail(pulse_client *c, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(pulse_client *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	libpulse_verrf(c->conn.err, sizeof(c->conn.err), code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* The answer does not fit its request: the stream cannot be trusted any
+ * more, so the session ends. */
+static int out_of_step(pulse_client *c, const char *why)
+{
+	libpulse_conn_done(&c->conn);
+	libpulse_conn_close(&c->conn);
+	return fail(c, PULSE_ERR_PROTOCOL, "unexpected answer from pulsed: %s",
+	            why);
+}
+
+/* Send request q and wait for its answer: the one round trip every call
+ * makes. Returns 0 with the OK frame in *a (release it with
+ * libpulse_conn_done once the results are copied), or an error code with
+ * the message on the session (nothing held). */
+static int call(pulse_client *c, pulse_msg *q, pulse_msg *a)
+{
+	if (c->conn.fd < 0)
+		return PULSE_ERR_CLOSED; /* the message of the close is kept */
+	q->id = ++c->next_id;
+	q->has |= PM_ID;
+	uint64_t deadline = libpulse_deadline(c->timeout_ms);
+	int code = libpulse_conn_send(&c->conn, q, deadline);
+	if (!code)
+		code = libpulse_conn_wait(&c->conn, a, deadline);
+	if (code == PULSE_ERR_TIMEOUT)
+		return fail(c, code,
+		            "no answer from pulsed within %u ms; session closed",
+		            c->timeout_ms);
+	if (code)
+		return code;
+	if (a->type == PULSE_T_ERROR && (a->id == q->id || a->id == 0)) {
+		/* id 0: pulsed ends the whole session, and closes it. */
+		code = libpulse_error_frame(a, c->conn.err, sizeof(c->conn.err));
+		libpulse_conn_done(&c->conn);
+		if (a->id == 0)
+			libpulse_conn_close(&c->conn);
+		return code;
+	}
+	if (a->type != PULSE_T_OK)
+		return out_of_step(c, "not OK or ERROR");
+	if (a->id != q->id)
+		return out_of_step(c, "wrong request id");
+	return 0;
+}
+
+/* A request for one pool, and for one key when key is not NULL. */
+static pulse_msg request(uint32_t type, const char *pool, const char *key)
+{
+	pulse_msg q = {.type = type, .has = PM_POOL};
+	q.pool = (pulse_str){pool, strlen(pool)};
+	if (key) {
+		q.has |= PM_KEY;
+		q.key = (pulse_str){key, strlen(key)};
+	}
+	return q;
+}
+
+/* Check the arguments of a request locally. A NULL key where one is
+ * needed is checked as "" so that it gets the syntax message. */
+static int check(pulse_client *c, const char *pool, const char *key,
+                 int needs_key, const void *payload, size_t len)
+{
+	if (payload == NULL && len > 0)
+		return fail(c, PULSE_ERR_INVALID, "payload is NULL but its length is %zu",
+		            len);
+	if (needs_key && !key)
+		key = "";
+	return libpulse_check_request(pool, key, len, c->conn.err,
+	                              sizeof(c->conn.err));
+}
+
+/* DISPATCH, STOP and NOTIFY: a key, maybe a payload, and an empty OK. */
+static int job_call(pulse_client *c, uint32_t type, const char *pool,
+                    const char *key, const void *payload, size_t len)
+{
+	if (!c)
+		return PULSE_ERR_INVALID;
+	int code = check(c, pool, key, 1, payload, len);
+	if (code)
+		return code;
+	pulse_msg q = request(type, pool, key), a;
+	if (type != PULSE_T_STOP) {
+		q.has |= PM_PAYLOAD;
+		q.payload = (pulse_str){payload ? payload : "", len};
+	}
+	code = call(c, &q, &a);
+	if (!code)
+		libpulse_conn_done(&c->conn);
+	return code;
+}
+
+int pulse_dispatch(pulse_client *c, const char *pool, const char *key,
+                   const void *payload, size_t len)
+{
+	return job_call(c, PULSE_T_DISPATCH, pool, key, payload, len);
+}
+
+int pulse_stop_job(pulse_client *c, const char *pool, const char *key)
+{
+	return job_call(c, PULSE_T_STOP, pool, key, NULL, 0);
+}
+
+int pulse_notify(pulse_client *c, const char *pool, const char *key,
+                 const void *payload, size_t len)
+{
+	return job_call(c, PULSE_T_NOTIFY, pool, key, payload, len);
+}
+
+/* A C string copy of a counted string from a frame; NULL when it holds a
+ * NUL (it could not be a C string) or memory runs out. */
+static char *dup_str(const char *p, size_t n)
+{
+	if (memchr(p, 0, n))
+		return NULL;
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, p, n);
+		s[n] = 0;
+	}
+	return s;
+}
+
+void pulse_free_keys(char **keys)
+{
+	if (!keys)
+		return;
+	for (char **k = keys; *k; k++)
+		free(*k);
+	free(keys);
+}
+
+int pulse_job_keys(pulse_client *c, const char *pool, char ***keys, size_t *n)
+{
+	if (keys)
+		*keys = NULL;
+	if (n)
+		*n = 0;
+	if (!c)
+		return PULSE_ERR_INVALID;
+	if (!keys)
+		return fail(c, PULSE_ERR_INVALID, "keys must not be NULL");
+	int code = check(c, pool, NULL, 0, NULL, 0);
+	if (code)
+		return code;
+	pulse_msg q = request(PULSE_T_JOBS, pool, NULL), a;
+	if ((code = call(c, &q, &a)))
+		return code;
+	if (!(a.has & PM_KEYS) || a.keys->type != MSGPACK_OBJECT_ARRAY)
+		return out_of_step(c, "no key list");
+	const msgpack_object_array *arr = &a.keys->via.array;
+	char **out = calloc(arr->size + 1, sizeof(*out));
+	for (uint32_t i = 0; out && i < arr->size; i++) {
+		const msgpack_object *o = &arr->ptr[i];
+		if (o->type != MSGPACK_OBJECT_STR ||
+		    !(out[i] = dup_str(o->via.str.ptr, o->via.str.size))) {
+			pulse_free_keys(out);
+			out = NULL;
+		}
+	}
+	libpulse_conn_done(&c->conn);
+	if (!out)
+		return fail(c, ENOMEM_CODE, "out of memory or a bad key in the list");
+	*keys = out;
+	if (n)
+		*n = arr->size;
+	return 0;
+}
+
+int pulse_job_payload(pulse_client *c, const char *pool, const char *key,
+                      void **payload, size_t *len, int *exists)
+{
+	if (payload)
+		*payload = NULL;
+	if (len)
+		*len = 0;
+	if (exists)
+		*exists = 0;
+	if (!c)
+		return PULSE_ERR_INVALID;
+	if (!exists)
+		return fail(c, PULSE_ERR_INVALID, "exists must not be NULL");
+	int code = check(c, pool, key, 1, NULL, 0);
+	if (code)
+		return code;
+	pulse_msg q = request(PULSE_T_JOB, pool, key), a;
+	if ((code = call(c, &q, &a)))
+		return code;
+	if (!(a.has & PM_EXISTS))
+		return out_of_step(c, "no exists field");
+	size_t n = a.exists && (a.has & PM_PAYLOAD) ? a.payload.n : 0;
+	void *copy = NULL;
+	if (payload && n > 0) {
+		if (!(copy = malloc(n))) {
+			libpulse_conn_done(&c->conn);
+			return fail(c, ENOMEM_CODE, "out of memory");
+		}
+		memcpy(copy, a.payload.p, n);
+	}
+	*exists = a.exists != 0;
+	libpulse_conn_done(&c->conn);
+	if (payload)
+		*payload = copy;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+void pulse_free_workers(pulse_worker_info *workers, size_t n)
+{
+	if (!workers)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(workers[i].id);
+		free(workers[i].name);
+		free(workers[i].node);
+	}
+	free(workers);
+}
+
+/* One worker of a WORKERS answer: a map with id, name, node (strings) and
+ * jobs (a count); unknown fields are skipped. Returns 0, or -1 with a
+ * reason when a field has the wrong type or memory runs out. */
+static int worker_info(const msgpack_object *o, pulse_worker_info *w,
+                       const char **why)
+{
+	*why = "a worker is not a map";
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return -1;
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object *k = &o->via.map.ptr[i].key;
+		const msgpack_object *v = &o->via.map.ptr[i].val;
+		char **field = NULL;
+		if (k->type != MSGPACK_OBJECT_STR)
+			continue;
+		const char *name = k->via.str.ptr;
+		size_t kn = k->via.str.size;
+		if (kn == 2 && memcmp(name, "id", 2) == 0)
+			field = &w->id;
+		else if (kn == 4 && memcmp(name, "name", 4) == 0)
+			field = &w->name;
+		else if (kn == 4 && memcmp(name, "node", 4) == 0)
+			field = &w->node;
+		else if (kn == 4 && memcmp(name, "jobs", 4) == 0) {
+			*why = "a worker's job count is not a count";
+			if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+				return -1;
+			w->jobs = v->via.u64;
+			continue;
+		} else
+			continue;
+		*why = "a worker field is not a string";
+		if (v->type != MSGPACK_OBJECT_STR || *field)
+			return -1;
+		if (!(*field = dup_str(v->via.str.ptr, v->via.str.size)))
+			return -1;
+	}
+	/* name and node may be absent ("" then); the id may not. */
+	*why = "a worker has no id";
+	if (!w->id)
+		return -1;
+	*why = "out of memory";
+	if (!w->name && !(w->name = strdup("")))
+		return -1;
+	if (!w->node && !(w->node = strdup("")))
+		return -1;
+	return 0;
+}
+
+int pulse_pool_workers(pulse_client *c, const char *pool, int local,
+                       pulse_worker_info **workers, size_t *n)
+{
+	if (workers)
+		*workers = NULL;
+	if (n)
+		*n = 0;
+	if (!c)
+		return PULSE_ERR_INVALID;
+	if (!workers || !n)
+		return fail(c, PULSE_ERR_INVALID, "workers and n must not be NULL");
+	int code = check(c, pool, NULL, 0, NULL, 0);
+	if (code)
+		return code;
+	pulse_msg q = request(PULSE_T_WORKERS, pool, NULL), a;
+	q.has |= PM_LOCAL;
+	q.local = local != 0;
+	if ((code = call(c, &q, &a)))
+		return code;
+	if (!(a.has & PM_WORKERS) || a.workers->type != MSGPACK_OBJECT_ARRAY)
+		return out_of_step(c, "no worker list");
+	const msgpack_object_array *arr = &a.workers->via.array;
+	pulse_worker_info *out = calloc(arr->size ? arr->size : 1, sizeof(*out));
+	const char *why = "out of memory";
+	for (uint32_t i = 0; out && i < arr->size; i++) {
+		if (worker_info(&arr->ptr[i], &out[i], &why) < 0) {
+			pulse_free_workers(out, arr->size);
+			out = NULL;
+		}
+	}
+	if (!out)
+		return out_of_step(c, why);
+	libpulse_conn_done(&c->conn);
+	*workers = out;
+	*n = arr->size;
+	return 0;
+}
+
+/* ---- status as JSON ---------------------------------------------------- */
+
+static int put(pulse_buf *b, const char *s)
+{
+	return pulse_buf_append(b, s, strlen(s));
+}
+
+/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 when the
+ * bytes there are not one (JSON text must be valid UTF-8). */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char b = p[0];
+	size_t len;
+	unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+	if (b < 0x80)
+		return 1;
+	if (b >= 0xc2 && b <= 0xdf)
+		len = 2;
+	else if (b >= 0xe0 && b <= 0xef) {
+		len = 3;
+		lo = b == 0xe0 ? 0xa0 : 0x80; /* no overlong forms */
+		hi = b == 0xed ? 0x9f : 0xbf; /* no surrogates */
+	} else if (b >= 0xf0 && b <= 0xf4) {
+		len = 4;
+		lo = b == 0xf0 ? 0x90 : 0x80;
+		hi = b == 0xf4 ? 0x8f : 0xbf; /* nothing past U+10FFFF */
+	} else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* A JSON string of n bytes: quotes, backslashes and control characters
+ * escaped; a byte that is not valid UTF-8 is written as the code point of
+ * the same number (\u00XX), so any binary comes out as valid JSON. */
+static int json_string(pulse_buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int rc = put(b, "\"");
+	for (size_t i = 0; i < n && rc == 0;) {
+		size_t len = utf8_len(p + i, n - i);
+		char esc[8];
+		if (len > 1 || (len == 1 && p[i] >= 0x20 && p[i] != '"' &&
+		                p[i] != '\\' && p[i] != 0x7f)) {
+			rc = pulse_buf_append(b, p + i, len);
+			i += len;
+			continue;
+		}
+		if (p[i] == '"' || p[i] == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", p[i]);
+		else
+			snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
+		rc = put(b, esc);
+		i++;
+	}
+	return rc ? rc : put(b, "\"");
+}
+
+static int json_value(pulse_buf *b, const msgpack_object *o);
+
+/* A map key: strings as they are, anything else written as JSON and then
+ * quoted, since JSON object keys are strings. */
+static int json_key(pulse_buf *b, const msgpack_object *k)
+{
+	if (k->type == MSGPACK_OBJECT_STR)
+		return json_string(b, k->via.str.ptr, k->via.str.size);
+	if (k->type == MSGPACK_OBJECT_BIN)
+		return json_string(b, k->via.bin.ptr, k->via.bin.size);
+	pulse_buf tmp = {0};
+	int rc = json_value(&tmp, k);
+	if (rc == 0)
+		rc = json_string(b, tmp.data, tmp.len);
+	pulse_buf_free(&tmp);
+	return rc;
+}
+
+/* Any msgpack object as JSON: map -> object, array -> array, str and bin
+ * -> string, integers and floats -> number, bool, nil and ext -> null.
+ * Depth is bounded by the codec's check (PULSE_MAX_DEPTH). */
+static int json_value(pulse_buf *b, const msgpack_object *o)
+{
+	char num[40];
+	int rc = 0;
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL:
+		return put(b, "null");
+	case MSGPACK_OBJECT_BOOLEAN:
+		return put(b, o->via.boolean ? "true" : "false");
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)o->via.u64);
+		return put(b, num);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		snprintf(num, sizeof(num), "%lld", (long long)o->via.i64);
+		return put(b, num);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		if (!isfinite(o->via.f64))
+			return put(b, "null");
+		snprintf(num, sizeof(num), "%.17g", o->via.f64);
+		return put(b, num);
+	case MSGPACK_OBJECT_STR:
+		return json_string(b, o->via.str.ptr, o->via.str.size);
+	case MSGPACK_OBJECT_BIN:
+		return json_string(b, o->via.bin.ptr, o->via.bin.size);
+	case MSGPACK_OBJECT_ARRAY:
+		rc = put(b, "[");
+		for (uint32_t i = 0; rc == 0 && i < o->via.array.size; i++) {
+			if (i)
+				rc = put(b, ",");
+			if (rc == 0)
+				rc = json_value(b, &o->via.array.ptr[i]);
+		}
+		return rc ? rc : put(b, "]");
+	case MSGPACK_OBJECT_MAP:
+		rc = put(b, "{");
+		for (uint32_t i = 0; rc == 0 && i < o->via.map.size; i++) {
+			if (i)
+				rc = put(b, ",");
+			if (rc == 0)
+				rc = json_key(b, &o->via.map.ptr[i].key);
+			if (rc == 0)
+				rc = put(b, ":");
+			if (rc == 0)
+				rc = json_value(b, &o->via.map.ptr[i].val);
+		}
+		return rc ? rc : put(b, "}");
+	default:
+		return put(b, "null");
+	}
+}
+
+int pulse_status_json(pulse_client *c, char **json)
+{
+	if (json)
+		*json = NULL;
+	if (!c)
+		return PULSE_ERR_INVALID;
+	if (!json)
+		return fail(c, PULSE_ERR_INVALID, "json must not be NULL");
+	pulse_msg q = {.type = PULSE_T_STATUS}, a;
+	int code = call(c, &q, &a);
+	if (code)
+		return code;
+	if (!(a.has & PM_STATUS))
+		return out_of_step(c, "no status");
+	pulse_buf b = {0};
+	int rc = json_value(&b, a.status);
+	libpulse_conn_done(&c->conn);
+	char *s = rc == 0 ? malloc(b.len + 1) : NULL;
+	if (s) {
+		memcpy(s, b.data, b.len);
+		s[b.len] = 0;
+	}
+	pulse_buf_free(&b);
+	if (!s)
+		return fail(c, ENOMEM_CODE, "out of memory");
+	*json = s;
+	return 0;
+}

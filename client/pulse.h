@@ -1,0 +1,161 @@
+/*
+ * pulse.h: libpulse-client, the C library for talking to a local pulsed.
+ *
+ * Installed as <pulse/pulse.h>. Two kinds of session, each one Unix socket
+ * connection to pulsed:
+ *   - a client (pulse_connect): dispatch, stop and notify jobs, inspect pools;
+ *     every call blocks until pulsed answers.
+ *   - a worker (pulse_worker_attach): receives start, stop and notify events
+ *     for one pool and answers them through callbacks.
+ *
+ * Invariants: the library never calls exit() and never prints. Errors come
+ * back as a code (PULSE_ERR_* below) and a message
+ * kept on the session (pulse_errmsg / pulse_worker_errmsg). A session may be
+ * used by one thread at a time; separate sessions are independent, so one
+ * connection per thread is safe.
+ */
+#ifndef PULSE_PULSE_H
+#define PULSE_PULSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PULSE_DEFAULT_SOCKET "/run/pulse/pulsed.sock"
+
+/* Error codes (same numbers as proto/proto.h enum pulse_err). */
+enum {
+	PULSE_ERR_OK = 0,
+	PULSE_ERR_JOB_EXISTS = 1,
+	PULSE_ERR_JOB_NOT_FOUND = 2,
+	PULSE_ERR_TIMEOUT = 3,
+	PULSE_ERR_CLOSED = 4,
+	PULSE_ERR_SHUTDOWN = 5,
+	PULSE_ERR_POOL_FULL = 6,
+	PULSE_ERR_INVALID = 7,
+	PULSE_ERR_TOO_LARGE = 8,
+	PULSE_ERR_UNAVAILABLE = 9,
+	PULSE_ERR_PROTOCOL = 10,
+	PULSE_ERR_PERMISSION = 11,
+	PULSE_ERR_HANDLER = 12,
+	PULSE_ERR_BUSY = 13,
+};
+
+/* "JOB_EXISTS" for PULSE_ERR_JOB_EXISTS, and so on. */
+const char *pulse_strerror(int code);
+
+/* ---- client sessions --------------------------------------------------- */
+
+typedef struct pulse_client pulse_client;
+
+/* Connect to pulsed at `socket_path` (NULL: $PULSE_SOCKET, else
+ * PULSE_DEFAULT_SOCKET). Returns NULL and sets *err (a code) and errbuf
+ * when it fails. */
+pulse_client *pulse_connect(const char *socket_path, int *err, char *errbuf,
+                            size_t errlen);
+void pulse_close(pulse_client *c);
+/* Message of the last failed call on c ("" if none). */
+const char *pulse_errmsg(const pulse_client *c);
+/* Give up waiting for an answer after ms milliseconds (0: wait for
+ * pulsed's own timeout, the default). On expiry a call returns
+ * PULSE_ERR_TIMEOUT and the session is closed (answers would be out of
+ * step). */
+void pulse_set_timeout(pulse_client *c, unsigned ms);
+
+/* Admit a job and wait until its worker's start handler answered.
+ * Returns 0, PULSE_ERR_HANDLER (message: the handler's text) or another
+ * code. payload may be NULL with len 0 (an empty payload). */
+int pulse_dispatch(pulse_client *c, const char *pool, const char *key,
+                   const void *payload, size_t len);
+/* Stop a job and wait until its worker's stop handler answered. */
+int pulse_stop_job(pulse_client *c, const char *pool, const char *key);
+/* Send payload to the job's current worker and wait for its answer. */
+int pulse_notify(pulse_client *c, const char *pool, const char *key,
+                 const void *payload, size_t len);
+
+/* Pool-wide job keys. On success *keys is a NULL-terminated array owned by
+ * the caller: free it with pulse_free_keys(). */
+int pulse_job_keys(pulse_client *c, const char *pool, char ***keys,
+                   size_t *n);
+void pulse_free_keys(char **keys);
+
+/* A job's payload: 0 with *exists = 1 and *payload (malloc'd, may be NULL
+ * when *len is 0) when the job exists; 0 with *exists = 0 when it does
+ * not. Free *payload with free(). */
+int pulse_job_payload(pulse_client *c, const char *pool, const char *key,
+                      void **payload, size_t *len, int *exists);
+
+typedef struct pulse_worker_info {
+	char *id;     /* worker id, unique in the pool */
+	char *name;   /* stable name given at attach, or "" */
+	char *node;   /* node id of the pulsed it is attached to */
+	uint64_t jobs; /* jobs it runs */
+} pulse_worker_info;
+
+/* Workers of a pool: every node's (local = 0) or this pulsed's (local = 1).
+ * Free with pulse_free_workers(). */
+int pulse_pool_workers(pulse_client *c, const char *pool, int local,
+                       pulse_worker_info **workers, size_t *n);
+void pulse_free_workers(pulse_worker_info *workers, size_t n);
+
+/* Node status as a JSON text (malloc'd): pools, counts, lease, Redis
+ * round trip. Used by pulsectl. */
+int pulse_status_json(pulse_client *c, char **json);
+
+/* ---- worker sessions --------------------------------------------------- */
+
+typedef struct pulse_worker pulse_worker;
+
+/* What a handler returns. */
+enum {
+	PULSE_HANDLER_OK = 0,
+	PULSE_HANDLER_ERROR = 1,   /* fill msg with the reason */
+	PULSE_HANDLER_REQUEUE = 2, /* try again later, possibly elsewhere */
+};
+
+/* Handlers get a message buffer of msglen bytes for an error text. The key
+ * and payload are valid only during the call. */
+typedef struct pulse_handlers {
+	int (*start)(void *ud, const char *key, const void *payload, size_t len,
+	             char *msg, size_t msglen);
+	int (*stop)(void *ud, const char *key, char *msg, size_t msglen);
+	/* optional: NULL means notifications are refused with an error */
+	int (*notify)(void *ud, const char *key, const void *payload,
+	              size_t len, char *msg, size_t msglen);
+} pulse_handlers;
+
+/* Attach a worker to `pool` on the pulsed at socket_path. `name` (may be
+ * NULL) is a stable name: a restarted process that gives the same name
+ * takes back the same keys. Returns NULL and sets *err/errbuf on failure. */
+pulse_worker *pulse_worker_attach(const char *socket_path, const char *pool,
+                                  const char *name, const pulse_handlers *h,
+                                  void *ud, int *err, char *errbuf,
+                                  size_t errlen);
+/* The fd to watch for reading in the caller's event loop. */
+int pulse_worker_fd(const pulse_worker *w);
+/* Read what is available and run the handlers for every whole event.
+ * Non-blocking. Returns 0, or an error code when the session ended
+ * (PULSE_ERR_CLOSED when pulsed closed it). */
+int pulse_worker_process(pulse_worker *w);
+/* Blocking loop: process events until the session ends or
+ * pulse_worker_stop() is called (from a handler or a signal handler).
+ * Returns 0 after pulse_worker_stop(), else the error that ended it. */
+int pulse_worker_run(pulse_worker *w);
+void pulse_worker_stop(pulse_worker *w);
+/* The worker id pulsed assigned (stable name if one was given). */
+const char *pulse_worker_id(const pulse_worker *w);
+/* Detach: pulsed stops this worker's jobs (calling the stop handler for
+ * each), hands them to other workers, then closes the session. Frees w. */
+int pulse_worker_detach(pulse_worker *w);
+/* Close without the graceful hand-off (pulsed moves the jobs at once, as if
+ * the process died). Frees w. */
+void pulse_worker_close(pulse_worker *w);
+const char *pulse_worker_errmsg(const pulse_worker *w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,233 @@
+/*
+ * cmd-node.c: pulsectl's node commands: status (this pulsed's view of
+ * itself and its pools) and version. Later node commands (nodes) belong
+ * here too.
+ *
+ * Owns: printing a JSON object for people without knowing its fields:
+ * scalar fields as an aligned "field value" list, then each array of
+ * objects (status "pools") as a table whose columns are the objects'
+ * fields. pulsed may add status fields without pulsectl changing.
+ *
+ * Invariants: with --json the object is printed as pulsed sent it. Cells
+ * are strings owned by a struct cells and freed after printing.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pulsectl.h"
+#include "proto.h"
+
+/* A growing list of malloc'd cell strings. */
+struct cells {
+	char **v;
+	size_t n, cap;
+};
+
+static int cells_add(struct cells *c, char *s)
+{
+	if (!s)
+		return -1;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		char **v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			free(s);
+			return -1;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = s;
+	return 0;
+}
+
+static void cells_free(struct cells *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i]);
+	free(c->v);
+	*c = (struct cells){0};
+}
+
+/* A JSON value as a table cell: strings bare, null empty, numbers and
+ * booleans as JSON writes them, anything nested as compact JSON. */
+static char *cell_text(const json_t *v)
+{
+	if (json_is_string(v))
+		return strndup(json_string_value(v), json_string_length(v));
+	if (json_is_null(v))
+		return strdup("");
+	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static int is_table(const json_t *v)
+{
+	return json_is_array(v) && json_array_size(v) > 0 &&
+	       json_is_object(json_array_get(v, 0));
+}
+
+/* The scalar (and non-table) fields of obj as "field value" lines. */
+static int print_fields(const struct ctl *ctl, json_t *obj)
+{
+	static const struct col cols[] = {{"FIELD", "field", COL_TEXT},
+	                                  {"VALUE", "value", COL_TEXT}};
+	static const struct view view = {"fields", cols, 2, 0, 1};
+	struct cells c = {0};
+	const char *key;
+	json_t *v;
+	int rc = 0;
+	json_object_foreach(obj, key, v)
+	{
+		if (is_table(v))
+			continue;
+		if (rc == 0)
+			rc = cells_add(&c, strdup(key));
+		if (rc == 0)
+			rc = cells_add(&c, cell_text(v));
+	}
+	if (rc == 0)
+		view_print(ctl, &view, (const char *const *)c.v, c.n / 2);
+	cells_free(&c);
+	return rc;
+}
+
+/* An array of objects as a table: the columns are the fields in the order
+ * first seen, titled in upper case. With -H each line starts with the
+ * array's name, so that its lines are told apart from the fields'. */
+static int print_table(const struct ctl *ctl, const char *name, json_t *arr)
+{
+	json_t *fields = json_object(); /* field -> column index, in order */
+	struct cells titles = {0}, c = {0};
+	struct col *cols = NULL;
+	size_t i, ncols, first = ctl->bare ? 1 : 0;
+	json_t *row, *v;
+	const char *key;
+	int rc = 0;
+	if (first)
+		rc = cells_add(&titles, strdup(""));
+	json_array_foreach(arr, i, row)
+	{
+		json_object_foreach(row, key, v)
+		{
+			if (rc || json_object_get(fields, key))
+				continue;
+			json_object_set_new(fields, key, json_integer((json_int_t)titles.n));
+			char *t = strdup(key);
+			for (char *p = t; p && *p; p++)
+				*p = (char)toupper((unsigned char)*p);
+			rc = cells_add(&titles, t);
+		}
+	}
+	ncols = titles.n;
+	if (rc == 0 && !(cols = calloc(ncols, sizeof(*cols))))
+		rc = -1;
+	for (size_t k = 0; rc == 0 && k < ncols; k++)
+		cols[k] = (struct col){titles.v[k], titles.v[k], COL_TEXT};
+	json_array_foreach(arr, i, row)
+	{
+		if (rc)
+			break;
+		size_t base = c.n;
+		for (size_t k = 0; rc == 0 && k < ncols; k++)
+			rc = cells_add(&c, strdup(k < first ? name : ""));
+		json_object_foreach(row, key, v)
+		{
+			size_t k = (size_t)json_integer_value(json_object_get(fields, key));
+			if (rc == 0 && json_is_object(row)) {
+				free(c.v[base + k]);
+				if (!(c.v[base + k] = cell_text(v)))
+					rc = -1;
+			}
+		}
+	}
+	if (rc == 0) {
+		const struct view view = {name, cols, ncols, 0, 0};
+		if (!ctl->bare)
+			fputs("\n", stdout);
+		view_print(ctl, &view, (const char *const *)c.v,
+		           ncols ? c.n / ncols : 0);
+	}
+	free(cols);
+	cells_free(&titles);
+	cells_free(&c);
+	json_decref(fields);
+	return rc;
+}
+
+/* An object for people (fields, then tables) or as JSON. Takes obj. */
+static int print_object(struct ctl *ctl, json_t *obj)
+{
+	int rc = 0;
+	if (ctl->json) {
+		json_print(obj);
+		return 0;
+	}
+	rc = print_fields(ctl, obj);
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v)
+	{
+		if (rc == 0 && is_table(v))
+			rc = print_table(ctl, key, v);
+	}
+	json_decref(obj);
+	return rc ? ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory") : 0;
+}
+
+/* pulsed's status as a JSON object, or NULL with the failure recorded. */
+static json_t *fetch_status(struct ctl *ctl, int *code)
+{
+	char *text;
+	json_error_t jerr;
+	*code = pulse_status_json(ctl->client, &text);
+	if (*code)
+		return NULL;
+	/* Status strings may hold any bytes, NUL among them (\u0000). */
+	json_t *j = json_loads(text, JSON_ALLOW_NUL, &jerr);
+	free(text);
+	if (!json_is_object(j)) {
+		*code = ctl_fail(ctl, PULSE_ERR_PROTOCOL,
+		                 "pulsed's status is not a JSON object: %s",
+		                 j ? "another type" : jerr.text);
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+int cmd_status(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int code;
+	json_t *status = fetch_status(ctl, &code);
+	return status ? print_object(ctl, status) : code;
+}
+
+/* The versions of pulsectl, its protocol and, when it answers, pulsed.
+ * pulsed being away is not a failure of this command. */
+int cmd_version(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	json_t *obj = json_pack("{s:s,s:i}", "pulsectl", PULSECTL_VERSION,
+	                        "protocol", PULSE_PROTO_VERSION);
+	int code = PULSE_ERR_UNAVAILABLE;
+	json_t *status = ctl_client(ctl) ? fetch_status(ctl, &code) : NULL;
+	const char *fields[] = {"version", "node"}, *names[] = {"pulsed", "node"};
+	for (size_t i = 0; i < 2; i++) {
+		json_t *v = json_object_get(status, fields[i]);
+		json_object_set(obj, names[i], v ? v : json_null());
+	}
+	if (!status) {
+		const char *why = ctl->msg[0] || !ctl->client
+		                      ? ctl->msg
+		                      : pulse_errmsg(ctl->client);
+		json_object_set_new(obj, "error", json_text(why, strlen(why)));
+	}
+	json_decref(status);
+	ctl->msg[0] = 0;
+	return print_object(ctl, obj);
+}

@@ -1,0 +1,323 @@
+/*
+ * worker.c: worker sessions of libpulse-client (pulse_worker_attach and the
+ * event loop around the caller's handlers).
+ *
+ * Owns: attaching with HELLO role "worker", turning START / HALT / EVENT
+ * frames into handler calls and their results into ACK frames, the stop
+ * request (a flag plus a self-pipe, both safe to touch from a signal
+ * handler), and the graceful DETACH hand-off.
+ *
+ * Invariants:
+ *   - Every event gets exactly one ACK with the event's id, written before
+ *     the next frame is handled, so pulsed sees answers in order.
+ *   - A handler sees a NUL-terminated copy of the key and a payload that is
+ *     never NULL (an empty payload points at ""), valid during the call.
+ *   - Once the session ended (pulsed closed it, a bad frame, an I/O error)
+ *     `ended` holds the code and every later call returns it; the message
+ *     stays in conn.err.
+ *   - pulse_worker_stop() touches only `stop` (volatile sig_atomic_t) and
+ *     write(2) on the non-blocking self-pipe, saving errno: it is
+ *     async-signal-safe. The run loop drains the pipe whenever it is
+ *     readable and trusts only the flag.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+/* The id of our DETACH request: the only request a worker sends. */
+#define DETACH_ID 1
+
+struct pulse_worker {
+	struct libpulse_conn conn;
+	pulse_handlers h;
+	void *ud;
+	int wake[2]; /* self-pipe: pulse_worker_stop writes, run polls */
+	volatile sig_atomic_t stop;
+	int ended;    /* 0 while the session is on, else the code that ended it */
+	int detaching; /* DETACH sent, its OK not yet seen */
+	int detached;  /* pulsed answered OK to DETACH */
+	char key[PULSE_MAX_KEY + 1];
+};
+
+static int end_session(pulse_worker *w, int code)
+{
+	if (!w->ended) {
+		w->ended = code;
+		libpulse_conn_close(&w->conn);
+	}
+	return w->ended;
+}
+
+/* Run the handler that frame m asks for, with the key copied out as a C
+ * string. Returns the handler's answer (PULSE_HANDLER_*), msg filled for
+ * errors. */
+static int run_handler(pulse_worker *w, const pulse_msg *m, char *msg,
+                       size_t msglen)
+{
+	char why[160];
+	/* Control characters, NUL among them, are refused here. */
+	if (pulse_check_name("key", m->key.p, m->key.n, PULSE_MAX_KEY, why,
+	                     sizeof(why)) < 0)
+		return libpulse_errf(msg, msglen, PULSE_HANDLER_ERROR,
+		                     "worker refused the event: %s", why);
+	memcpy(w->key, m->key.p, m->key.n);
+	w->key[m->key.n] = 0;
+	const void *payload = (m->has & PM_PAYLOAD) ? m->payload.p : "";
+	size_t len = (m->has & PM_PAYLOAD) ? m->payload.n : 0;
+	switch (m->type) {
+	case PULSE_T_START:
+		return w->h.start(w->ud, w->key, payload, len, msg, msglen);
+	case PULSE_T_HALT:
+		return w->h.stop(w->ud, w->key, msg, msglen);
+	default: /* PULSE_T_EVENT */
+		if (!w->h.notify)
+			return libpulse_errf(msg, msglen, PULSE_HANDLER_ERROR,
+			                     "no notify handler");
+		return w->h.notify(w->ud, w->key, payload, len, msg, msglen);
+	}
+}
+
+/* Handle one event and write its ACK. */
+static int answer_event(pulse_worker *w, const pulse_msg *m)
+{
+	char msg[512] = "";
+	int r = run_handler(w, m, msg, sizeof(msg));
+	if (r != PULSE_HANDLER_OK && r != PULSE_HANDLER_REQUEUE &&
+	    r != PULSE_HANDLER_ERROR) {
+		libpulse_errf(msg, sizeof(msg), 0, "handler returned %d", r);
+		r = PULSE_HANDLER_ERROR;
+	}
+	pulse_msg ack = {.type = PULSE_T_ACK, .has = PM_ID | PM_R, .id = m->id};
+	ack.r = r == PULSE_HANDLER_OK        ? PULSE_ACK_OK
+	        : r == PULSE_HANDLER_REQUEUE ? PULSE_ACK_REQUEUE
+	                                     : PULSE_ACK_ERROR;
+	if (r == PULSE_HANDLER_ERROR) {
+		msg[sizeof(msg) - 1] = 0; /* a handler may have filled it all */
+		if (!msg[0])
+			libpulse_errf(msg, sizeof(msg), 0, "handler failed");
+		ack.has |= PM_MSG;
+		ack.msg = (pulse_str){msg, strlen(msg)};
+	}
+	return libpulse_conn_send(&w->conn, &ack, 0);
+}
+
+/* One frame from pulsed: an event to answer, or the end of a detach, or an
+ * error that ends the session. Returns 0 or the code that ends it. */
+static int handle_frame(pulse_worker *w, const pulse_msg *m)
+{
+	switch (m->type) {
+	case PULSE_T_START:
+	case PULSE_T_HALT:
+	case PULSE_T_EVENT:
+		return answer_event(w, m);
+	case PULSE_T_OK:
+		if (w->detaching && m->id == DETACH_ID) {
+			w->detaching = 0;
+			w->detached = 1;
+			return 0;
+		}
+		break;
+	case PULSE_T_ERROR:
+		if (m->id == 0 || (w->detaching && m->id == DETACH_ID))
+			return libpulse_error_frame(m, w->conn.err,
+			                            sizeof(w->conn.err));
+		break;
+	}
+	return libpulse_errf(w->conn.err, sizeof(w->conn.err),
+	                     PULSE_ERR_PROTOCOL,
+	                     "unexpected message type %u (id %llu) from pulsed",
+	                     (unsigned)m->type, (unsigned long long)m->id);
+}
+
+/* Handle every whole frame held. Returns 0 or the code that ends the
+ * session. */
+static int handle_frames(pulse_worker *w)
+{
+	pulse_msg m;
+	int r;
+	while ((r = libpulse_conn_next(&w->conn, &m)) == 1) {
+		int code = handle_frame(w, &m);
+		libpulse_conn_done(&w->conn);
+		if (code)
+			return code;
+	}
+	return -r;
+}
+
+int pulse_worker_process(pulse_worker *w)
+{
+	if (!w)
+		return PULSE_ERR_INVALID;
+	while (!w->ended) {
+		int rd = libpulse_conn_read(&w->conn);
+		/* Frames read before an end of stream are handled first:
+		 * pulsed's last HALTs, its OK to DETACH, its final ERROR. */
+		int code = handle_frames(w);
+		if (code)
+			return end_session(w, code);
+		if (rd == LIBPULSE_FULL)
+			continue;
+		if (rd)
+			return end_session(w, rd);
+		break;
+	}
+	return w->ended;
+}
+
+/* Empty the self-pipe (it is non-blocking). */
+static void drain_wake(pulse_worker *w)
+{
+	char buf[64];
+	while (read(w->wake[0], buf, sizeof(buf)) > 0)
+		;
+}
+
+int pulse_worker_run(pulse_worker *w)
+{
+	if (!w)
+		return PULSE_ERR_INVALID;
+	for (;;) {
+		if (w->stop) {
+			w->stop = 0;
+			return 0;
+		}
+		if (w->ended)
+			return w->ended;
+		struct pollfd p[2] = {{.fd = w->conn.fd, .events = POLLIN},
+		                      {.fd = w->wake[0], .events = POLLIN}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			int code = libpulse_errf(w->conn.err, sizeof(w->conn.err),
+			                         libpulse_errno_code(errno), "poll: %s",
+			                         strerror(errno));
+			return end_session(w, code);
+		}
+		if (p[1].revents)
+			drain_wake(w);
+		if (p[0].revents) {
+			int code = pulse_worker_process(w);
+			if (code)
+				return code;
+		}
+	}
+}
+
+void pulse_worker_stop(pulse_worker *w)
+{
+	if (!w)
+		return;
+	int saved = errno;
+	w->stop = 1;
+	ssize_t n = write(w->wake[1], "", 1); /* full pipe: already woken */
+	(void)n;
+	errno = saved;
+}
+
+int pulse_worker_fd(const pulse_worker *w)
+{
+	return w ? w->conn.fd : -1;
+}
+
+const char *pulse_worker_id(const pulse_worker *w)
+{
+	return w ? w->conn.worker : "";
+}
+
+const char *pulse_worker_errmsg(const pulse_worker *w)
+{
+	return w ? w->conn.err : "no session";
+}
+
+void pulse_worker_close(pulse_worker *w)
+{
+	if (!w)
+		return;
+	libpulse_conn_free(&w->conn);
+	close(w->wake[0]);
+	close(w->wake[1]);
+	free(w);
+}
+
+int pulse_worker_detach(pulse_worker *w)
+{
+	if (!w)
+		return PULSE_ERR_INVALID;
+	int code = w->ended;
+	if (!code) {
+		pulse_msg q = {.type = PULSE_T_DETACH, .has = PM_ID,
+		               .id = DETACH_ID};
+		w->detaching = 1;
+		code = libpulse_conn_send(&w->conn, &q, 0);
+	}
+	/* pulsed now sends HALT for each job: they are answered as usual
+	 * until the OK to DETACH, or the end of the session. */
+	while (!code && !w->detached) {
+		if (libpulse_poll(w->conn.fd, POLLIN, 0) < 0)
+			code = libpulse_errno_code(errno);
+		else
+			code = pulse_worker_process(w);
+	}
+	if (w->detached)
+		code = 0;
+	pulse_worker_close(w);
+	return code;
+}
+
+/* Arguments that attaching needs, checked before connecting. */
+static int check_attach(const char *pool, const char *name,
+                        const pulse_handlers *h, char *buf, size_t len)
+{
+	char why[160];
+	if (!h || !h->start || !h->stop)
+		return libpulse_errf(buf, len, PULSE_ERR_INVALID,
+		                     "a worker needs start and stop handlers");
+	if (name && pulse_check_name("worker name", name, strlen(name),
+	                             PULSE_MAX_KEY, why, sizeof(why)) < 0)
+		return libpulse_errf(buf, len, PULSE_ERR_INVALID, "%s", why);
+	return libpulse_check_request(pool, NULL, 0, buf, len);
+}
+
+pulse_worker *pulse_worker_attach(const char *socket_path, const char *pool,
+                                  const char *name, const pulse_handlers *h,
+                                  void *ud, int *err, char *errbuf,
+                                  size_t errlen)
+{
+	if (name && !*name)
+		name = NULL;
+	pulse_worker *w = NULL;
+	int code = check_attach(pool, name, h, errbuf, errlen);
+	if (!code && !(w = calloc(1, sizeof(*w))))
+		code = libpulse_errf(errbuf, errlen, PULSE_ERR_UNAVAILABLE,
+		                     "out of memory");
+	if (!code && pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
+		code = libpulse_errf(errbuf, errlen, PULSE_ERR_UNAVAILABLE,
+		                     "pipe: %s", strerror(errno));
+		free(w);
+		w = NULL;
+	}
+	if (!code) {
+		const struct libpulse_hello hello = {
+			.role = "worker", .pool = pool, .name = name,
+			.notify = h->notify != NULL};
+		w->h = *h;
+		w->ud = ud;
+		code = libpulse_conn_open(&w->conn, socket_path, &hello);
+		if (code) {
+			libpulse_errf(errbuf, errlen, code, "%s", w->conn.err);
+			close(w->wake[0]);
+			close(w->wake[1]);
+			free(w);
+			w = NULL;
+		}
+	}
+	if (err)
+		*err = code;
+	return w;
+}

@@ -1,0 +1,523 @@
+/*
+ * client.c: requests from client sessions.
+ *
+ * Owns: checking each request (pool, key, payload size), the table of
+ * requests waiting for an answer (local worker, another node, or a retry),
+ * their timeouts, and the read-only views (job keys, a job's payload,
+ * workers, status).
+ *
+ * Invariants:
+ *   - Every request gets exactly one answer, unless its session went away
+ *     first (then the answer is dropped, the work is not undone: a
+ *     dispatched job still runs, P2).
+ *   - A dispatch's TIMEOUT never undoes the admission: the job exists and
+ *     will run, and JOB says so; a second dispatch of the key gets
+ *     JOB_EXISTS.
+ *   - Requests are found by id when an answer comes; a late answer for a
+ *     finished request is ignored.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "pulsed.h"
+#include "store.h"
+
+#define RETRY_MS 20
+#define MAX_INFLIGHT 4096
+
+static void route(struct request *q);
+
+static void request_free(struct pulsed *d, struct request *q)
+{
+	table_del_u64(&d->requests, q->rid);
+	struct session *s = session_find(d, q->sid);
+	if (s && s->inflight)
+		s->inflight--;
+	if (q->timer)
+		event_free(q->timer);
+	if (q->retry)
+		event_free(q->retry);
+	free(q->key);
+	free(q->payload);
+	free(q->owner);
+	free(q);
+}
+
+void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg)
+{
+	struct request *q = table_get_u64(&d->requests, rid);
+	if (!q)
+		return;
+	struct session *s = session_find(d, q->sid);
+	if (s) {
+		if (code == 0)
+			session_ok(s, q->id);
+		else
+			session_error(s, q->id, code, "%s", msg && *msg ? msg :
+			              pulse_err_name(code));
+	}
+	if (code != 0 && code != PULSE_E_HANDLER)
+		LOGD(&d->log, "request %" PRIu64 " (%s): %s %s", rid,
+		     q->key ? q->key : "", pulse_err_name(code), msg ? msg : "");
+	request_free(d, q);
+}
+
+void requests_fail_all(struct pulsed *d, int code, const char *msg)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d->requests);
+	while ((e = table_next(&it))) {
+		struct request *q = e->val;
+		request_finish(d, q->rid, code, msg);
+	}
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct request *q = arg;
+	const char *what_s = q->type == PULSE_T_DISPATCH
+		? "no start answer in time; the job exists and will run"
+		: "no answer in time";
+	request_finish(q->pool->d, q->rid, PULSE_E_TIMEOUT, what_s);
+}
+
+static void dispatch(struct request *q);
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct request *q = arg;
+	if (q->type == PULSE_T_DISPATCH)
+		dispatch(q);
+	else
+		route(q);
+}
+
+void request_retry(struct pulsed *d, uint64_t rid)
+{
+	struct request *q = table_get_u64(&d->requests, rid);
+	if (!q)
+		return;
+	struct timeval tv = {0, RETRY_MS * 1000};
+	evtimer_add(q->retry, &tv);
+}
+
+static struct request *request_new(struct session *s, const pulse_msg *m,
+                                   struct pool *p)
+{
+	struct pulsed *d = s->d;
+	struct request *q = calloc(1, sizeof(*q));
+	if (!q)
+		abort();
+	q->rid = ++d->next_rid;
+	q->sid = s->sid;
+	q->id = m->id;
+	q->type = (int)m->type;
+	q->pool = p;
+	q->key = xstrndup(m->key.p, m->key.n);
+	if (m->has & PM_PAYLOAD) {
+		q->payload = xmemdup(m->payload.p, m->payload.n);
+		q->plen = m->payload.n;
+	}
+	q->started_us = now_us();
+	q->timer = evtimer_new(d->base, timeout_cb, q);
+	q->retry = evtimer_new(d->base, retry_cb, q);
+	uint64_t ms = 2 * p->opts.ack_grace_ms;
+	if ((m->has & PM_TIMEOUT) && m->timeout_ms && m->timeout_ms < ms)
+		ms = m->timeout_ms;
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	evtimer_add(q->timer, &tv);
+	table_set_u64(&d->requests, q->rid, q);
+	s->inflight++;
+	return q;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static int code_of(const char *s)
+{
+	int c = pulse_err_from_name(s, strlen(s));
+	return c < 0 ? PULSE_E_UNAVAILABLE : c;
+}
+
+struct qref {
+	struct pulsed *d;
+	uint64_t rid;
+};
+
+static struct qref *qref(struct request *q)
+{
+	struct qref *r = malloc(sizeof(*r));
+	if (!r)
+		abort();
+	r->d = q->pool->d;
+	r->rid = q->rid;
+	return r;
+}
+
+static const char *reply_code(redisReply *r)
+{
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
+		return NULL;
+	return r->element[0]->str;
+}
+
+static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct qref *ref = arg;
+	struct request *q = table_get_u64(&d->requests, ref->rid);
+	free(ref);
+	if (!q)
+		return;
+	const char *code = reply_code(r);
+	if (!code) {
+		request_finish(d, q->rid, PULSE_E_UNAVAILABLE,
+		               "Redis did not answer the admission; JOB tells "
+		               "whether the job exists");
+		return;
+	}
+	if (strcmp(code, "OWNED") == 0 && r->elements >= 2 &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER) {
+		/* the worker admit.lua recorded, not a fresh pick: the view
+		 * may have changed since */
+		const char *owner = q->owner;
+		if (owner && table_get(&q->pool->lworkers, owner, strlen(owner)))
+			worker_assign(q->pool, owner, q->key,
+			              (uint64_t)r->element[1]->integer, q->payload
+			              ? q->payload : "", q->plen);
+		/* else the owner node starts it from its inbox */
+		return;
+	}
+	if (strcmp(code, "WAIT") == 0)
+		return; /* started by whichever node claims it */
+	request_finish(d, q->rid, code_of(code),
+	               strcmp(code, "JOB_EXISTS") == 0 ? "job exists"
+	               : strcmp(code, "POOL_FULL") == 0
+	               ? "too many jobs wait for a worker"
+	               : strcmp(code, "SHUTDOWN") == 0 ? "pool is shut down"
+	               : code);
+}
+
+static void dispatch(struct request *q)
+{
+	struct pool *p = q->pool;
+	if (!pool_usable(p)) {
+		/* first use of the pool (joining) or Redis away: admit once the
+		 * node is in the pool, or answer TIMEOUT (nothing admitted) */
+		request_retry(p->d, q->rid);
+		return;
+	}
+	const char *owner = pool_owner_of(p, q->key, strlen(q->key));
+	const char *onode = owner ? table_get(&p->workers, owner, strlen(owner))
+	                          : NULL;
+	free(q->owner);
+	q->owner = owner && onode ? xstrdup(owner) : NULL;
+	sargs a = {0};
+	sargs_str(&a, q->key);
+	sargs_add(&a, q->payload ? q->payload : "", q->plen);
+	sargs_str(&a, p->d->node);
+	sargs_u64(&a, q->rid);
+	sargs_u64(&a, p->opts.max_queued_jobs);
+	sargs_str(&a, owner && onode ? owner : "");
+	sargs_str(&a, owner && onode ? onode : "");
+	store_script(p->d->store, S_ADMIT, p->base, a.n, a.v, a.l, admit_cb,
+	             qref(q));
+	sargs_free(&a);
+}
+
+/* ---- stop and notify ---------------------------------------------------- */
+
+static void route_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct qref *ref = arg;
+	struct request *q = table_get_u64(&d->requests, ref->rid);
+	free(ref);
+	if (!q)
+		return;
+	const char *code = reply_code(r);
+	int op = q->type == PULSE_T_STOP ? OP_HALT : OP_EVENT;
+	if (!code) {
+		request_finish(d, q->rid, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+	} else if (strcmp(code, "JOB_NOT_FOUND") == 0) {
+		request_finish(d, q->rid, PULSE_E_JOB_NOT_FOUND, "job not found");
+	} else if (strcmp(code, "LOCAL") == 0) {
+		if (worker_job_event(q->pool, q->key, op, q->payload, q->plen,
+		                     q->rid, NULL, NULL) < 0)
+			request_retry(d, q->rid);
+	} else if (strcmp(code, "DELETED") == 0) {
+		/* A waiting job was removed; a local dispatch of it ends too. */
+		if (r->elements >= 2 && r->element[1]->type == REDIS_REPLY_STRING &&
+		    r->element[1]->len > 0) {
+			const char *sp = strchr(r->element[1]->str, ' ');
+			if (sp)
+				request_finish(d, strtoull(sp + 1, NULL, 10),
+				               PULSE_E_JOB_NOT_FOUND,
+				               "job was stopped before it started");
+		}
+		request_finish(d, q->rid, 0, NULL);
+	} else if (strcmp(code, "WAIT") == 0) {
+		request_retry(d, q->rid);
+	}
+	/* ROUTED: the owner node answers through our inbox */
+}
+
+static void route(struct request *q)
+{
+	struct pool *p = q->pool;
+	if (!pool_usable(p)) {
+		/* Redis away or the node re-joining: try again until the
+		 * request's own timeout. */
+		request_retry(p->d, q->rid);
+		return;
+	}
+	sargs a = {0};
+	sargs_str(&a, q->key);
+	sargs_str(&a, q->type == PULSE_T_STOP ? "s" : "n");
+	sargs_str(&a, p->d->node);
+	sargs_u64(&a, q->rid);
+	sargs_add(&a, q->payload ? q->payload : "", q->plen);
+	store_script(p->d->store, S_ROUTE, p->base, a.n, a.v, a.l, route_cb,
+	             qref(q));
+	sargs_free(&a);
+}
+
+/* ---- views -------------------------------------------------------------- */
+
+struct view {
+	struct pulsed *d;
+	uint64_t sid, id;
+	int type;
+};
+
+static struct view *view_new(struct session *s, const pulse_msg *m)
+{
+	struct view *v = malloc(sizeof(*v));
+	if (!v)
+		abort();
+	v->d = s->d;
+	v->sid = s->sid;
+	v->id = m->id;
+	v->type = (int)m->type;
+	return v;
+}
+
+static void view_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct view *v = arg;
+	struct session *s = session_find(d, v->sid);
+	if (!s)
+		goto out;
+	if (!r || r->type == REDIS_REPLY_ERROR) {
+		session_error(s, v->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		goto out;
+	}
+	pulse_buf b = {0};
+	pulse_enc e;
+	if (v->type == PULSE_T_JOBS) {
+		pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
+		pulse_enc_key(&e, "keys");
+		size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+		msgpack_pack_array(&e.pk, n);
+		for (size_t i = 0; i < n; i++) {
+			redisReply *k = r->element[i];
+			msgpack_pack_str(&e.pk, k->len);
+			msgpack_pack_str_body(&e.pk, k->str, k->len);
+		}
+	} else if (v->type == PULSE_T_JOB) {
+		int exists = r->type == REDIS_REPLY_STRING;
+		pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, exists ? 2 : 1);
+		pulse_enc_bool(&e, "exists", exists);
+		if (exists)
+			pulse_enc_bin(&e, "payload", r->str, r->len);
+	} else { /* WORKERS: flat worker, node, jobs */
+		size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements / 3 : 0;
+		pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
+		pulse_enc_key(&e, "workers");
+		msgpack_pack_array(&e.pk, n);
+		for (size_t i = 0; i < n; i++) {
+			redisReply *w = r->element[3 * i], *nd = r->element[3 * i + 1],
+			           *c = r->element[3 * i + 2];
+			msgpack_pack_map(&e.pk, 4);
+			pulse_enc_str(&e, "id", w->str ? w->str : "", w->len);
+			/* a stable name is the id; generated ids start with the
+			 * node id and carry no name */
+			int gen = nd->str && strncmp(w->str, nd->str, nd->len) == 0 &&
+			          w->str[nd->len] == '.';
+			pulse_enc_str(&e, "name", gen ? "" : w->str, gen ? 0 : w->len);
+			pulse_enc_str(&e, "node", nd->str ? nd->str : "", nd->len);
+			pulse_enc_uint(&e, "jobs", c->type == REDIS_REPLY_INTEGER
+			               ? (uint64_t)c->integer : 0);
+		}
+	}
+	if (pulse_enc_end(&e) == 0)
+		session_send(s, &b);
+	pulse_buf_free(&b);
+out:
+	free(v);
+}
+
+static void local_workers(struct session *s, const pulse_msg *m,
+                          struct pool *p)
+{
+	pulse_buf b = {0};
+	pulse_enc e;
+	pulse_enc_begin(&e, &b, PULSE_T_OK, m->id, 1);
+	pulse_enc_key(&e, "workers");
+	msgpack_pack_array(&e.pk, p->lworkers.n);
+	table_iter it;
+	struct tentry *te;
+	table_iter_init(&it, &p->lworkers);
+	while ((te = table_next(&it))) {
+		struct lworker *w = te->val;
+		int gen = strncmp(w->id, s->d->node, strlen(s->d->node)) == 0 &&
+		          w->id[strlen(s->d->node)] == '.';
+		msgpack_pack_map(&e.pk, 4);
+		pulse_enc_cstr(&e, "id", w->id);
+		pulse_enc_cstr(&e, "name", gen ? "" : w->id);
+		pulse_enc_cstr(&e, "node", s->d->node);
+		pulse_enc_uint(&e, "jobs", w->jobs.n);
+	}
+	if (pulse_enc_end(&e) == 0)
+		session_send(s, &b);
+	pulse_buf_free(&b);
+}
+
+static const char *state_name(int st)
+{
+	static const char *const n[] = {"joining", "active", "fenced",
+	                                "shutdown"};
+	return st >= 0 && st <= POOL_SHUTDOWN ? n[st] : "?";
+}
+
+static void status(struct session *s, const pulse_msg *m)
+{
+	struct pulsed *d = s->d;
+	pulse_buf b = {0};
+	pulse_enc e;
+	uint64_t now = now_ms();
+	pulse_enc_begin(&e, &b, PULSE_T_OK, m->id, 1);
+	pulse_enc_key(&e, "status");
+	msgpack_pack_map(&e.pk, 6);
+	pulse_enc_cstr(&e, "node", d->node);
+	pulse_enc_cstr(&e, "version", PULSED_VERSION);
+	pulse_enc_uint(&e, "uptime_ms", now - d->start_ms);
+	pulse_enc_bool(&e, "redis", store_up(d->store));
+	pulse_enc_uint(&e, "sessions", d->nsessions);
+	pulse_enc_key(&e, "pools");
+	msgpack_pack_array(&e.pk, d->pools.n);
+	table_iter it;
+	struct tentry *te;
+	table_iter_init(&it, &d->pools);
+	while ((te = table_next(&it))) {
+		struct pool *p = te->val;
+		msgpack_pack_map(&e.pk, 9);
+		pulse_enc_cstr(&e, "name", p->name);
+		pulse_enc_cstr(&e, "state", state_name(p->state));
+		pulse_enc_uint(&e, "workers", p->lworkers.n);
+		pulse_enc_uint(&e, "workers_pool", p->nwids);
+		pulse_enc_uint(&e, "jobs_local", p->ljobs.n);
+		pulse_enc_uint(&e, "jobs_pool", p->jobs_pool);
+		pulse_enc_uint(&e, "waiting", p->waiting);
+		pulse_enc_uint(&e, "lease_age_ms", p->lease_ok_ms ? now - p->lease_ok_ms : 0);
+		pulse_enc_uint(&e, "redis_rtt_us", p->rtt_us);
+	}
+	if (pulse_enc_end(&e) == 0)
+		session_send(s, &b);
+	pulse_buf_free(&b);
+}
+
+/* ---- entry -------------------------------------------------------------- */
+
+/* Copy a counted string into a NUL-terminated buffer; -1 if too long. */
+static int cstr(char *buf, size_t len, pulse_str s)
+{
+	if (s.n >= len)
+		return -1;
+	memcpy(buf, s.p, s.n);
+	buf[s.n] = '\0';
+	return 0;
+}
+
+void client_request(struct session *s, const pulse_msg *m)
+{
+	struct pulsed *d = s->d;
+	char err[256], pool[PULSE_MAX_POOL + 1];
+	int code = 0;
+	if (m->type == PULSE_T_STATUS) {
+		status(s, m);
+		return;
+	}
+	if (cstr(pool, sizeof(pool), m->pool) < 0 ||
+	    pulse_check_pool(pool, strlen(pool), err, sizeof(err)) < 0) {
+		session_error(s, m->id, PULSE_E_INVALID, "invalid pool name");
+		return;
+	}
+	int mutating = m->type == PULSE_T_DISPATCH || m->type == PULSE_T_STOP ||
+	               m->type == PULSE_T_NOTIFY;
+	struct pool *p = pool_get(d, pool, 1, &code, err, sizeof(err));
+	if (!p) {
+		session_error(s, m->id, code, "%s", err);
+		return;
+	}
+	if ((m->has & PM_KEY) &&
+	    pulse_check_name("key", m->key.p, m->key.n, PULSE_MAX_KEY, err,
+	                     sizeof(err)) < 0) {
+		session_error(s, m->id, PULSE_E_INVALID, "%s", err);
+		return;
+	}
+	if (m->type == PULSE_T_WORKERS && (m->has & PM_LOCAL) && m->local) {
+		local_workers(s, m, p);
+		return;
+	}
+	if (p->state == POOL_SHUTDOWN) {
+		session_error(s, m->id, PULSE_E_SHUTDOWN, "pool %s is shut down", pool);
+		return;
+	}
+	if (!store_up(d->store)) {
+		session_error(s, m->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		return;
+	}
+	if (!mutating) {
+		char key[512];
+		snprintf(key, sizeof(key), "%sjobs", p->base);
+		if (m->type == PULSE_T_JOBS) {
+			const char *argv[2] = {"HKEYS", key};
+			store_cmd(d->store, 2, argv, NULL, view_cb, view_new(s, m));
+		} else if (m->type == PULSE_T_JOB) {
+			const char *argv[3] = {"HGET", key, m->key.p};
+			size_t lens[3] = {4, strlen(key), m->key.n};
+			store_cmd(d->store, 3, argv, lens, view_cb, view_new(s, m));
+		} else {
+			store_script(d->store, S_WORKERS, p->base, 0, NULL, NULL, view_cb,
+			             view_new(s, m));
+		}
+		return;
+	}
+	if (d->stopping) {
+		session_error(s, m->id, PULSE_E_CLOSED, "pulsed is stopping");
+		return;
+	}
+	if (m->type != PULSE_T_STOP && m->payload.n > d->cfg.max_payload) {
+		session_error(s, m->id, PULSE_E_TOO_LARGE,
+		              "payload of %zu bytes is over the %" PRIu64 " byte cap",
+		              m->payload.n, d->cfg.max_payload);
+		return;
+	}
+	if (s->inflight >= MAX_INFLIGHT) {
+		session_error(s, m->id, PULSE_E_BUSY, "too many requests in flight");
+		return;
+	}
+	struct request *q = request_new(s, m, p);
+	if (m->type == PULSE_T_DISPATCH)
+		dispatch(q);
+	else
+		route(q);
+}

@@ -1,0 +1,202 @@
+/*
+ * log.c: pulsed's logger: one line per event, text or JSON lines.
+ *
+ * Owns: the level filter, the two line formats, escaping, and the level
+ * names (config.c reads log.level through log_level_from_name).
+ *
+ * Invariants:
+ *   - One event is one line: control characters in a message are escaped
+ *     in both formats, and a JSON line is valid JSON even when the message
+ *     is not valid UTF-8 (bad bytes become U+FFFD).
+ *   - A message is cut at LOG_MSG_MAX bytes, at a UTF-8 boundary.
+ *   - A line is built in a stack buffer and written with one write(2)
+ *     (repeated only if interrupted or short); nothing is allocated,
+ *     nothing fails visibly, and errno is preserved for the caller.
+ *   - No global state: the logger is a value the caller passes in.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define LOG_MSG_MAX 4096
+/* Worst case: every byte escaped as \u00XX or \ufffd (6 bytes), plus the
+ * timestamp, the level and the JSON framing. */
+#define LOG_LINE_MAX (LOG_MSG_MAX * 6 + 128)
+
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void log_init(logger *lg, int level, int format)
+{
+	lg->level = level;
+	lg->format = format;
+	lg->fd = 2;
+}
+
+int log_level_from_name(const char *s)
+{
+	if (!s)
+		return -1;
+	for (int i = LOG_DEBUG; i <= LOG_ERROR; i++)
+		if (strcmp(s, level_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+const char *log_level_name(int level)
+{
+	return level >= LOG_DEBUG && level <= LOG_ERROR ? level_names[level]
+	                                                : "unknown";
+}
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes available), or 0
+ * (overlong forms, surrogates and code points past U+10FFFF included), so
+ * that the JSON line never carries bytes a JSON reader rejects. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned long cp, min;
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		len = 2, cp = s[0] & 0x1f, min = 0x80;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		len = 3, cp = s[0] & 0x0f, min = 0x800;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		len = 4, cp = s[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* Escape a message for one format; dst must hold 6 * n bytes. Serves
+ * both formats so that they cannot disagree about what is escaped: text
+ * keeps every byte but control characters (C-style escapes); JSON also
+ * escapes quote and backslash and replaces ill-formed UTF-8. */
+static size_t escape(char *dst, const char *src, size_t n, int json)
+{
+	const unsigned char *s = (const unsigned char *)src;
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		unsigned char ch = s[i];
+		const char *short_esc = NULL;
+		switch (ch) {
+		case '\n': short_esc = "\\n"; break;
+		case '\r': short_esc = "\\r"; break;
+		case '\t': short_esc = "\\t"; break;
+		case '"': short_esc = json ? "\\\"" : NULL; break;
+		case '\\': short_esc = json ? "\\\\" : NULL; break;
+		default: break;
+		}
+		if (short_esc) {
+			memcpy(dst + o, short_esc, 2);
+			o += 2;
+			i++;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			o += (size_t)snprintf(dst + o, 7, json ? "\\u%04x" : "\\x%02x", ch);
+			i++;
+		} else if (!json || ch < 0x80) {
+			dst[o++] = (char)ch;
+			i++;
+		} else {
+			size_t len = utf8_seq(s + i, n - i);
+			if (len) {
+				memcpy(dst + o, s + i, len);
+				o += len;
+				i += len;
+			} else {
+				memcpy(dst + o, "\\ufffd", 6);
+				o += 6;
+				i++;
+			}
+		}
+	}
+	return o;
+}
+
+/* "2026-11-28T12:00:00.123Z": UTC with milliseconds, the same in both
+ * formats so that text and journald lines sort alike. */
+static size_t timestamp(char *buf, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	int k = snprintf(buf + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	return k > 0 ? n + (size_t)k : n;
+}
+
+/* Write the whole line; a failed write is dropped (there is nowhere left
+ * to report it). */
+static void write_line(int fd, const char *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, buf, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return;
+		buf += k;
+		n -= (size_t)k;
+	}
+}
+
+void vplog(const logger *lg, int level, const char *fmt, va_list ap)
+{
+	if (!lg || lg->fd < 0 || level < lg->level)
+		return;
+	int saved = errno;
+	char msg[LOG_MSG_MAX + 4], line[LOG_LINE_MAX], ts[40];
+	int r = vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n;
+	if (r < 0) {
+		n = (size_t)snprintf(msg, sizeof(msg), "(bad log format: %s)", fmt);
+		if (n > LOG_MSG_MAX)
+			n = LOG_MSG_MAX;
+	} else if ((size_t)r > LOG_MSG_MAX) {
+		/* cut, stepping back over at most 3 continuation bytes */
+		n = LOG_MSG_MAX;
+		for (int i = 0; i < 3 && ((unsigned char)msg[n] & 0xc0) == 0x80; i++)
+			n--;
+	} else {
+		n = (size_t)r;
+	}
+	size_t tl = timestamp(ts, sizeof(ts)), o;
+	const char *lv = log_level_name(level);
+	if (lg->format == LOG_JSON) {
+		o = (size_t)snprintf(line, sizeof(line),
+		                     "{\"ts\":\"%.*s\",\"level\":\"%s\",\"msg\":\"", (int)tl,
+		                     ts, lv);
+		o += escape(line + o, msg, n, 1);
+		memcpy(line + o, "\"}\n", 3);
+		o += 3;
+	} else {
+		o = (size_t)snprintf(line, sizeof(line), "%.*s %s: ", (int)tl, ts, lv);
+		o += escape(line + o, msg, n, 0);
+		line[o++] = '\n';
+	}
+	write_line(lg->fd, line, o);
+	errno = saved;
+}
+
+void plog(const logger *lg, int level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vplog(lg, level, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,45 @@
+-- join.lua: a node (re)joins its pool under a new incarnation.
+-- ARGV: node, incarnation, ttl (ms), n, then n ids of its attached
+-- workers, then triples (key, worker, payload) of the jobs its workers run
+-- now (only after Redis lost this node: a flush, a restart, or a reap).
+-- Whatever an earlier incarnation of this node id held is reaped first;
+-- the node's inbox is created afresh by its owner. The jobs still running
+-- here are re-owned in the same atomic step, so no other node can claim
+-- them in between; a job that meanwhile has another owner, or that was
+-- stopped while Redis still had the pool (not a flush), is a conflict
+-- that the node stops.
+-- Returns {'SHUTDOWN'} or {'OK', now, epoch, then key, fence per job
+-- (fence 0: conflict)}.
+local node, inc, ttl, nw = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+if redis.call('HEXISTS', B .. 'state', 'shutdown') == 1 then return {'SHUTDOWN'} end
+local fresh = redis.call('EXISTS', B .. 'epoch') == 0
+local now = now_ms()
+reap(node, now)
+redis.call('HSET', B .. 'inc', node, inc)
+redis.call('ZADD', B .. 'nodes', now + ttl, node)
+redis.call('XADD', B .. 'inbox:' .. node, '*', 't', 'h')
+for i = 5, 4 + nw do
+  if not redis.call('HGET', B .. 'workers', ARGV[i]) then
+    redis.call('HSET', B .. 'workers', ARGV[i], node)
+  end
+end
+local out = {'OK', now, 0}
+for i = 5 + nw, #ARGV, 3 do
+  local key, wid, p = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local o = redis.call('HGET', B .. 'owner', key)
+  local n = o and parse_owner(o)
+  local exists = redis.call('HEXISTS', B .. 'jobs', key) == 1
+  if (n and n ~= node) or (not exists and not fresh) then
+    out[#out + 1] = key
+    out[#out + 1] = 0
+  else
+    if not exists then redis.call('HSET', B .. 'jobs', key, p) end
+    redis.call('ZREM', B .. 'wait', key)
+    local f = redis.call('INCR', B .. 'fence')
+    own(key, node, wid, f)
+    out[#out + 1] = key
+    out[#out + 1] = f
+  end
+end
+out[3] = bump_epoch()
+return out

@@ -1,0 +1,14 @@
+-- remove.lua: a stop was answered by the owner's worker: the job ends.
+-- ARGV: key, node, worker, fence, caller node ('' when local), request id,
+--       code, message.
+-- Returns {'OK'} or {'STALE'} when the owner record changed meanwhile.
+-- A remote caller is answered through its inbox.
+local key, node, wid, fence = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local caller, rid, code, msg = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+if redis.call('HGET', B .. 'owner', key) ~= node .. ' ' .. wid .. ' ' .. fence then
+  return {'STALE'}
+end
+drop_job(key)
+redis.call('SREM', B .. 'njobs:' .. node, key)
+if caller ~= '' and caller ~= node then reply(caller, rid, code, msg) end
+return {'OK'}

@@ -1,0 +1,39 @@
+-- started.lua: a worker answered START.
+-- ARGV: key, node, worker, fence, result ('ok'|'error'|'requeue'), message,
+--       retry delay (ms).
+-- The owner record must still name this worker and fence, else {'STALE'}
+-- (the job was stopped or moved meanwhile). When the start belongs to a
+-- dispatch, its caller is answered: through the caller's inbox when remote,
+-- or by returning {code, request id} to a local caller.
+-- A failed first start of a dispatch removes the job (it never existed for
+-- the caller); a failed restart of an existing job keeps it and retries
+-- later, like a requeue: a job is never lost because a start failed.
+local key, node, wid, fence = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local result, msg, delay = ARGV[5], ARGV[6], tonumber(ARGV[7])
+if redis.call('HGET', B .. 'owner', key) ~= node .. ' ' .. wid .. ' ' .. fence then
+  return {'STALE'}
+end
+local d = redis.call('HGET', B .. 'disp', key)
+local caller, rid
+if d then caller, rid = parse_disp(d) end
+local function answer(code, m)
+  if not d then return {code} end
+  redis.call('HDEL', B .. 'disp', key)
+  if caller ~= node then
+    reply(caller, rid, code, m)
+    return {code}
+  end
+  return {code, rid}
+end
+if result == 'ok' then
+  return answer('OK', '')
+end
+if result == 'error' and d then
+  redis.call('HDEL', B .. 'jobs', key)
+  unown(key, node)
+  return answer('HANDLER', msg)
+end
+unown(key, node)
+to_wait(key, now_ms() + delay)
+redis.call('PUBLISH', B .. 'ev', 'w')
+return {'WAIT'}

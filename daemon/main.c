@@ -1,0 +1,316 @@
+/*
+ * main.c: pulsed's process life.
+ *
+ * Owns: command-line options, loading the config (-n checks it and
+ * exits), the node id, signals (handled on the event loop: a handler only
+ * wakes the loop), the orderly stop of P9 (stop taking sessions, hand
+ * every local job to other workers, leave each pool, exit) and reload on
+ * SIGHUP (log settings; the old config stays when the new one is invalid).
+ *
+ * Invariant: the daemon context lives on main's stack; nothing else is
+ * global.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "pulsed.h"
+#include "store.h"
+
+#define DEFAULT_CONFIG "/etc/pulse/pulsed.conf"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: pulsed [-c FILE] [-n] [-d] [-s SOCKET] [-V]\n"
+	           "  -c FILE    configuration file (default %s if it exists)\n"
+	           "  -n         check the configuration, print it, and exit\n"
+	           "  -d         debug log\n"
+	           "  -s SOCKET  listen on SOCKET instead of socket.path\n"
+	           "  -V         print the version and exit\n",
+	           DEFAULT_CONFIG);
+}
+
+/* A node id that is stable across restarts of the same service: the
+ * configured one, else the host name plus a hash of the socket path (so
+ * several pulsed on one host get distinct ids). */
+static char *make_node_id(const config *c)
+{
+	if (c->node_id)
+		return xstrdup(c->node_id);
+	char host[256] = "host", id[320];
+	gethostname(host, sizeof(host) - 1);
+	for (char *p = host; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
+		    !(*p >= '0' && *p <= '9') && *p != '-' && *p != '.')
+			*p = '-';
+	snprintf(id, sizeof(id), "%s-%04llx", host,
+	         (unsigned long long)(table_hash(c->socket_path,
+	                                         strlen(c->socket_path)) & 0xffff));
+	return xstrdup(id);
+}
+
+static void finish(struct pulsed *d)
+{
+	d->stopping = 2;
+	event_base_loopexit(d->base, NULL);
+}
+
+void daemon_leave_done(struct pulsed *d)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d->pools);
+	while ((e = table_next(&it))) {
+		struct pool *p = e->val;
+		if (p->state == POOL_ACTIVE)
+			return; /* still leaving */
+	}
+	LOGI(&d->log, "stopped");
+	finish(d);
+}
+
+void daemon_progress(struct pulsed *d)
+{
+	if (d->stopping != 1)
+		return;
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d->pools);
+	while ((e = table_next(&it))) {
+		struct pool *p = e->val;
+		if (p->ljobs.n > 0)
+			return;
+	}
+	/* every job was handed on: leave each pool */
+	d->stopping = 3;
+	int any = 0;
+	table_iter_init(&it, &d->pools);
+	while ((e = table_next(&it))) {
+		struct pool *p = e->val;
+		if (p->state == POOL_ACTIVE && store_up(d->store)) {
+			any = 1;
+			pool_leave(p);
+		}
+	}
+	if (!any) {
+		LOGI(&d->log, "stopped");
+		finish(d);
+	}
+}
+
+static void stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pulsed *d = arg;
+	LOGW(&d->log, "workers did not stop their jobs in time; exiting anyway "
+	     "(other nodes take the jobs over when the lease ends)");
+	finish(d);
+}
+
+static void begin_stop(struct pulsed *d)
+{
+	if (d->stopping) {
+		LOGW(&d->log, "second stop signal: exiting now");
+		finish(d);
+		return;
+	}
+	d->stopping = 1;
+	LOGI(&d->log, "stopping: handing local jobs to other workers");
+	if (d->lev) {
+		event_del(d->lev);
+	}
+	uint64_t ms = 0;
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d->pools);
+	while ((e = table_next(&it))) {
+		struct pool *p = e->val;
+		if (p->opts.worker_shutdown_ttl_ms > ms)
+			ms = p->opts.worker_shutdown_ttl_ms;
+		worker_drain_pool(p);
+	}
+	d->stop_timer = evtimer_new(d->base, stop_timeout, d);
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	evtimer_add(d->stop_timer, &tv);
+	daemon_progress(d);
+}
+
+/* SIGHUP: settings that can change at run time are applied; a config
+ * that does not load leaves everything as it was. */
+static void reload(struct pulsed *d)
+{
+	char err[512];
+	config nc;
+	if (!d->config_path) {
+		LOGI(&d->log, "reload: no configuration file; nothing to do");
+		return;
+	}
+	if (config_load(&nc, d->config_path, err, sizeof(err)) < 0) {
+		LOGE(&d->log, "reload: %s; keeping the running configuration", err);
+		return;
+	}
+	d->log.level = nc.log_level;
+	d->log.format = nc.log_format;
+	d->cfg.log_level = nc.log_level;
+	d->cfg.log_format = nc.log_format;
+	d->cfg.max_payload = nc.max_payload;
+	d->cfg.max_peer_buffer = nc.max_peer_buffer;
+	/* the pool table is swapped whole (pools joined later use it); the
+	 * old one is freed with nc */
+	pool_conf *pools = d->cfg.pools;
+	size_t npools = d->cfg.npools;
+	pool_opts def = d->cfg.default_opts;
+	int any = d->cfg.any_pool;
+	d->cfg.pools = nc.pools;
+	d->cfg.npools = nc.npools;
+	d->cfg.default_opts = nc.default_opts;
+	d->cfg.any_pool = nc.any_pool;
+	nc.pools = pools;
+	nc.npools = npools;
+	nc.default_opts = def;
+	nc.any_pool = any;
+	/* Options of joined pools that can change without moving a job; the
+	 * worker TTL (lease timing) and sink block need a restart. */
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d->pools);
+	while ((e = table_next(&it))) {
+		struct pool *p = e->val;
+		const pool_opts *o = config_pool(&d->cfg, p->name);
+		if (!o)
+			continue;
+		p->opts.max_queued_jobs = o->max_queued_jobs;
+		p->opts.ack_grace_ms = o->ack_grace_ms;
+		p->opts.pending_job_ttl_ms = o->pending_job_ttl_ms;
+		p->opts.worker_shutdown_ttl_ms = o->worker_shutdown_ttl_ms;
+	}
+	config_free(&nc);
+	LOGI(&d->log, "reloaded %s", d->config_path);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct pulsed *d = arg;
+	if (sig == SIGHUP)
+		reload(d);
+	else
+		begin_stop(d);
+}
+
+int main(int argc, char **argv)
+{
+	struct pulsed d;
+	const char *cpath = NULL, *sock = NULL;
+	int check = 0, debug = 0, c;
+	char err[512];
+
+	memset(&d, 0, sizeof(d));
+	while ((c = getopt(argc, argv, "c:nds:Vh")) != -1) {
+		switch (c) {
+		case 'c': cpath = optarg; break;
+		case 'n': check = 1; break;
+		case 'd': debug = 1; break;
+		case 's': sock = optarg; break;
+		case 'V': printf("pulsed %s\n", PULSED_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (!cpath && access(DEFAULT_CONFIG, R_OK) == 0)
+		cpath = DEFAULT_CONFIG;
+	if (cpath) {
+		if (config_load(&d.cfg, cpath, err, sizeof(err)) < 0) {
+			fprintf(stderr, "pulsed: %s\n", err);
+			return 1;
+		}
+	} else {
+		config_defaults(&d.cfg);
+	}
+	if (sock) {
+		free(d.cfg.socket_path);
+		d.cfg.socket_path = xstrdup(sock);
+	}
+	if (check) {
+		char *dump = config_dump(&d.cfg);
+		if (dump)
+			printf("%s\n", dump);
+		free(dump);
+		fprintf(stderr, "pulsed: configuration %s is valid\n",
+		        cpath ? cpath : "(defaults)");
+		config_free(&d.cfg);
+		return 0;
+	}
+	log_init(&d.log, debug ? LOG_DEBUG : d.cfg.log_level, d.cfg.log_format);
+	if (!d.cfg.redis_url) {
+		LOGE(&d.log, "no Redis configured: set redis.url in %s",
+		     cpath ? cpath : DEFAULT_CONFIG);
+		config_free(&d.cfg);
+		return 1;
+	}
+	d.config_path = cpath ? xstrdup(cpath) : NULL;
+	d.node = make_node_id(&d.cfg);
+	d.start_ms = now_ms();
+	srandom((unsigned)(now_us() ^ (uint64_t)getpid() << 16));
+	signal(SIGPIPE, SIG_IGN);
+	table_init(&d.sessions);
+	table_init(&d.requests);
+	table_init(&d.pools);
+
+	d.base = event_base_new();
+	if (!d.base) {
+		LOGE(&d.log, "cannot create the event loop");
+		return 1;
+	}
+	d.store = store_new(&d);
+	if (server_listen(&d, err, sizeof(err)) < 0) {
+		LOGE(&d.log, "%s", err);
+		store_free(d.store);
+		event_base_free(d.base);
+		config_free(&d.cfg);
+		return 1;
+	}
+	const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		d.sigev[i] = evsignal_new(d.base, sigs[i], on_signal, &d);
+		evsignal_add(d.sigev[i], NULL);
+	}
+	LOGI(&d.log, "pulsed %s: node %s listening on %s", PULSED_VERSION, d.node,
+	     d.cfg.socket_path);
+	store_connect(d.store);
+	event_base_dispatch(d.base);
+
+	/* teardown: sessions first (their workers reference pools) */
+	d.stopping = 2;
+	server_close(&d);
+	requests_fail_all(&d, PULSE_E_CLOSED, "pulsed is stopping");
+	store_free(d.store);
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d.pools);
+	while ((e = table_next(&it)))
+		pool_free(e->val);
+	table_free(&d.pools);
+	table_free(&d.sessions);
+	table_free(&d.requests);
+	for (int i = 0; i < 3; i++)
+		event_free(d.sigev[i]);
+	if (d.stop_timer)
+		event_free(d.stop_timer);
+	event_base_free(d.base);
+	free(d.node);
+	free(d.config_path);
+	config_free(&d.cfg);
+	return 0;
+}

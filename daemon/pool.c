@@ -1,0 +1,645 @@
+/*
+ * pool.c: this node's membership in each pool.
+ *
+ * Owns: joining (and re-joining after Redis lost its data or the node was
+ * fenced), the lease and its renewal, self-fencing, the view of the pool's
+ * live workers, rebalancing local jobs when that view changes, and taking
+ * waiting jobs whose placement names a local worker.
+ *
+ * Invariants:
+ *   - The lease is renewed every worker_ttl/5. If no renewal has succeeded
+ *     for 3/5 of the TTL (counted from the send time of the last good one,
+ *     which is never later than Redis's own clock reading), the node stops
+ *     every local job (self-fence) before its lease can end. Others reap a
+ *     node only after its lease ended plus a margin, by Redis's clock.
+ *   - A fenced pool re-joins only after every local job's stop answered,
+ *     so nothing runs twice.
+ *   - The worker view is replaced whole from Redis (members.lua), never
+ *     patched from messages; pub/sub only says "look again", and the lease
+ *     reply's epoch catches any message that was lost.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "pulsed.h"
+#include "store.h"
+
+#define CLAIM_BATCH 256
+#define MOVES_MAX 64
+
+static void lease_renew(struct pool *p);
+static void pool_join(struct pool *p);
+static void load_members(struct pool *p);
+static void rebalance(struct pool *p);
+
+static uint64_t lease_every_ms(const struct pool *p)
+{
+	uint64_t t = p->opts.worker_ttl_ms / 5;
+	return t ? t : 1;
+}
+
+static uint64_t fence_after_ms(const struct pool *p)
+{
+	return p->opts.worker_ttl_ms * 3 / 5;
+}
+
+/* Others reap a node this long after its lease ended (Redis clock). */
+static uint64_t reap_margin_ms(const struct pool *p)
+{
+	uint64_t m = p->opts.worker_ttl_ms / 10;
+	return m < 50 ? 50 : m;
+}
+
+static void arm(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+	evtimer_add(ev, &tv);
+}
+
+int pool_usable(struct pool *p)
+{
+	return store_up(p->d->store) && p->state == POOL_ACTIVE;
+}
+
+/* Estimate of Redis's clock now, from the offset seen at the last lease. */
+static uint64_t redis_now_ms(const struct pool *p)
+{
+	return (uint64_t)((int64_t)now_ms() + p->redis_offset_ms);
+}
+
+/* ---- the worker view ---------------------------------------------------- */
+
+static void clear_members(struct pool *p)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->workers);
+	while ((e = table_next(&it)))
+		free(e->val);
+	table_free(&p->workers);
+	free(p->wids);
+	p->wids = NULL;
+	p->nwids = 0;
+}
+
+const char *pool_owner_of(struct pool *p, const char *key, size_t klen)
+{
+	ssize_t i = placement_pick(key, klen, p->wids, p->nwids);
+	return i < 0 ? NULL : p->wids[i];
+}
+
+static void members_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct pool *p = arg;
+	(void)d;
+	p->members_inflight = 0;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+		return; /* the next lease tick compares epochs and retries */
+	}
+	clear_members(p);
+	p->epoch = (uint64_t)r->element[0]->integer;
+	size_t n = (r->elements - 1) / 2;
+	p->wids = calloc(n ? n : 1, sizeof(char *));
+	if (!p->wids)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		redisReply *w = r->element[1 + 2 * i], *nd = r->element[2 + 2 * i];
+		if (w->type != REDIS_REPLY_STRING || nd->type != REDIS_REPLY_STRING) {
+			LOGW(&p->d->log, "pool %s: malformed worker entry skipped",
+			     p->name);
+			continue;
+		}
+		char *old = table_set(&p->workers, w->str, w->len,
+		                      xstrndup(nd->str, nd->len));
+		free(old);
+	}
+	/* wids point at the table's key copies, stable until it is cleared */
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->workers);
+	while ((e = table_next(&it)))
+		p->wids[p->nwids++] = e->key;
+	LOGD(&p->d->log, "pool %s: epoch %" PRIu64 ", %zu workers", p->name,
+	     p->epoch, p->nwids);
+	if (p->members_again) {
+		p->members_again = 0;
+		load_members(p);
+		return;
+	}
+	rebalance(p);
+	pool_scan_waiting(p);
+}
+
+static void load_members(struct pool *p)
+{
+	if (p->members_inflight) {
+		p->members_again = 1;
+		return;
+	}
+	if (!pool_usable(p))
+		return;
+	p->members_inflight = 1;
+	store_script(p->d->store, S_MEMBERS, p->base, 0, NULL, NULL, members_cb, p);
+}
+
+void pool_membership_changed(struct pool *p)
+{
+	load_members(p);
+}
+
+/* Move every local job whose placement is now another worker, a few at a
+ * time: each move halts the job here and releases it; the new owner's
+ * node claims it from the waiting set. */
+static void rebalance(struct pool *p)
+{
+	if (!pool_usable(p) || p->nwids == 0)
+		return;
+	table_iter wi;
+	struct tentry *we;
+	table_iter_init(&wi, &p->lworkers);
+	while ((we = table_next(&wi)) && p->moves_inflight < MOVES_MAX) {
+		struct lworker *w = we->val;
+		if (w->detaching)
+			continue;
+		table_iter ji;
+		struct tentry *je;
+		table_iter_init(&ji, &w->jobs);
+		while ((je = table_next(&ji)) && p->moves_inflight < MOVES_MAX) {
+			struct job *j = je->val;
+			if (!j->running || j->ops)
+				continue; /* busy: looked at again when it settles */
+			const char *owner = pool_owner_of(p, j->key, strlen(j->key));
+			if (owner && strcmp(owner, w->id) != 0) {
+				p->moves_inflight++;
+				worker_move_job(j, MOVE_REBALANCE);
+			}
+		}
+	}
+}
+
+/* Called by worker.c when a move finished (released or failed). */
+void pool_move_done(struct pool *p)
+{
+	if (p->moves_inflight > 0)
+		p->moves_inflight--;
+	if (p->moves_inflight == 0)
+		rebalance(p);
+}
+
+/* ---- waiting jobs ------------------------------------------------------- */
+
+static void claim_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct pool *p = arg;
+	(void)d;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+		return;
+	if (r->element[0]->type == REDIS_REPLY_STRING &&
+	    strcmp(r->element[0]->str, "LOST") == 0) {
+		lease_renew(p);
+		return;
+	}
+	for (size_t i = 1; i + 4 <= r->elements; i += 4) {
+		redisReply *k = r->element[i], *w = r->element[i + 1],
+		           *f = r->element[i + 2], *pl = r->element[i + 3];
+		if (k->type != REDIS_REPLY_STRING || w->type != REDIS_REPLY_STRING ||
+		    f->type != REDIS_REPLY_INTEGER || pl->type != REDIS_REPLY_STRING) {
+			LOGW(&p->d->log, "pool %s: malformed claim entry skipped",
+			     p->name);
+			continue;
+		}
+		worker_assign(p, w->str, k->str, (uint64_t)f->integer, pl->str,
+		              pl->len);
+	}
+}
+
+static void send_claims(struct pool *p, sargs *a)
+{
+	if (a->n > 1)
+		store_script(p->d->store, S_CLAIM, p->base, a->n, a->v, a->l,
+		             claim_cb, p);
+	sargs_free(a);
+	sargs_str(a, p->d->node);
+}
+
+static void scan_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct pool *p = arg;
+	p->scan_inflight = 0;
+	if (!r || r->type != REDIS_REPLY_ARRAY)
+		return;
+	uint64_t now = redis_now_ms(p), next = 0;
+	sargs a = {0};
+	sargs_str(&a, d->node);
+	p->waiting = r->elements / 2;
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		redisReply *k = r->element[i], *sc = r->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING || sc->type != REDIS_REPLY_STRING)
+			continue;
+		uint64_t at = strtoull(sc->str, NULL, 10);
+		if (at > now) {
+			if (!next || at < next)
+				next = at;
+			continue;
+		}
+		const char *owner = pool_owner_of(p, k->str, k->len);
+		if (!owner)
+			break; /* no worker anywhere */
+		struct lworker *w = table_get(&p->lworkers, owner, strlen(owner));
+		if (!w || w->detaching)
+			continue;
+		sargs_add(&a, k->str, k->len);
+		sargs_str(&a, owner);
+		if (a.n >= 1 + 2 * CLAIM_BATCH)
+			send_claims(p, &a);
+	}
+	send_claims(p, &a);
+	sargs_free(&a);
+	if (next)
+		arm(p->scan_timer, next - now + 1);
+	if (p->scan_again) {
+		p->scan_again = 0;
+		pool_scan_waiting(p);
+	}
+}
+
+void pool_scan_waiting(struct pool *p)
+{
+	if (!pool_usable(p) || p->lworkers.n == 0)
+		return;
+	if (p->scan_inflight) {
+		p->scan_again = 1;
+		return;
+	}
+	p->scan_inflight = 1;
+	char key[512];
+	snprintf(key, sizeof(key), "%swait", p->base);
+	const char *argv[5] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+	store_cmd(p->d->store, 5, argv, NULL, scan_cb, p);
+}
+
+static void scan_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	pool_scan_waiting(arg);
+}
+
+void pool_on_event(struct pool *p, const char *msg, size_t len)
+{
+	if (len >= 2 && msg[0] == 'm') {
+		uint64_t e = strtoull(msg + 2, NULL, 10);
+		if (e != p->epoch)
+			load_members(p);
+	} else if (len >= 1 && msg[0] == 'w') {
+		pool_scan_waiting(p);
+	}
+}
+
+/* ---- lease, fencing, joining -------------------------------------------- */
+
+static void fence_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pool *p = arg;
+	if (p->state != POOL_ACTIVE)
+		return;
+	LOGW(&p->d->log,
+	     "pool %s: lease not renewed for %" PRIu64 " ms: stopping local jobs "
+	     "(self-fence)", p->name, now_ms() - p->lease_sent_ms);
+	p->state = POOL_FENCED;
+	worker_fence_pool(p);
+}
+
+static void arm_fence(struct pool *p)
+{
+	uint64_t at = p->lease_sent_ms + fence_after_ms(p), now = now_ms();
+	arm(p->fence_timer, at > now ? at - now : 0);
+}
+
+struct lease_ctx {
+	struct pool *p;
+	uint64_t sent_ms, sent_us;
+};
+
+/* After Redis lost this node (flush, restart, or a reap), re-join. The
+ * jobs still running here are re-announced unless the node fenced them. */
+static void lost(struct pool *p)
+{
+	LOGW(&p->d->log, "pool %s: this node is no longer registered; re-joining",
+	     p->name);
+	p->state = POOL_JOINING;
+	pool_join(p);
+}
+
+static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct lease_ctx *c = arg;
+	struct pool *p = c->p;
+	(void)d;
+	p->lease_inflight = 0;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING) {
+		free(c);
+		return; /* the fence timer keeps running */
+	}
+	if (strcmp(r->element[0]->str, "LOST") == 0) {
+		free(c);
+		if (p->state == POOL_ACTIVE)
+			lost(p);
+		return;
+	}
+	if (r->elements < 6) {
+		free(c);
+		return;
+	}
+	uint64_t now = now_ms();
+	p->rtt_us = now_us() - c->sent_us;
+	p->lease_sent_ms = c->sent_ms;
+	p->lease_ok_ms = now;
+	/* Redis executed the script between send and answer: take the middle */
+	p->redis_offset_ms = (int64_t)r->element[1]->integer -
+	                     (int64_t)(c->sent_ms + now) / 2;
+	uint64_t epoch = (uint64_t)r->element[2]->integer;
+	p->waiting = (uint64_t)r->element[3]->integer;
+	p->jobs_pool = (uint64_t)r->element[5]->integer;
+	free(c);
+	if (p->state == POOL_ACTIVE)
+		arm_fence(p);
+	if (epoch != p->epoch)
+		load_members(p);
+	else if (p->waiting > 0)
+		pool_scan_waiting(p);
+}
+
+static void lease_renew(struct pool *p)
+{
+	if (p->lease_inflight || p->state != POOL_ACTIVE ||
+	    !store_up(p->d->store))
+		return;
+	struct lease_ctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->p = p;
+	c->sent_ms = now_ms();
+	c->sent_us = now_us();
+	p->lease_inflight = 1;
+	sargs a = {0};
+	sargs_str(&a, p->d->node);
+	sargs_str(&a, p->inc);
+	sargs_u64(&a, p->opts.worker_ttl_ms);
+	sargs_u64(&a, reap_margin_ms(p));
+	store_script(p->d->store, S_LEASE, p->base, a.n, a.v, a.l, lease_cb, c);
+	sargs_free(&a);
+}
+
+static void lease_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pool *p = arg;
+	if (p->state == POOL_ACTIVE)
+		lease_renew(p);
+	else if (p->state == POOL_JOINING || p->state == POOL_FENCED)
+		pool_join(p);
+	arm(p->lease_timer, lease_every_ms(p));
+}
+
+/* The jobs that join.lua re-owned for local workers after Redis lost
+ * this node: a refreshed fence, or 0 when the job is now elsewhere (or
+ * was stopped) and must stop here. */
+static void joined_jobs(struct pool *p, redisReply *r)
+{
+	for (size_t i = 3; i + 1 < r->elements; i += 2) {
+		redisReply *k = r->element[i], *f = r->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING || f->type != REDIS_REPLY_INTEGER)
+			continue;
+		struct job *j = worker_find_job(p, k->str);
+		if (!j)
+			continue;
+		if (f->integer == 0) {
+			LOGW(&p->d->log, "pool %s: job %s now runs elsewhere or was "
+			     "stopped; stopping it here", p->name, k->str);
+			worker_fence_job(j);
+		} else {
+			j->fence = (uint64_t)f->integer;
+		}
+	}
+}
+
+/* Every job local workers run, as join.lua's triples. */
+static void add_local_jobs(struct pool *p, sargs *a)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->ljobs);
+	while ((e = table_next(&it))) {
+		struct job *j = e->val;
+		sargs_str(a, j->key);
+		sargs_str(a, j->w->id);
+		sargs_add(a, j->payload ? j->payload : "", j->plen);
+	}
+}
+
+static void join_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct pool *p = arg;
+	(void)d;
+	p->join_inflight = 0;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
+		return; /* retried at the next lease tick */
+	if (strcmp(r->element[0]->str, "SHUTDOWN") == 0) {
+		p->state = POOL_SHUTDOWN;
+		LOGI(&p->d->log, "pool %s is shut down", p->name);
+		return;
+	}
+	if (r->elements < 3)
+		return;
+	uint64_t now = now_ms();
+	p->state = POOL_ACTIVE;
+	p->lease_sent_ms = p->lease_ok_ms = now;
+	p->redis_offset_ms = (int64_t)r->element[1]->integer - (int64_t)now;
+	p->joined_ms = now;
+	strcpy(p->inbox_last, "0");
+	arm_fence(p);
+	LOGI(&p->d->log, "pool %s: joined as node %s", p->name, p->d->node);
+	if (r->elements > 3)
+		LOGI(&p->d->log, "pool %s: re-announced %zu running jobs", p->name,
+		     (r->elements - 3) / 2);
+	joined_jobs(p, r);
+	inbox_restart(p->d);
+	worker_pool_joined(p);
+	load_members(p);
+}
+
+static void pool_join(struct pool *p)
+{
+	if (p->join_inflight || !store_up(p->d->store))
+		return;
+	if (p->state == POOL_FENCED && p->ljobs.n > 0)
+		return; /* wait until every fenced job's stop answered */
+	snprintf(p->inc, sizeof(p->inc), "%016llx",
+	         (unsigned long long)((uint64_t)random() << 32 ^ (uint64_t)random() ^ now_us()));
+	p->join_inflight = 1;
+	sargs a = {0};
+	sargs_str(&a, p->d->node);
+	sargs_str(&a, p->inc);
+	sargs_u64(&a, p->opts.worker_ttl_ms);
+	size_t nw = 0;
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it))) {
+		struct lworker *w = e->val;
+		nw += w->attached && !w->detaching;
+	}
+	sargs_u64(&a, nw);
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it))) {
+		struct lworker *w = e->val;
+		if (w->attached && !w->detaching)
+			sargs_str(&a, w->id);
+	}
+	add_local_jobs(p, &a);
+	store_script(p->d->store, S_JOIN, p->base, a.n, a.v, a.l, join_cb, p);
+	sargs_free(&a);
+}
+
+/* Called by worker.c when the last fenced job's stop answered. */
+void pool_fence_done(struct pool *p)
+{
+	if (p->state == POOL_FENCED && p->ljobs.n == 0)
+		pool_join(p);
+}
+
+void pool_start(struct pool *p)
+{
+	if (!store_up(p->d->store))
+		return;
+	store_subscribe(p->d->store, p->channel);
+	if (p->state == POOL_ACTIVE)
+		lease_renew(p); /* LOST there means re-join and re-announce */
+	else
+		pool_join(p);
+}
+
+void pools_redis_up(struct pulsed *d)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d->pools);
+	while ((e = table_next(&it)))
+		pool_start(e->val);
+}
+
+void pools_redis_down(struct pulsed *d)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d->pools);
+	while ((e = table_next(&it))) {
+		struct pool *p = e->val;
+		p->lease_inflight = p->join_inflight = 0;
+		p->members_inflight = p->scan_inflight = 0;
+	}
+	/* Requests waiting on another node's answer may never get it. */
+	requests_fail_all(d, PULSE_E_UNAVAILABLE, "Redis connection lost");
+}
+
+struct pool *pool_get(struct pulsed *d, const char *name, int create,
+                      int *code, char *err, size_t errlen)
+{
+	size_t n = strlen(name);
+	struct pool *p = table_get(&d->pools, name, n);
+	if (p || !create) {
+		if (!p) {
+			*code = PULSE_E_INVALID;
+			snprintf(err, errlen, "unknown pool %s", name);
+		}
+		return p;
+	}
+	if (pulse_check_pool(name, n, err, errlen) < 0) {
+		*code = PULSE_E_INVALID;
+		return NULL;
+	}
+	const pool_opts *o = config_pool(&d->cfg, name);
+	if (!o) {
+		*code = PULSE_E_INVALID;
+		snprintf(err, errlen, "unknown pool %s (not in the configuration)",
+		         name);
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		abort();
+	p->d = d;
+	p->name = xstrdup(name);
+	p->opts = *o;
+	size_t bl = strlen(d->cfg.key_prefix) + n + 5;
+	p->base = malloc(bl);
+	p->channel = malloc(bl + 2);
+	if (!p->base || !p->channel)
+		abort();
+	snprintf(p->base, bl, "%s:{%s}:", d->cfg.key_prefix, name);
+	snprintf(p->channel, bl + 2, "%sev", p->base);
+	table_init(&p->workers);
+	table_init(&p->lworkers);
+	table_init(&p->ljobs);
+	p->state = POOL_JOINING;
+	p->lease_timer = evtimer_new(d->base, lease_timer_cb, p);
+	p->fence_timer = evtimer_new(d->base, fence_cb, p);
+	p->scan_timer = evtimer_new(d->base, scan_timer_cb, p);
+	arm(p->lease_timer, lease_every_ms(p));
+	table_set(&d->pools, name, n, p);
+	LOGI(&d->log, "pool %s: worker_ttl %" PRIu64 " ms, max queued %" PRIu64,
+	     name, p->opts.worker_ttl_ms, p->opts.max_queued_jobs);
+	pool_start(p);
+	return p;
+}
+
+void pool_free(struct pool *p)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it)))
+		worker_free(e->val);
+	table_free(&p->lworkers);
+	table_free(&p->ljobs);
+	clear_members(p);
+	event_free(p->lease_timer);
+	event_free(p->fence_timer);
+	event_free(p->scan_timer);
+	free(p->name);
+	free(p->base);
+	free(p->channel);
+	free(p);
+}
+
+/* ---- leaving ------------------------------------------------------------ */
+
+static void leave_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct pool *p = arg;
+	(void)r;
+	p->state = POOL_JOINING;
+	daemon_leave_done(d);
+}
+
+/* The node leaves the pool once its workers' jobs were stopped and
+ * released (worker.c does that first). */
+void pool_leave(struct pool *p)
+{
+	if (p->state != POOL_ACTIVE || !store_up(p->d->store)) {
+		daemon_leave_done(p->d);
+		return;
+	}
+	const char *argv[2] = {p->d->node, p->inc};
+	store_script(p->d->store, S_LEAVE, p->base, 2, argv, NULL, leave_cb, p);
+}

@@ -1,0 +1,285 @@
+/*
+ * pulsed.h: the daemon's one context struct and the types its files share.
+ *
+ * Owns: struct pulsed (all mutable state of the process hangs off it), the
+ * pool, worker, job, session and request types, and the functions each
+ * daemon file exports to the others. Each .c file owns one concern:
+ *   main.c      process life: options, signals, start and stop
+ *   server.c    the Unix socket, sessions, framing, peer credentials
+ *   client.c    client requests: dispatch, stop, notify, views
+ *   worker.c    worker sessions: attach, events to workers, ACKs, detach
+ *   pool.c      pool membership: lease, join, reaping, waiting jobs, moves
+ *   store.c     the Redis connections, scripts, reconnects
+ *   inbox.c     the per-node inbox stream: messages between nodes
+ *   placement.c rendezvous hashing of keys onto workers
+ *   table.c     a string-keyed hash table
+ *
+ * Invariants:
+ *   - One libevent loop runs everything; no threads.
+ *   - Redis is the source of truth for which jobs exist and who owns them;
+ *     memory holds only this node's workers and the jobs they run (with
+ *     their payloads, so that a flushed Redis can be rebuilt).
+ *   - Objects that a Redis callback may outlive (sessions, workers) are
+ *     found again by id when the reply comes, never by a saved pointer.
+ */
+#ifndef PULSED_PULSED_H
+#define PULSED_PULSED_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "config.h"
+#include "log.h"
+#include "proto.h"
+#include "table.h"
+
+#define PULSED_VERSION "0.1.0"
+
+struct pulsed;
+struct pool;
+struct session;
+
+/* ---- jobs run by local workers ----------------------------------------- */
+
+enum job_op { OP_START = 1, OP_HALT, OP_EVENT };
+/* Why a job is halted and released: its worker detaches (or pulsed
+ * stops), or a rebalance (counted in pool.moves_inflight). */
+enum { MOVE_DETACH = 1, MOVE_REBALANCE = 2 };
+
+/* A queued or in-flight event for one key on one local worker. */
+struct jobop {
+	struct jobop *next;
+	int op;            /* enum job_op */
+	uint64_t evid;     /* id sent to the worker (0 until sent) */
+	char *payload;     /* START/EVENT */
+	size_t plen;
+	uint64_t rid;      /* local request to answer, or 0 */
+	char *reply_node;  /* remote caller's node for the answer, or NULL */
+	char *reply_rid;   /* the remote caller's request id */
+	int moving;        /* HALT that hands the job on: MOVE_* */
+	int fencing;       /* HALT of a self-fence: no Redis write after */
+};
+
+/* A job that a local worker runs or is about to run. */
+struct job {
+	char *key;
+	struct lworker *w;
+	uint64_t fence;
+	int running;       /* start answered ok */
+	char *payload;     /* kept to rebuild Redis after a flush */
+	size_t plen;
+	struct jobop *ops; /* head is in flight once evid != 0 */
+	struct jobop **tail;
+};
+
+/* A worker session attached to this node. */
+struct lworker {
+	char *id;          /* stable name or generated id */
+	struct pool *pool;
+	struct session *sess;
+	int notify;        /* handles notifications */
+	int attached;      /* recorded in Redis */
+	int detaching;     /* DETACH received: halting its jobs */
+	uint64_t detach_id;
+	table jobs;        /* key -> struct job */
+	table events;      /* evid (as decimal) -> struct job (in flight) */
+};
+
+/* ---- pools -------------------------------------------------------------- */
+
+enum pool_state { POOL_JOINING = 0, POOL_ACTIVE, POOL_FENCED, POOL_SHUTDOWN };
+
+struct pool {
+	struct pulsed *d;
+	char *name;
+	pool_opts opts;
+	char *base;         /* "<prefix>:{<name>}:" */
+	char *channel;      /* base + "ev" */
+	int state;          /* enum pool_state */
+	char inc[20];       /* this node's incarnation in the pool */
+	uint64_t epoch;     /* membership epoch last loaded */
+	int members_inflight, members_again;
+	/* live workers of the pool (all nodes): id -> node id (strdup'd) */
+	table workers;
+	char **wids;        /* the same ids as an array, for placement */
+	size_t nwids;
+	table lworkers;     /* id -> struct lworker, attached here */
+	table ljobs;        /* key -> struct job, run by local workers */
+	/* lease, in local monotonic ms */
+	uint64_t lease_sent_ms;   /* send time of the last good renewal */
+	uint64_t lease_ok_ms;     /* when it was answered */
+	int lease_inflight;
+	int join_inflight;
+	int64_t redis_offset_ms;  /* redis time - local monotonic */
+	uint64_t rtt_us;
+	uint64_t waiting;         /* jobs waiting for a worker (last seen) */
+	uint64_t jobs_pool;       /* jobs in the pool (last seen) */
+	int scan_inflight, scan_again;
+	int moves_inflight;
+	char inbox_last[48];      /* last inbox entry id read */
+	struct event *lease_timer, *fence_timer, *scan_timer;
+	uint64_t joined_ms;
+};
+
+/* ---- sessions ----------------------------------------------------------- */
+
+enum role { ROLE_NONE = 0, ROLE_CLIENT, ROLE_WORKER };
+
+struct session {
+	struct pulsed *d;
+	uint64_t sid;
+	int fd;
+	struct bufferevent *bev;
+	pulse_reader rd;
+	int role;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	int admin;
+	int closing;        /* error sent, drop after flush */
+	struct lworker *worker;
+	unsigned inflight;  /* client requests not answered yet */
+};
+
+/* A client request waiting for an answer (local or from another node). */
+struct request {
+	uint64_t rid;
+	uint64_t sid;       /* session to answer (0: nobody waits) */
+	uint64_t id;        /* the client's request id */
+	int type;           /* PULSE_T_DISPATCH/STOP/NOTIFY */
+	struct pool *pool;
+	char *key;
+	char *payload;
+	size_t plen;
+	char *owner;        /* worker chosen at admission (dispatch) */
+	uint64_t started_us;
+	struct event *timer;
+	struct event *retry;
+	uint64_t deadline_ms;
+};
+
+/* ---- the daemon --------------------------------------------------------- */
+
+struct pulsed {
+	struct event_base *base;
+	config cfg;
+	char *config_path;
+	logger log;
+	char *node;         /* node id */
+	uint64_t start_ms;
+	int stopping;
+
+	/* server */
+	int lfd;
+	struct event *lev;
+	table sessions;     /* sid -> struct session */
+	uint64_t next_sid;
+	unsigned nsessions;
+
+	/* requests and events */
+	table requests;     /* rid -> struct request */
+	uint64_t next_rid;
+	uint64_t next_evid;
+
+	/* pools joined */
+	table pools;        /* name -> struct pool */
+
+	/* store */
+	struct store *store;
+
+	struct event *sigev[4];
+	struct event *stop_timer;
+};
+
+/* ---- functions shared between files ------------------------------------- */
+
+uint64_t now_ms(void);   /* CLOCK_MONOTONIC */
+uint64_t now_us(void);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+void *xmemdup(const void *p, size_t n);
+
+/* server.c */
+int server_listen(struct pulsed *d, char *err, size_t errlen);
+void server_close(struct pulsed *d);
+void session_send(struct session *s, pulse_buf *b);
+void session_error(struct session *s, uint64_t id, int code, const char *fmt,
+                   ...) __attribute__((format(printf, 4, 5)));
+void session_ok(struct session *s, uint64_t id);
+void session_drop(struct session *s, int code, const char *msg);
+void session_close(struct session *s);
+struct session *session_find(struct pulsed *d, uint64_t sid);
+void session_welcome_worker(struct session *s, const char *wid);
+
+/* client.c */
+void client_request(struct session *s, const pulse_msg *m);
+/* Answer a pending request (and free it). code 0 = ok. */
+void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg);
+void requests_fail_all(struct pulsed *d, int code, const char *msg);
+/* Run a STOP or NOTIFY's routing again (the job was between owners). */
+void request_retry(struct pulsed *d, uint64_t rid);
+
+/* worker.c */
+int worker_attach(struct session *s, const pulse_msg *m, char *err,
+                  size_t errlen, int *code);
+void worker_ack(struct session *s, const pulse_msg *m);
+void worker_detach_req(struct session *s, const pulse_msg *m);
+void worker_session_closed(struct session *s);
+/* Start key on local worker wid (assigned in Redis with fence). */
+void worker_assign(struct pool *p, const char *wid, const char *key,
+                   uint64_t fence, const char *payload, size_t plen);
+/* Queue a HALT or EVENT for a local job; answer rid / remote reply_node. */
+int worker_job_event(struct pool *p, const char *key, int op,
+                     const char *payload, size_t plen, uint64_t rid,
+                     const char *reply_node, const char *reply_rid);
+struct job *worker_find_job(struct pool *p, const char *key);
+/* Hand a local job to another worker (rebalance): halt it, then release. */
+void worker_move_job(struct job *j, int why);
+/* Stop every local job of the pool without releasing it (self-fence). */
+void worker_fence_pool(struct pool *p);
+void worker_fence_job(struct job *j);
+/* Halt and release every job of every local worker of the pool (pulsed
+ * stopping or leaving the pool); workers stay attached. */
+void worker_drain_pool(struct pool *p);
+void worker_free(struct lworker *w);
+/* The pool joined: finish the attaches that waited for it. */
+void worker_pool_joined(struct pool *p);
+
+/* pool.c */
+struct pool *pool_get(struct pulsed *d, const char *name, int create,
+                      int *code, char *err, size_t errlen);
+void pool_free(struct pool *p);
+void pool_start(struct pool *p);
+void pool_membership_changed(struct pool *p);
+void pool_scan_waiting(struct pool *p);
+void pool_on_event(struct pool *p, const char *msg, size_t len);
+int pool_usable(struct pool *p); /* Redis up and lease held */
+const char *pool_owner_of(struct pool *p, const char *key, size_t klen);
+void pool_node_workers_changed(struct pool *p);
+void pools_redis_up(struct pulsed *d);
+void pool_move_done(struct pool *p);
+void pool_fence_done(struct pool *p);
+void pool_leave(struct pool *p);
+/* main.c: a pool finished leaving (pulsed is stopping). */
+void daemon_leave_done(struct pulsed *d);
+/* main.c: something finished that a stopping pulsed may wait for. */
+void daemon_progress(struct pulsed *d);
+void pools_redis_down(struct pulsed *d);
+
+/* placement.c */
+uint64_t placement_score(const char *key, size_t klen, const char *wid);
+/* Index of the owner among wids (n > 0), -1 when n == 0. */
+ssize_t placement_pick(const char *key, size_t klen, char *const *wids,
+                       size_t n);
+
+/* inbox.c */
+void inbox_restart(struct pulsed *d);
+/* Answer a request of another node through its inbox. */
+void inbox_reply(struct pool *p, const char *node, const char *rid, int code,
+                 const char *msg);
+
+#endif

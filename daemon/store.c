@@ -1,0 +1,503 @@
+/*
+ * store.c: the Redis connections and scripts (see store.h).
+ *
+ * Connection life: store_connect() opens cmd, sub and blk; each is
+ * authenticated and switched to the configured db by pipelined commands
+ * queued before the connection completes. When cmd has loaded every
+ * script, the store is up and pools_redis_up() runs. When any connection
+ * drops, all three are freed (their pending callbacks see NULL),
+ * pools_redis_down() runs and a reconnect is scheduled with backoff.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "pulsed.h"
+#include "scripts.h"
+#include "store.h"
+
+static const char *const script_names[S__COUNT] = {
+	[S_ADMIT] = "admit",
+	[S_ATTACH] = "attach",   [S_CLAIM] = "claim",
+	[S_DETACH] = "detach",   [S_JOIN] = "join",
+	[S_LEASE] = "lease",     [S_LEAVE] = "leave",
+	[S_MEMBERS] = "members", [S_RELEASE] = "release",
+	[S_REMOVE] = "remove",   [S_ROUTE] = "route",
+	[S_STARTED] = "started",   [S_WORKERS] = "workers",
+};
+
+enum { C_CMD, C_SUB, C_BLK, C__N };
+
+struct store {
+	struct pulsed *d;
+	redisAsyncContext *c[C__N];
+	int up;
+	int blk_busy;
+	unsigned backoff_ms;
+	struct event *retry;
+	unsigned long reconnects;
+	int ever_up;
+	char *src[S__COUNT]; /* common.lua + script */
+	size_t srclen[S__COUNT];
+	char sha[S__COUNT][41];
+	int loaded;
+	long long blk_id; /* CLIENT ID of blk, for CLIENT UNBLOCK */
+};
+
+/* A call in flight: kept whole so that a NOSCRIPT answer can be re-sent
+ * as EVAL with the same arguments. */
+struct call {
+	struct store *s;
+	store_cb *cb;
+	void *arg;
+	int script; /* -1 for plain commands */
+	int argc;
+	char **argv;
+	size_t *lens;
+};
+
+static void schedule_reconnect(struct store *s);
+
+static const struct script_src *find_src(const char *name)
+{
+	for (size_t i = 0; i < script_nsrcs; i++)
+		if (strcmp(script_srcs[i].name, name) == 0)
+			return &script_srcs[i];
+	return NULL;
+}
+
+struct store *store_new(struct pulsed *d)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s)
+		abort();
+	s->d = d;
+	s->backoff_ms = 100;
+	const struct script_src *common = find_src("common");
+	for (int i = 0; i < S__COUNT; i++) {
+		const struct script_src *src = find_src(script_names[i]);
+		if (!src || !common) {
+			LOGE(&d->log, "script %s is not built in", script_names[i]);
+			abort();
+		}
+		s->srclen[i] = common->len + 1 + src->len;
+		s->src[i] = malloc(s->srclen[i] + 1);
+		if (!s->src[i])
+			abort();
+		memcpy(s->src[i], common->src, common->len);
+		s->src[i][common->len] = '\n';
+		memcpy(s->src[i] + common->len + 1, src->src, src->len + 1);
+	}
+	return s;
+}
+
+static void drop_all(struct store *s)
+{
+	for (int i = 0; i < C__N; i++) {
+		redisAsyncContext *c = s->c[i];
+		if (c) {
+			s->c[i] = NULL;
+			c->data = NULL;
+			redisAsyncFree(c);
+		}
+	}
+}
+
+void store_free(struct store *s)
+{
+	if (!s)
+		return;
+	drop_all(s);
+	if (s->retry)
+		event_free(s->retry);
+	for (int i = 0; i < S__COUNT; i++)
+		free(s->src[i]);
+	free(s);
+}
+
+int store_up(const struct store *s)
+{
+	return s->up;
+}
+
+unsigned long store_reconnects(const struct store *s)
+{
+	return s->reconnects;
+}
+
+/* Any connection lost means all are: the inbox reader and the subscriber
+ * must not outlive the command connection they pair with. */
+static void went_down(struct store *s, const char *why)
+{
+	int was_up = s->up;
+	s->up = 0;
+	s->blk_busy = 0;
+	drop_all(s);
+	if (was_up) {
+		LOGW(&s->d->log, "redis: connection lost: %s", why);
+		pools_redis_down(s->d);
+	}
+	schedule_reconnect(s);
+}
+
+static void on_disconnect(const redisAsyncContext *c, int status)
+{
+	struct store *s = c->data;
+	if (!s)
+		return; /* freed by us */
+	for (int i = 0; i < C__N; i++)
+		if (s->c[i] == c)
+			s->c[i] = NULL; /* hiredis frees it */
+	went_down(s, status == REDIS_OK ? "closed" : (c->errstr[0] ? c->errstr : "error"));
+}
+
+static void on_connect(const redisAsyncContext *c, int status)
+{
+	struct store *s = c->data;
+	if (!s || status == REDIS_OK)
+		return;
+	for (int i = 0; i < C__N; i++)
+		if (s->c[i] == c)
+			s->c[i] = NULL; /* hiredis frees it after this */
+	if (s->up || s->ever_up)
+		LOGW(&s->d->log, "redis: connect failed: %s", c->errstr);
+	else
+		LOGD(&s->d->log, "redis: connect failed: %s", c->errstr);
+	went_down(s, c->errstr);
+}
+
+static void free_call(struct call *k)
+{
+	for (int i = 0; i < k->argc; i++)
+		free(k->argv[i]);
+	free(k->argv);
+	free(k->lens);
+	free(k);
+}
+
+static void call_done(redisAsyncContext *c, void *r, void *priv);
+
+static int send_call(redisAsyncContext *c, struct call *k)
+{
+	return redisAsyncCommandArgv(c, call_done, k, k->argc,
+	                             (const char **)k->argv, k->lens);
+}
+
+static void call_done(redisAsyncContext *c, void *r, void *priv)
+{
+	struct call *k = priv;
+	redisReply *reply = r;
+	struct store *s = k->s;
+	if (reply && reply->type == REDIS_REPLY_ERROR && k->script >= 0 &&
+	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && c->data) {
+		/* Redis lost the script (restarted): send the source. */
+		free(k->argv[0]);
+		free(k->argv[1]);
+		k->argv[0] = xstrdup("EVAL");
+		k->argv[1] = xmemdup(s->src[k->script], s->srclen[k->script]);
+		k->lens[0] = 4;
+		k->lens[1] = s->srclen[k->script];
+		if (send_call(c, k) == REDIS_OK)
+			return;
+		reply = NULL;
+	}
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		LOGW(&s->d->log, "redis: %s%s%s: %s",
+		     k->script >= 0 ? "script " : "",
+		     k->script >= 0 ? script_names[k->script] : "",
+		     k->script >= 0 ? "" : k->argv[0], reply->str);
+	if (k->argv[0] && k->script < 0 && c == s->c[C_BLK])
+		s->blk_busy = 0;
+	if (k->cb)
+		k->cb(s->d, reply, k->arg);
+	free_call(k);
+}
+
+static struct call *new_call(struct store *s, int script, int argc,
+                             const char **argv, const size_t *lens,
+                             int extra, store_cb *cb, void *arg)
+{
+	struct call *k = calloc(1, sizeof(*k));
+	if (!k)
+		abort();
+	k->s = s;
+	k->cb = cb;
+	k->arg = arg;
+	k->script = script;
+	k->argc = argc + extra;
+	k->argv = calloc((size_t)k->argc, sizeof(char *));
+	k->lens = calloc((size_t)k->argc, sizeof(size_t));
+	if (!k->argv || !k->lens)
+		abort();
+	for (int i = 0; i < argc; i++) {
+		size_t n = lens ? lens[i] : strlen(argv[i]);
+		k->argv[extra + i] = xmemdup(argv[i], n);
+		k->lens[extra + i] = n;
+	}
+	return k;
+}
+
+static void set_arg(struct call *k, int i, const char *v)
+{
+	k->argv[i] = xstrdup(v);
+	k->lens[i] = strlen(v);
+}
+
+static void run_call(struct store *s, int conn, struct call *k)
+{
+	if (!s->up || !s->c[conn] || send_call(s->c[conn], k) != REDIS_OK) {
+		if (k->cb)
+			k->cb(s->d, NULL, k->arg);
+		free_call(k);
+	}
+}
+
+void store_script(struct store *s, int id, const char *base, int argc,
+                  const char **argv, const size_t *lens, store_cb *cb,
+                  void *arg)
+{
+	struct call *k = new_call(s, id, argc, argv, lens, 4, cb, arg);
+	set_arg(k, 0, "EVALSHA");
+	set_arg(k, 1, s->sha[id]);
+	set_arg(k, 2, "1");
+	set_arg(k, 3, base);
+	run_call(s, C_CMD, k);
+}
+
+void store_cmd(struct store *s, int argc, const char **argv,
+               const size_t *lens, store_cb *cb, void *arg)
+{
+	run_call(s, C_CMD, new_call(s, -1, argc, argv, lens, 0, cb, arg));
+}
+
+int store_block(struct store *s, int argc, const char **argv,
+                const size_t *lens, store_cb *cb, void *arg)
+{
+	if (s->blk_busy)
+		return -1;
+	s->blk_busy = 1;
+	run_call(s, C_BLK, new_call(s, -1, argc, argv, lens, 0, cb, arg));
+	return 0;
+}
+
+static void on_message(redisAsyncContext *c, void *r, void *priv)
+{
+	(void)priv;
+	struct store *s = c->data;
+	redisReply *reply = r;
+	if (!s || !reply || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 3 || reply->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(reply->element[0]->str, "message") != 0 ||
+	    reply->element[1]->type != REDIS_REPLY_STRING ||
+	    reply->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	/* channel is "<base>ev": find the pool whose base prefixes it */
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &s->d->pools);
+	while ((e = table_next(&it))) {
+		struct pool *p = e->val;
+		size_t bl = strlen(p->base);
+		if (reply->element[1]->len == bl + 2 &&
+		    memcmp(reply->element[1]->str, p->base, bl) == 0) {
+			pool_on_event(p, reply->element[2]->str,
+			              reply->element[2]->len);
+			return;
+		}
+	}
+}
+
+void store_subscribe(struct store *s, const char *channel)
+{
+	if (!s->up || !s->c[C_SUB])
+		return;
+	const char *argv[2] = {"SUBSCRIBE", channel};
+	redisAsyncCommandArgv(s->c[C_SUB], on_message, NULL, 2, argv, NULL);
+}
+
+static void ignore(redisAsyncContext *c, void *r, void *priv)
+{
+	(void)c;
+	(void)r;
+	(void)priv;
+}
+
+static void got_blk_id(redisAsyncContext *c, void *r, void *priv)
+{
+	struct store *s = c->data;
+	redisReply *reply = r;
+	(void)priv;
+	if (s && reply && reply->type == REDIS_REPLY_INTEGER)
+		s->blk_id = reply->integer;
+}
+
+int store_block_busy(const struct store *s)
+{
+	return s->blk_busy;
+}
+
+void store_unblock(struct store *s)
+{
+	if (!s->up || !s->blk_busy || !s->blk_id || !s->c[C_CMD])
+		return;
+	redisAsyncCommand(s->c[C_CMD], ignore, NULL, "CLIENT UNBLOCK %lld",
+	                  s->blk_id);
+}
+
+/* AUTH failing or SELECT failing is fatal for this attempt. */
+static void setup_reply(redisAsyncContext *c, void *r, void *priv)
+{
+	redisReply *reply = r;
+	struct store *s = c->data;
+	(void)priv;
+	if (s && reply && reply->type == REDIS_REPLY_ERROR) {
+		LOGE(&s->d->log, "redis: setup failed: %s", reply->str);
+		went_down(s, reply->str);
+	}
+}
+
+static void loaded(redisAsyncContext *c, void *r, void *priv)
+{
+	struct store *s = c->data;
+	redisReply *reply = r;
+	int id = (int)(intptr_t)priv;
+	if (!s || !reply)
+		return;
+	if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
+		LOGE(&s->d->log, "redis: loading script %s failed: %s",
+		     script_names[id],
+		     reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+		went_down(s, "script load failed");
+		return;
+	}
+	memcpy(s->sha[id], reply->str, 40);
+	s->sha[id][40] = '\0';
+	if (++s->loaded < S__COUNT)
+		return;
+	s->up = 1;
+	s->backoff_ms = 100;
+	if (s->ever_up)
+		s->reconnects++;
+	s->ever_up = 1;
+	LOGI(&s->d->log, "redis: connected");
+	pools_redis_up(s->d);
+}
+
+static redisAsyncContext *open_one(struct store *s)
+{
+	const config *cf = &s->d->cfg;
+	redisAsyncContext *c = cf->redis_unix
+		? redisAsyncConnectUnix(cf->redis_unix)
+		: redisAsyncConnect(cf->redis_host ? cf->redis_host : "127.0.0.1",
+		                    cf->redis_port ? cf->redis_port : 6379);
+	if (!c)
+		return NULL;
+	if (c->err) {
+		LOGD(&s->d->log, "redis: %s", c->errstr);
+		redisAsyncFree(c);
+		return NULL;
+	}
+	c->data = s;
+	redisLibeventAttach(c, s->d->base);
+	redisAsyncSetConnectCallback(c, on_connect);
+	redisAsyncSetDisconnectCallback(c, on_disconnect);
+	if (cf->redis_password) {
+		const char *argv[3] = {"AUTH", cf->redis_user, cf->redis_password};
+		if (cf->redis_user)
+			redisAsyncCommandArgv(c, setup_reply, NULL, 3, argv, NULL);
+		else {
+			argv[1] = cf->redis_password;
+			redisAsyncCommandArgv(c, setup_reply, NULL, 2, argv, NULL);
+		}
+	}
+	if (cf->redis_db)
+		redisAsyncCommand(c, setup_reply, NULL, "SELECT %d", cf->redis_db);
+	return c;
+}
+
+void store_connect(struct store *s)
+{
+	if (s->c[C_CMD] || s->c[C_SUB] || s->c[C_BLK])
+		return;
+	s->loaded = 0;
+	for (int i = 0; i < C__N; i++) {
+		s->c[i] = open_one(s);
+		if (!s->c[i]) {
+			went_down(s, "cannot connect");
+			return;
+		}
+	}
+	redisAsyncCommand(s->c[C_SUB], ignore, NULL, "CLIENT SETNAME pulsed-sub");
+	redisAsyncCommand(s->c[C_BLK], ignore, NULL, "CLIENT SETNAME pulsed-inbox");
+	redisAsyncCommand(s->c[C_BLK], got_blk_id, NULL, "CLIENT ID");
+	redisAsyncCommand(s->c[C_CMD], ignore, NULL, "CLIENT SETNAME pulsed");
+	for (int i = 0; i < S__COUNT; i++) {
+		const char *argv[3] = {"SCRIPT", "LOAD", s->src[i]};
+		size_t lens[3] = {6, 4, s->srclen[i]};
+		redisAsyncCommandArgv(s->c[C_CMD], loaded, (void *)(intptr_t)i, 3,
+		                      argv, lens);
+	}
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	store_connect(arg);
+}
+
+static void schedule_reconnect(struct store *s)
+{
+	if (s->d->stopping == 2)
+		return;
+	if (!s->retry)
+		s->retry = evtimer_new(s->d->base, retry_cb, s);
+	if (evtimer_pending(s->retry, NULL))
+		return;
+	struct timeval tv = {s->backoff_ms / 1000, (s->backoff_ms % 1000) * 1000};
+	evtimer_add(s->retry, &tv);
+	s->backoff_ms = s->backoff_ms * 2 > 2000 ? 2000 : s->backoff_ms * 2;
+}
+
+void sargs_add(sargs *a, const char *p, size_t n)
+{
+	if (a->n == a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 16;
+		a->v = realloc(a->v, (size_t)a->cap * sizeof(*a->v));
+		a->l = realloc(a->l, (size_t)a->cap * sizeof(*a->l));
+		if (!a->v || !a->l)
+			abort();
+	}
+	a->v[a->n] = p;
+	a->l[a->n] = n;
+	a->n++;
+}
+
+void sargs_str(sargs *a, const char *s)
+{
+	sargs_add(a, s, strlen(s));
+}
+
+void sargs_u64(sargs *a, uint64_t v)
+{
+	char *b = malloc(24);
+	char **o = realloc(a->owned, (size_t)(a->nowned + 1) * sizeof(char *));
+	if (!b || !o)
+		abort();
+	a->owned = o;
+	a->owned[a->nowned++] = b;
+	int n = snprintf(b, 24, "%llu", (unsigned long long)v);
+	sargs_add(a, b, (size_t)n);
+}
+
+void sargs_free(sargs *a)
+{
+	for (int i = 0; i < a->nowned; i++)
+		free(a->owned[i]);
+	free(a->owned);
+	free(a->v);
+	free(a->l);
+	memset(a, 0, sizeof(*a));
+}

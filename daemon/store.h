@@ -1,0 +1,76 @@
+/*
+ * store.h: pulsed's connections to Redis.
+ *
+ * Owns three hiredis async connections on the daemon's libevent loop:
+ *   cmd  commands and scripts (pipelined, answered in order);
+ *   sub  pub/sub: one channel per pool for membership and waiting hints;
+ *   blk  the blocking XREAD of this node's inboxes.
+ * Owns the scripts too: daemon/lua/common.lua joined to each script, loaded
+ * with SCRIPT LOAD, called by EVALSHA and re-sent as EVAL on NOSCRIPT (a
+ * restarted Redis).
+ *
+ * Invariants: the three connections are up or down together; while down,
+ * every call answers its callback with a NULL reply at once (callers turn
+ * that into UNAVAILABLE); reconnects back off from 100 ms to 2 s. Every
+ * callback is called exactly once.
+ */
+#ifndef PULSED_STORE_H
+#define PULSED_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <hiredis/hiredis.h>
+
+struct pulsed;
+struct store;
+
+enum script_id {
+	S_ADMIT, S_ATTACH, S_CLAIM, S_DETACH, S_JOIN, S_LEASE,
+	S_LEAVE, S_MEMBERS, S_RELEASE, S_REMOVE, S_ROUTE, S_STARTED, S_WORKERS,
+	S__COUNT
+};
+
+/* reply is NULL when Redis is unreachable; an error reply otherwise comes
+ * as REDIS_REPLY_ERROR. */
+typedef void store_cb(struct pulsed *d, redisReply *reply, void *arg);
+
+struct store *store_new(struct pulsed *d);
+void store_free(struct store *s);
+void store_connect(struct store *s);
+int store_up(const struct store *s);
+unsigned long store_reconnects(const struct store *s);
+
+/* Run script id with KEYS[1] = base and the given arguments. */
+void store_script(struct store *s, int id, const char *base, int argc,
+                  const char **argv, const size_t *lens, store_cb *cb,
+                  void *arg);
+/* A plain command on the cmd connection (cb may be NULL). */
+void store_cmd(struct store *s, int argc, const char **argv,
+               const size_t *lens, store_cb *cb, void *arg);
+/* A command on the blocking connection (one at a time). */
+int store_block(struct store *s, int argc, const char **argv,
+                const size_t *lens, store_cb *cb, void *arg);
+/* Wake the blocking connection's current command (CLIENT UNBLOCK). */
+void store_unblock(struct store *s);
+int store_block_busy(const struct store *s);
+/* Subscribe to a channel; messages go to pool_on_event via the pool whose
+ * channel it is. Re-done after every reconnect by pools_redis_up. */
+void store_subscribe(struct store *s, const char *channel);
+
+/* An argument vector for store_script/store_cmd: strings are borrowed
+ * (they must live until the call is sent, which happens inside the
+ * store_* call), numbers are formatted into storage the vector owns. */
+typedef struct sargs {
+	int n, cap;
+	const char **v;
+	size_t *l;
+	char **owned;
+	int nowned;
+} sargs;
+
+void sargs_add(sargs *a, const char *p, size_t n);
+void sargs_str(sargs *a, const char *s);
+void sargs_u64(sargs *a, uint64_t v);
+void sargs_free(sargs *a);
+
+#endif

@@ -1,0 +1,799 @@
+/*
+ * worker.c: worker sessions attached to this node and the jobs they run.
+ *
+ * Owns: attach and detach, the per-job queue of events (START, HALT,
+ * EVENT) sent to a worker, the worker's ACKs and what each one writes to
+ * Redis (started.lua, remove.lua, release.lua), moves, and self-fencing.
+ *
+ * Invariants:
+ *   - Events for one key are strictly sequential: the next is sent only
+ *     after the worker answered the one before (the head of job->ops is the
+ *     one in flight once it has an event id).
+ *   - A worker is never sent START for a key it runs: a repeated
+ *     assignment only refreshes the fence.
+ *   - A job leaves a worker in Redis (release) only after its stop handler
+ *     answered, or when the worker's session is gone; so a move is always
+ *     stop-then-start (P3).
+ *   - A fenced job is halted without any Redis write: its ownership record
+ *     stays until the lease ends and another node reaps it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "pulsed.h"
+#include "store.h"
+
+static void pump(struct job *j);
+static void check_detach_done(struct lworker *w);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void op_release(struct jobop *o)
+{
+	free(o->payload);
+	free(o->reply_node);
+	free(o->reply_rid);
+	free(o);
+}
+
+/* Every op ends here; a rebalance move that ends (done, dropped or
+ * abandoned) lets the pool start the next ones. */
+static void op_free(struct pool *p, struct jobop *o)
+{
+	int rebalance = o->moving == MOVE_REBALANCE;
+	op_release(o);
+	if (rebalance)
+		pool_move_done(p);
+}
+
+/* Answer whoever waits for this op: a local request or a remote caller. */
+static void op_answer(struct pool *p, struct jobop *o, int code,
+                      const char *msg)
+{
+	if (o->rid)
+		request_finish(p->d, o->rid, code, msg);
+	else if (o->reply_node)
+		inbox_reply(p, o->reply_node, o->reply_rid, code, msg);
+	o->rid = 0;
+	free(o->reply_node);
+	o->reply_node = NULL;
+}
+
+/* The caller of a STOP or NOTIFY must look for the job again (it left this
+ * worker before the event could run). */
+static void op_reroute(struct pool *p, struct jobop *o)
+{
+	if (o->rid)
+		request_retry(p->d, o->rid);
+	else if (o->reply_node)
+		inbox_reply(p, o->reply_node, o->reply_rid, -1, "");
+	o->rid = 0;
+}
+
+static struct jobop *op_new(int op, const char *payload, size_t plen)
+{
+	struct jobop *o = calloc(1, sizeof(*o));
+	if (!o)
+		abort();
+	o->op = op;
+	if (payload) {
+		o->payload = xmemdup(payload, plen);
+		o->plen = plen;
+	}
+	return o;
+}
+
+static void enqueue(struct job *j, struct jobop *o)
+{
+	*j->tail = o;
+	j->tail = &o->next;
+	pump(j);
+}
+
+static struct jobop *pop(struct job *j)
+{
+	struct jobop *o = j->ops;
+	if (o) {
+		j->ops = o->next;
+		if (!j->ops)
+			j->tail = &j->ops;
+		o->next = NULL;
+	}
+	return o;
+}
+
+static int has_fencing(const struct job *j)
+{
+	for (const struct jobop *o = j->ops; o; o = o->next)
+		if (o->fencing)
+			return 1;
+	return 0;
+}
+
+static int has_halt(const struct job *j)
+{
+	for (const struct jobop *o = j->ops; o; o = o->next)
+		if (o->op == OP_HALT)
+			return 1;
+	return 0;
+}
+
+/* Remove a job from this node's memory (Redis already says so, or the
+ * job is fenced). Queued events are sent back to their callers to be
+ * routed again. */
+static void job_free(struct job *j)
+{
+	struct pool *p = j->w->pool;
+	struct jobop *o;
+	while ((o = pop(j))) {
+		if (o->evid)
+			table_del_u64(&j->w->events, o->evid);
+		if (o->op != OP_START)
+			op_reroute(p, o);
+		op_free(p, o);
+	}
+	table_del(&j->w->jobs, j->key, strlen(j->key));
+	if (table_get(&p->ljobs, j->key, strlen(j->key)) == j)
+		table_del(&p->ljobs, j->key, strlen(j->key));
+	free(j->key);
+	free(j->payload);
+	free(j);
+}
+
+static void send_event(struct job *j, struct jobop *o)
+{
+	struct lworker *w = j->w;
+	pulse_buf b = {0};
+	pulse_enc e;
+	static const uint32_t types[] = {
+		[OP_START] = PULSE_T_START, [OP_HALT] = PULSE_T_HALT,
+		[OP_EVENT] = PULSE_T_EVENT};
+	o->evid = ++w->pool->d->next_evid;
+	table_set_u64(&w->events, o->evid, j);
+	pulse_enc_begin(&e, &b, types[o->op], o->evid, o->op == OP_HALT ? 1 : 2);
+	pulse_enc_cstr(&e, "key", j->key);
+	if (o->op != OP_HALT)
+		pulse_enc_bin(&e, "payload", o->payload ? o->payload : "", o->plen);
+	if (pulse_enc_end(&e) == 0 && w->sess)
+		session_send(w->sess, &b);
+	pulse_buf_free(&b);
+}
+
+static void pump(struct job *j)
+{
+	struct jobop *o = j->ops;
+	if (!o || o->evid || o->op == 0)
+		return;
+	if (o->op == OP_EVENT && !j->w->notify) {
+		pop(j);
+		op_answer(j->w->pool, o, PULSE_E_HANDLER,
+		          "worker does not handle notifications");
+		op_free(j->w->pool, o);
+		pump(j);
+		return;
+	}
+	send_event(j, o);
+}
+
+/* ---- Redis writes after an ACK ------------------------------------------ */
+
+/* What a Redis callback needs to find its job again: the job may have
+ * been freed meanwhile, so it is looked up by pool, key and fence. */
+struct ackctx {
+	struct pool *p;
+	char *key;
+	char *wid;
+	uint64_t fence;
+	char *msg;
+};
+
+static struct ackctx *ackctx_new(struct job *j, const char *msg)
+{
+	struct ackctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->p = j->w->pool;
+	c->key = xstrdup(j->key);
+	c->wid = xstrdup(j->w->id);
+	c->fence = j->fence;
+	c->msg = xstrdup(msg ? msg : "");
+	return c;
+}
+
+static void ackctx_free(struct ackctx *c)
+{
+	free(c->key);
+	free(c->wid);
+	free(c->msg);
+	free(c);
+}
+
+static struct job *ackctx_job(struct ackctx *c)
+{
+	struct job *j = table_get(&c->p->ljobs, c->key, strlen(c->key));
+	if (j && j->fence == c->fence && strcmp(j->w->id, c->wid) == 0)
+		return j;
+	return NULL;
+}
+
+static void started_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct ackctx *c = arg;
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+	    r->element[0]->type == REDIS_REPLY_STRING) {
+		const char *code = r->element[0]->str;
+		if (strcmp(code, "STALE") == 0) {
+			/* The job was stopped or moved while it started: the
+			 * worker must not keep running it. */
+			struct job *j = ackctx_job(c);
+			if (j)
+				worker_fence_job(j);
+		} else if (r->elements >= 2 &&
+		           r->element[1]->type == REDIS_REPLY_STRING) {
+			uint64_t rid = strtoull(r->element[1]->str, NULL, 10);
+			if (strcmp(code, "OK") == 0)
+				request_finish(d, rid, 0, NULL);
+			else if (strcmp(code, "HANDLER") == 0)
+				request_finish(d, rid, PULSE_E_HANDLER, c->msg);
+		}
+	}
+	ackctx_free(c);
+}
+
+static void call_started(struct job *j, const char *result, const char *msg)
+{
+	struct pool *p = j->w->pool;
+	struct ackctx *c = ackctx_new(j, msg);
+	sargs a = {0};
+	sargs_str(&a, j->key);
+	sargs_str(&a, p->d->node);
+	sargs_str(&a, j->w->id);
+	sargs_u64(&a, j->fence);
+	sargs_str(&a, result);
+	sargs_str(&a, msg ? msg : "");
+	sargs_u64(&a, p->opts.pending_job_ttl_ms);
+	store_script(p->d->store, S_STARTED, p->base, a.n, a.v, a.l, started_cb, c);
+	sargs_free(&a);
+}
+
+static void release_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	(void)d;
+	(void)r;
+	ackctx_free(arg);
+}
+
+/* Hand jobs back to the waiting set. */
+static void release_jobs(struct pool *p, struct job **js, size_t n)
+{
+	sargs a = {0};
+	sargs_str(&a, p->d->node);
+	sargs_u64(&a, 0);
+	char (*owners)[160] = calloc(n ? n : 1, sizeof(*owners));
+	if (!owners)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		snprintf(owners[i], sizeof(owners[i]), "%s %" PRIu64, js[i]->w->id,
+		         js[i]->fence);
+		sargs_str(&a, js[i]->key);
+		sargs_str(&a, owners[i]);
+	}
+	struct ackctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		abort();
+	c->p = p;
+	c->key = xstrdup("");
+	c->wid = xstrdup("");
+	c->msg = NULL;
+	store_script(p->d->store, S_RELEASE, p->base, a.n, a.v, a.l, release_cb, c);
+	sargs_free(&a);
+	free(owners);
+}
+
+static void remove_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct ackctx *c = arg;
+	(void)r;
+	(void)d;
+	ackctx_free(c);
+}
+
+/* The stop handler answered a stop request: the job ends in Redis and the
+ * caller (local, or remote through remove.lua) gets the handler's answer. */
+static void call_remove(struct job *j, struct jobop *o, int code,
+                        const char *msg)
+{
+	struct pool *p = j->w->pool;
+	sargs a = {0};
+	sargs_str(&a, j->key);
+	sargs_str(&a, p->d->node);
+	sargs_str(&a, j->w->id);
+	sargs_u64(&a, j->fence);
+	sargs_str(&a, o->reply_node ? o->reply_node : "");
+	sargs_str(&a, o->reply_rid ? o->reply_rid : "");
+	sargs_str(&a, pulse_err_name(code));
+	sargs_str(&a, msg ? msg : "");
+	store_script(p->d->store, S_REMOVE, p->base, a.n, a.v, a.l, remove_cb,
+	             ackctx_new(j, NULL));
+	sargs_free(&a);
+	/* A local caller is answered now: Redis runs the removal before any
+	 * later command of ours, so nothing can observe the job after this. */
+	if (o->rid)
+		request_finish(p->d, o->rid, code, msg);
+	o->rid = 0;
+	free(o->reply_node);
+	o->reply_node = NULL;
+}
+
+/* ---- retrying a requeued event ------------------------------------------ */
+
+struct retry {
+	struct pool *p;
+	char *key;
+	uint64_t fence;
+	struct event *ev;
+};
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct retry *t = arg;
+	struct job *j = table_get(&t->p->ljobs, t->key, strlen(t->key));
+	if (j && j->fence == t->fence && j->ops && !j->ops->evid)
+		pump(j);
+	event_free(t->ev);
+	free(t->key);
+	free(t);
+}
+
+/* Keep the op at the head of the queue, unsent, and send it again after
+ * the pool's pending job TTL (P8). */
+static void requeue_later(struct job *j, struct jobop *o)
+{
+	struct pool *p = j->w->pool;
+	o->evid = 0;
+	o->next = j->ops;
+	j->ops = o;
+	if (!o->next)
+		j->tail = &o->next;
+	struct retry *t = calloc(1, sizeof(*t));
+	if (!t)
+		abort();
+	t->p = p;
+	t->key = xstrdup(j->key);
+	t->fence = j->fence;
+	t->ev = evtimer_new(p->d->base, retry_cb, t);
+	struct timeval tv = {(time_t)(p->opts.pending_job_ttl_ms / 1000),
+	                     (suseconds_t)(p->opts.pending_job_ttl_ms % 1000) * 1000};
+	evtimer_add(t->ev, &tv);
+}
+
+/* ---- ACKs --------------------------------------------------------------- */
+
+static void ack_start(struct job *j, struct jobop *o, int r, const char *msg)
+{
+	struct pool *p = j->w->pool;
+	struct lworker *w = j->w;
+	op_free(p, o);
+	if (r == PULSE_ACK_OK) {
+		j->running = 1;
+		call_started(j, "ok", NULL);
+		pump(j);
+		return;
+	}
+	/* The worker does not run it: forget it here; Redis decides whether
+	 * it ends (a failed first start) or waits to be tried again. */
+	if (r == PULSE_ACK_ERROR)
+		LOGI(&p->d->log, "pool %s: worker %s refused to start %s: %s",
+		     p->name, w->id, j->key, msg);
+	call_started(j, r == PULSE_ACK_ERROR ? "error" : "requeue", msg);
+	job_free(j);
+	check_detach_done(w);
+}
+
+static void ack_halt(struct job *j, struct jobop *o, int r, const char *msg)
+{
+	struct lworker *w = j->w;
+	struct pool *p = w->pool;
+	if (o->fencing) {
+		op_free(p, o);
+		job_free(j);
+		if (p->ljobs.n == 0)
+			pool_fence_done(p);
+		check_detach_done(w);
+		return;
+	}
+	if (r == PULSE_ACK_REQUEUE) {
+		requeue_later(j, o);
+		return;
+	}
+	if (o->moving) {
+		if (r == PULSE_ACK_ERROR)
+			LOGW(&p->d->log, "pool %s: worker %s: stop of %s failed (%s); "
+			     "moving it anyway", p->name, w->id, j->key, msg);
+		release_jobs(p, &j, 1);
+		op_free(p, o);
+		job_free(j);
+		check_detach_done(w);
+		return;
+	}
+	call_remove(j, o, r == PULSE_ACK_OK ? 0 : PULSE_E_HANDLER, msg);
+	op_free(p, o);
+	job_free(j);
+	check_detach_done(w);
+}
+
+static void ack_event(struct job *j, struct jobop *o, int r, const char *msg)
+{
+	if (r == PULSE_ACK_REQUEUE) {
+		requeue_later(j, o);
+		return;
+	}
+	op_answer(j->w->pool, o, r == PULSE_ACK_OK ? 0 : PULSE_E_HANDLER, msg);
+	op_free(j->w->pool, o);
+	pump(j);
+}
+
+void worker_ack(struct session *s, const pulse_msg *m)
+{
+	struct lworker *w = s->worker;
+	struct job *j = w ? table_get_u64(&w->events, m->id) : NULL;
+	if (!j || !j->ops || j->ops->evid != m->id) {
+		session_drop(s, PULSE_E_PROTOCOL, "ACK for an event never sent");
+		return;
+	}
+	table_del_u64(&w->events, m->id);
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%.*s", (int)m->msg.n, m->msg.p ? m->msg.p : "");
+	struct jobop *o = pop(j);
+	switch (o->op) {
+	case OP_START:
+		ack_start(j, o, (int)m->r, msg);
+		break;
+	case OP_HALT:
+		ack_halt(j, o, (int)m->r, msg);
+		break;
+	default:
+		ack_event(j, o, (int)m->r, msg);
+	}
+}
+
+/* ---- assignments and events --------------------------------------------- */
+
+void worker_assign(struct pool *p, const char *wid, const char *key,
+                   uint64_t fence, const char *payload, size_t plen)
+{
+	struct lworker *w = table_get(&p->lworkers, wid, strlen(wid));
+	struct job *j = table_get(&p->ljobs, key, strlen(key));
+	if (j && j->w == w) {
+		j->fence = fence; /* already runs it: never a second START */
+		return;
+	}
+	if (!w || w->detaching || j) {
+		/* The worker left (or another local worker still holds the
+		 * key): give the job back at once. */
+		struct lworker tmpw = {.id = (char *)wid, .pool = p};
+		struct job tmp = {.key = (char *)key, .w = &tmpw, .fence = fence};
+		struct job *tp = &tmp;
+		release_jobs(p, &tp, 1);
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		abort();
+	j->key = xstrdup(key);
+	j->w = w;
+	j->fence = fence;
+	j->payload = xmemdup(payload, plen);
+	j->plen = plen;
+	j->tail = &j->ops;
+	table_set(&w->jobs, key, strlen(key), j);
+	table_set(&p->ljobs, key, strlen(key), j);
+	enqueue(j, op_new(OP_START, payload, plen));
+}
+
+struct job *worker_find_job(struct pool *p, const char *key)
+{
+	return table_get(&p->ljobs, key, strlen(key));
+}
+
+int worker_job_event(struct pool *p, const char *key, int op,
+                     const char *payload, size_t plen, uint64_t rid,
+                     const char *reply_node, const char *reply_rid)
+{
+	struct job *j = worker_find_job(p, key);
+	if (!j || (op == OP_HALT && has_halt(j)))
+		return -1;
+	struct jobop *o = op_new(op, payload, plen);
+	o->rid = rid;
+	if (reply_node) {
+		o->reply_node = xstrdup(reply_node);
+		o->reply_rid = xstrdup(reply_rid ? reply_rid : "0");
+	}
+	enqueue(j, o);
+	return 0;
+}
+
+void worker_move_job(struct job *j, int why)
+{
+	struct jobop *o = op_new(OP_HALT, NULL, 0);
+	o->moving = why;
+	enqueue(j, o);
+}
+
+void worker_fence_job(struct job *j)
+{
+	/* Queued events will not run here: their callers look again. */
+	struct jobop **pp = &j->ops;
+	if (*pp && (*pp)->evid)
+		pp = &(*pp)->next; /* the one in flight stays */
+	while (*pp) {
+		struct jobop *o = *pp;
+		*pp = o->next;
+		op_reroute(j->w->pool, o);
+		op_free(j->w->pool, o);
+	}
+	j->tail = pp;
+	struct jobop *o = op_new(OP_HALT, NULL, 0);
+	o->fencing = 1;
+	enqueue(j, o);
+}
+
+void worker_fence_pool(struct pool *p)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->ljobs);
+	while ((e = table_next(&it)))
+		worker_fence_job(e->val);
+	if (p->ljobs.n == 0)
+		pool_fence_done(p);
+}
+
+/* ---- attach and detach -------------------------------------------------- */
+
+static void attach_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	uint64_t sid = (uint64_t)(uintptr_t)arg;
+	struct session *s = session_find(d, sid);
+	if (!s || !s->worker)
+		return;
+	struct lworker *w = s->worker;
+	const char *code = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+	                   r->element[0]->type == REDIS_REPLY_STRING
+	                   ? r->element[0]->str : NULL;
+	if (code && strcmp(code, "OK") == 0) {
+		w->attached = 1;
+		LOGI(&d->log, "pool %s: worker %s attached (session %llu)",
+		     w->pool->name, w->id, (unsigned long long)sid);
+		session_welcome_worker(s, w->id);
+		pool_membership_changed(w->pool);
+		return;
+	}
+	if (code && strcmp(code, "TAKEN") == 0)
+		session_drop(s, PULSE_E_INVALID,
+		             "worker name is attached to another node");
+	else if (code && strcmp(code, "SHUTDOWN") == 0)
+		session_drop(s, PULSE_E_SHUTDOWN, "pool is shut down");
+	else if (code && strcmp(code, "LOST") == 0)
+		session_drop(s, PULSE_E_UNAVAILABLE, "node is re-joining the pool");
+	else
+		session_drop(s, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+}
+
+static void send_attach(struct lworker *w)
+{
+	const char *argv[2] = {w->pool->d->node, w->id};
+	store_script(w->pool->d->store, S_ATTACH, w->pool->base, 2, argv, NULL,
+	             attach_cb, (void *)(uintptr_t)w->sess->sid);
+}
+
+int worker_attach(struct session *s, const pulse_msg *m, char *err,
+                  size_t errlen, int *code)
+{
+	struct pulsed *d = s->d;
+	char pool[PULSE_MAX_POOL + 1], id[PULSE_MAX_POOL + 1];
+	*code = PULSE_E_INVALID;
+	if (!(m->has & PM_POOL) || m->pool.n > PULSE_MAX_POOL) {
+		snprintf(err, errlen, "a worker HELLO needs a valid pool");
+		return -1;
+	}
+	memcpy(pool, m->pool.p, m->pool.n);
+	pool[m->pool.n] = '\0';
+	struct pool *p = pool_get(d, pool, 1, code, err, errlen);
+	if (!p)
+		return -1;
+	if (p->state == POOL_SHUTDOWN) {
+		*code = PULSE_E_SHUTDOWN;
+		snprintf(err, errlen, "pool %s is shut down", pool);
+		return -1;
+	}
+	if (d->stopping) {
+		*code = PULSE_E_CLOSED;
+		snprintf(err, errlen, "pulsed is stopping");
+		return -1;
+	}
+	if ((m->has & PM_NAME) && m->name.n > 0) {
+		if (pulse_check_pool(m->name.p, m->name.n, err, errlen) < 0) {
+			snprintf(err, errlen, "worker name must be 1 to 128 bytes of "
+			         "[A-Za-z0-9._:-]");
+			return -1;
+		}
+		memcpy(id, m->name.p, m->name.n);
+		id[m->name.n] = '\0';
+	} else {
+		snprintf(id, sizeof(id), "%s.%llu.%04lx", d->node,
+		         (unsigned long long)s->sid, (unsigned long)(random() & 0xffff));
+	}
+	if (table_get(&p->lworkers, id, strlen(id))) {
+		snprintf(err, errlen, "worker name %s is in use", id);
+		return -1;
+	}
+	if (!store_up(d->store)) {
+		*code = PULSE_E_UNAVAILABLE;
+		snprintf(err, errlen, "Redis is unreachable");
+		return -1;
+	}
+	struct lworker *w = calloc(1, sizeof(*w));
+	if (!w)
+		abort();
+	w->id = xstrdup(id);
+	w->pool = p;
+	w->sess = s;
+	w->notify = (m->has & PM_NOTIFY) ? m->notify : 1;
+	table_init(&w->jobs);
+	table_init(&w->events);
+	table_set(&p->lworkers, id, strlen(id), w);
+	s->worker = w;
+	if (p->state == POOL_ACTIVE)
+		send_attach(w);
+	/* else worker_pool_joined() attaches it once the node is in */
+	return 0;
+}
+
+void worker_pool_joined(struct pool *p)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it))) {
+		struct lworker *w = e->val;
+		if (!w->attached && !w->detaching && w->sess)
+			send_attach(w);
+	}
+}
+
+static void ignore_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	(void)d;
+	(void)r;
+	(void)arg;
+}
+
+/* Take the worker out of placement so nothing new lands on it. */
+static void leave_placement(struct lworker *w)
+{
+	const char *argv[2] = {w->pool->d->node, w->id};
+	store_script(w->pool->d->store, S_DETACH, w->pool->base, 2, argv, NULL,
+	             ignore_cb, NULL);
+}
+
+/* Detach: out of placement first, then halt and release each job. */
+static void begin_detach(struct lworker *w, uint64_t id)
+{
+	if (w->detaching) {
+		if (id && !w->detach_id)
+			w->detach_id = id;
+		check_detach_done(w);
+		return;
+	}
+	w->detaching = 1;
+	w->detach_id = id;
+	LOGI(&w->pool->d->log, "pool %s: worker %s detaching with %zu jobs",
+	     w->pool->name, w->id, w->jobs.n);
+	leave_placement(w);
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &w->jobs);
+	while ((e = table_next(&it))) {
+		struct job *j = e->val;
+		if (!has_halt(j))
+			worker_move_job(j, MOVE_DETACH);
+	}
+	check_detach_done(w);
+}
+
+void worker_detach_req(struct session *s, const pulse_msg *m)
+{
+	begin_detach(s->worker, m->id);
+}
+
+static void check_detach_done(struct lworker *w)
+{
+	if (!w->detaching || w->jobs.n > 0)
+		return;
+	struct pool *p = w->pool;
+	if (w->detach_id && w->sess) {
+		struct session *s = w->sess;
+		session_ok(s, w->detach_id);
+		w->detach_id = 0;
+		session_close(s);
+	}
+	daemon_progress(p->d);
+}
+
+void worker_drain_pool(struct pool *p)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it)))
+		begin_detach(e->val, 0);
+}
+
+void worker_free(struct lworker *w)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &w->jobs);
+	while ((e = table_next(&it))) {
+		struct job *j = e->val;
+		struct jobop *o;
+		while ((o = pop(j))) {
+			op_answer(w->pool, o, PULSE_E_CLOSED, "pulsed is stopping");
+			op_release(o);
+		}
+		table_del(&w->pool->ljobs, j->key, strlen(j->key));
+		free(j->key);
+		free(j->payload);
+		free(j);
+	}
+	table_free(&w->jobs);
+	table_free(&w->events);
+	if (w->sess)
+		w->sess->worker = NULL;
+	free(w->id);
+	free(w);
+}
+
+/* The session ended without (or before the end of) a detach: the process
+ * is gone, so its jobs are released at once for other workers (P4). */
+void worker_session_closed(struct session *s)
+{
+	struct lworker *w = s->worker;
+	if (!w)
+		return;
+	struct pool *p = w->pool;
+	w->sess = NULL;
+	s->worker = NULL;
+	size_t n = w->jobs.n, i = 0;
+	struct job **js = calloc(n ? n : 1, sizeof(*js));
+	if (!js)
+		abort();
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &w->jobs);
+	while ((e = table_next(&it))) {
+		struct job *j = e->val;
+		if (!has_fencing(j))
+			js[i++] = j;
+	}
+	if (w->attached && pool_usable(p))
+		leave_placement(w);
+	if (i > 0 && pool_usable(p))
+		release_jobs(p, js, i);
+	LOGI(&p->d->log, "pool %s: worker %s gone with %zu jobs", p->name, w->id, n);
+	free(js);
+	table_iter_init(&it, &w->jobs);
+	while ((e = table_next(&it)))
+		job_free(e->val);
+	table_del(&p->lworkers, w->id, strlen(w->id));
+	worker_free(w);
+	if (p->state == POOL_FENCED && p->ljobs.n == 0)
+		pool_fence_done(p);
+	daemon_progress(p->d);
+}

@@ -1,0 +1,237 @@
+/*
+ * proto.h: the pulsed socket protocol, shared by pulsed and libpulse-client.
+ *
+ * Owns: frame layout, message type numbers, field names, error codes, and an
+ * I/O-free codec (feed bytes in, take whole frames out; build frames into a
+ * buffer). Nothing here reads or writes a file descriptor.
+ *
+ * Wire format (see proto/PROTOCOL.md for the normative text):
+ *   frame   = length:u32 big-endian, body:length bytes
+ *   body    = one msgpack map, string keys, always holding "t" (type, uint)
+ *
+ * Invariants:
+ *   - A frame's announced length is checked against the reader's cap before
+ *     a single byte of it is buffered, so a peer can make us hold at most
+ *     cap + 4 bytes.
+ *   - Before msgpack-c sees a body, pulse_msgpack_check() walks it and
+ *     rejects any container whose element count exceeds the bytes left, any
+ *     nesting deeper than PULSE_MAX_DEPTH and any trailing garbage: msgpack-c
+ *     allocates from the counts it reads, so this bounds its allocations by
+ *     the frame size.
+ *   - Decoded strings and binaries point into the frame buffer; they are
+ *     valid until the reader is fed or consumed again.
+ */
+#ifndef PULSE_PROTO_H
+#define PULSE_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#define PULSE_PROTO_VERSION 1
+#define PULSE_FRAME_HDR 4
+#define PULSE_MAX_DEPTH 8
+/* Default cap on a frame body: the default payload cap plus room for the
+ * other fields. pulsed derives its cap from its configured payload cap. */
+#define PULSE_DEFAULT_MAX_PAYLOAD (1024u * 1024u)
+#define PULSE_FRAME_OVERHEAD (64u * 1024u)
+#define PULSE_MAX_KEY 1024u
+
+/* Message types. Numbers are part of the wire protocol: never renumber. */
+enum pulse_type {
+	PULSE_T_HELLO = 1,      /* peer -> pulsed: v, role, [pool, name, notify] */
+	PULSE_T_WELCOME = 2,    /* pulsed -> peer: v, node, [worker] */
+	PULSE_T_ERROR = 3,      /* pulsed -> peer: id, code, msg */
+	PULSE_T_OK = 4,         /* pulsed -> peer: id, [result fields] */
+	PULSE_T_DISPATCH = 10,  /* client: id, pool, key, [payload] */
+	PULSE_T_STOP = 11,      /* client: id, pool, key */
+	PULSE_T_NOTIFY = 12,    /* client: id, pool, key, [payload] */
+	PULSE_T_JOBS = 13,      /* client: id, pool -> OK keys */
+	PULSE_T_JOB = 14,       /* client: id, pool, key -> OK exists, [payload] */
+	PULSE_T_WORKERS = 15,   /* client: id, pool, [local] -> OK workers */
+	PULSE_T_STATUS = 16,    /* client: id -> OK status */
+	PULSE_T_START = 20,     /* pulsed -> worker: id, key, payload */
+	PULSE_T_HALT = 21,      /* pulsed -> worker: id, key (stop a job) */
+	PULSE_T_EVENT = 22,     /* pulsed -> worker: id, key, payload (notify) */
+	PULSE_T_ACK = 23,       /* worker -> pulsed: id, r, [msg] */
+	PULSE_T_DETACH = 24,    /* worker -> pulsed: id -> OK when jobs moved */
+};
+
+/* Worker answers in ACK's "r" field. */
+enum pulse_ack {
+	PULSE_ACK_OK = 0,
+	PULSE_ACK_ERROR = 1,
+	PULSE_ACK_REQUEUE = 2,
+};
+
+/* Error codes: carried on the wire by name (field "code"), in C as these. */
+enum pulse_err {
+	PULSE_OK = 0,
+	PULSE_E_JOB_EXISTS,
+	PULSE_E_JOB_NOT_FOUND,
+	PULSE_E_TIMEOUT,
+	PULSE_E_CLOSED,
+	PULSE_E_SHUTDOWN,
+	PULSE_E_POOL_FULL,
+	PULSE_E_INVALID,
+	PULSE_E_TOO_LARGE,
+	PULSE_E_UNAVAILABLE,
+	PULSE_E_PROTOCOL,
+	PULSE_E_PERMISSION,
+	PULSE_E_HANDLER, /* the worker's handler answered with its own error */
+	PULSE_E_BUSY,    /* too many sessions or requests in flight */
+	PULSE_E__COUNT
+};
+
+const char *pulse_err_name(int code);      /* "JOB_EXISTS"; "OK" for 0 */
+int pulse_err_from_name(const char *s, size_t n); /* -1 if unknown */
+
+/* A counted string pointing into a frame (not NUL-terminated). */
+typedef struct pulse_str {
+	const char *p;
+	size_t n;
+} pulse_str;
+
+/* ---- framing ----------------------------------------------------------- */
+
+typedef struct pulse_reader {
+	uint8_t *buf;
+	size_t len;       /* bytes held */
+	size_t off;       /* start of the first unconsumed frame */
+	size_t cap;       /* allocated */
+	uint32_t max_body;
+	size_t frame_end; /* set by next(); consume() drops up to it */
+} pulse_reader;
+
+void pulse_reader_init(pulse_reader *r, uint32_t max_body);
+void pulse_reader_free(pulse_reader *r);
+/* Copy n bytes in. Returns 0, or -1 when the bytes held would exceed
+ * max_body + header (the peer ignored the cap) or memory ran out. */
+int pulse_reader_feed(pulse_reader *r, const void *data, size_t n);
+/* Where the caller may read(2) directly: returns a pointer with at least
+ * *room bytes of space; call pulse_reader_commit(r, got) afterwards.
+ * Returns NULL when the buffer is already at its bound. */
+uint8_t *pulse_reader_space(pulse_reader *r, size_t *room);
+void pulse_reader_commit(pulse_reader *r, size_t n);
+/* Take the next whole frame. Returns 1 and sets *body and *len; 0 when more
+ * bytes are needed; -1 when the announced length exceeds max_body (the
+ * stream cannot be resynchronised: drop the peer). The frame stays valid
+ * until pulse_reader_consume(). */
+int pulse_reader_next(pulse_reader *r, const uint8_t **body, uint32_t *len);
+void pulse_reader_consume(pulse_reader *r);
+
+/* ---- messages ---------------------------------------------------------- */
+
+/* Validate a msgpack body before unpacking (see invariants). Returns 0 or
+ * -1 with a reason in err. */
+int pulse_msgpack_check(const uint8_t *p, size_t n, char *err, size_t errlen);
+
+/* Bit set in pulse_msg.has for each field present (PM_*). */
+enum pulse_field { /* PM_: PF_ names clash with <sys/socket.h> */
+	PM_ID = 1u << 0,
+	PM_V = 1u << 1,
+	PM_ROLE = 1u << 2,
+	PM_POOL = 1u << 3,
+	PM_KEY = 1u << 4,
+	PM_NAME = 1u << 5,
+	PM_PAYLOAD = 1u << 6,
+	PM_CODE = 1u << 7,
+	PM_MSG = 1u << 8,
+	PM_NODE = 1u << 9,
+	PM_WORKER = 1u << 10,
+	PM_R = 1u << 11,
+	PM_NOTIFY = 1u << 12,
+	PM_LOCAL = 1u << 13,
+	PM_EXISTS = 1u << 14,
+	PM_KEYS = 1u << 15,    /* array of str */
+	PM_WORKERS = 1u << 16, /* array of maps */
+	PM_STATUS = 1u << 17,  /* map */
+	PM_TIMEOUT = 1u << 18, /* uint, milliseconds */
+};
+
+typedef struct pulse_msg {
+	uint32_t type;
+	uint32_t has; /* PM_* bits */
+	uint64_t id;
+	uint64_t v;
+	uint64_t r;
+	uint64_t timeout_ms;
+	int notify, local, exists;
+	pulse_str role, pool, key, name, payload, code, msg, node, worker;
+	/* Structured fields are left as msgpack objects (type-checked: keys is
+	 * an array of str, workers an array of maps, status a map). */
+	const msgpack_object *keys, *workers, *status;
+} pulse_msg;
+
+/* Decode one frame body. `u` holds the unpacked tree that the message's
+ * pointers refer to: init it with msgpack_unpacked_init() and destroy it
+ * with msgpack_unpacked_destroy() when done with the message. Checks: body
+ * passes pulse_msgpack_check, is a map, every known field has its type,
+ * "t" is present. Unknown fields are ignored (forward compatibility).
+ * Returns 0, or -1 with a reason in err. */
+int pulse_msg_decode(const uint8_t *body, size_t n, pulse_msg *m,
+                     msgpack_unpacked *u, char *err, size_t errlen);
+
+/* Which fields each type requires; checked by pulse_msg_require(). Returns
+ * 0, or -1 naming the missing field in err. */
+int pulse_msg_require(const pulse_msg *m, char *err, size_t errlen);
+
+/* ---- building frames --------------------------------------------------- */
+
+/* A growable output buffer of whole frames. */
+typedef struct pulse_buf {
+	char *data;
+	size_t len, cap;
+} pulse_buf;
+
+void pulse_buf_free(pulse_buf *b);
+int pulse_buf_append(pulse_buf *b, const void *p, size_t n);
+void pulse_buf_drop(pulse_buf *b, size_t n); /* remove n bytes from front */
+
+/* A frame being written into a pulse_buf. Usage:
+ *   pulse_enc e; pulse_enc_begin(&e, out, PULSE_T_OK, id, 2);
+ *   pulse_enc_str(&e, "node", node, strlen(node));
+ *   pulse_enc_key(&e, "keys"); msgpack_pack_array(&e.pk, n); ...
+ *   pulse_enc_end(&e);
+ * nfields counts the fields after "t" and "id" (id is written when
+ * nonzero or when the type is a reply). */
+typedef struct pulse_enc {
+	pulse_buf *out;
+	size_t start;
+	msgpack_packer pk;
+	int failed;
+} pulse_enc;
+
+void pulse_enc_begin(pulse_enc *e, pulse_buf *out, uint32_t type, uint64_t id,
+                     uint32_t nfields);
+void pulse_enc_key(pulse_enc *e, const char *field);
+void pulse_enc_str(pulse_enc *e, const char *field, const char *s, size_t n);
+void pulse_enc_cstr(pulse_enc *e, const char *field, const char *s);
+void pulse_enc_bin(pulse_enc *e, const char *field, const void *p, size_t n);
+void pulse_enc_uint(pulse_enc *e, const char *field, uint64_t v);
+void pulse_enc_bool(pulse_enc *e, const char *field, int v);
+/* Patch the length. Returns 0, or -1 if allocation failed (the partial
+ * frame is removed from the buffer). */
+int pulse_enc_end(pulse_enc *e);
+
+/* Encode a whole message from a pulse_msg (fields chosen by m->has; the
+ * structured fields keys/workers/status are not encoded by this helper). */
+int pulse_msg_encode(pulse_buf *out, const pulse_msg *m);
+
+/* Common frames. */
+int pulse_encode_error(pulse_buf *out, uint64_t id, int code, const char *msg);
+int pulse_encode_ok(pulse_buf *out, uint64_t id);
+
+/* ---- validation shared by both sides ----------------------------------- */
+
+/* A job key or pool name: 1..max bytes, no NUL and no control characters
+ * (bytes < 0x20 and 0x7f). Returns 0 or -1 with a reason in err. */
+int pulse_check_name(const char *what, const char *s, size_t n, size_t max,
+                     char *err, size_t errlen);
+
+/* A pool name: 1..PULSE_MAX_POOL bytes of [A-Za-z0-9._:-] (it becomes
+ * part of Redis keys inside a {hash tag}, so braces are excluded). */
+#define PULSE_MAX_POOL 128u
+int pulse_check_pool(const char *s, size_t n, char *err, size_t errlen);
+
+#endif

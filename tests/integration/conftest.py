@@ -1,0 +1,61 @@
+"""conftest.py: pytest fixtures over harness.py.
+
+`env` gives a test a private redis-server and factories for pulsed nodes
+and workers; everything is killed at teardown, and on failure the nodes'
+logs are printed so the cause is visible in CI output.
+"""
+import os
+import shutil
+import tempfile
+
+import pytest
+
+import harness
+
+
+class Env:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.procs = harness.Procs()
+        self.redis = harness.Redis(self.procs, tmp)
+        self.nodes = []
+        self.workers = []
+
+    def node(self, name="node-a", pools=None, extra=None, start=True, **pool_opts):
+        """A pulsed node. pool_opts (worker_ttl="1s", ...) go to pools."*"."""
+        if pools is None:
+            pools = {"*": dict(pool_opts)}
+        n = harness.Node(self.procs, self.tmp, self.redis, name, pools, extra)
+        self.nodes.append(n)
+        if start:
+            n.start()
+        return n
+
+    def worker(self, node, pool="p", name=None, opts=()):
+        w = harness.Worker(self.procs, self.tmp, node, pool, name, opts)
+        self.workers.append(w)
+        return w
+
+    def close(self):
+        self.procs.killall()
+
+
+@pytest.fixture
+def env(request):
+    # Unix socket paths are limited to 108 bytes: keep the directory short.
+    tmp = tempfile.mkdtemp(prefix="pt", dir="/tmp")
+    e = Env(tmp)
+    yield e
+    e.close()
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        for n in e.nodes:
+            print("\n----- log of %s -----\n%s" % (n.name, n.logtext()))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)

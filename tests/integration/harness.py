@@ -1,0 +1,330 @@
+"""harness.py: real processes for the integration tests.
+
+Owns: a private redis-server on a Unix socket, pulsed nodes (each with its
+own socket and config), test workers (build/tests/testworker), pulsectl
+calls, waiting on conditions with deadlines, and the history checker that
+every test runs over the workers' event logs.
+
+Invariants: every process a test starts is registered with the fixture
+that owns it and killed at teardown, pass or fail; nothing sleeps for a
+fixed time to let something happen: tests wait for a condition with a
+deadline (wait_for).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.abspath(os.environ.get("PULSE_BUILD", os.path.join(REPO, "build")))
+PULSED = os.path.join(BUILD, "pulsed")
+PULSECTL = os.path.join(BUILD, "pulsectl")
+TESTWORKER = os.path.join(BUILD, "tests", "testworker")
+
+# A slow machine (sanitizers, valgrind) stretches every deadline.
+SLOW = float(os.environ.get("PULSE_TEST_SLOW", "1"))
+
+
+def wait_for(cond, timeout=5.0, what="condition", interval=0.01):
+    """Poll cond() until it returns a true value; fail after timeout s."""
+    deadline = time.monotonic() + timeout * SLOW
+    last = None
+    while time.monotonic() < deadline:
+        last = cond()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1fs waiting for %s (last: %r)"
+                         % (timeout * SLOW, what, last))
+
+
+class Procs:
+    """Every child process of a test, killed at teardown."""
+
+    def __init__(self):
+        self.procs = []
+
+    def spawn(self, argv, **kw):
+        p = subprocess.Popen(argv, **kw)
+        self.procs.append(p)
+        return p
+
+    def killall(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+        for p in self.procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+class Redis:
+    def __init__(self, procs, tmp):
+        self.procs = procs
+        self.dir = os.path.join(tmp, "redis")
+        os.makedirs(self.dir, exist_ok=True)
+        self.sock = os.path.join(self.dir, "redis.sock")
+        self.proc = None
+        self.start()
+
+    def start(self):
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        self.proc = self.procs.spawn(
+            ["redis-server", "--port", "0", "--unixsocket", self.sock,
+             "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+             "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: self.ping(), 10, "redis-server to answer")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def url(self):
+        return "unix://" + self.sock
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-s", self.sock, "--raw"] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.strip()
+
+    def ping(self):
+        try:
+            return self.cli("PING") == "PONG"
+        except Exception:
+            return False
+
+    def keys(self, pattern="*"):
+        out = self.cli("KEYS", pattern)
+        return [k for k in out.split("\n") if k]
+
+
+class Node:
+    """One pulsed process with its own socket (a stand-in for a host)."""
+
+    def __init__(self, procs, tmp, redis, name="node-a", pools=None, extra=None,
+                 debug=True):
+        self.procs = procs
+        self.name = name
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.sock = os.path.join(self.dir, "pulsed.sock")
+        self.conf = os.path.join(self.dir, "pulsed.conf")
+        self.log = os.path.join(self.dir, "pulsed.log")
+        cfg = {
+            "socket": {"path": self.sock},
+            "redis": {"url": redis.url()},
+            "node": {"id": name},
+            "log": {"level": "debug" if debug else "info"},
+            "pools": pools if pools is not None else {"*": {}},
+        }
+        for k, v in (extra or {}).items():
+            cfg.setdefault(k, {}).update(v)
+        self.cfg = cfg
+        with open(self.conf, "w") as f:
+            json.dump(cfg, f, indent=2)
+        self.proc = None
+
+    def start(self, wait=True):
+        logf = open(self.log, "ab")
+        self.proc = self.procs.spawn([PULSED, "-c", self.conf],
+                                     stdout=logf, stderr=logf)
+        logf.close()
+        if wait:
+            wait_for(lambda: self.ready(), 10, "pulsed %s to answer" % self.name)
+        return self
+
+    def ready(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("pulsed %s exited with %s; log:\n%s"
+                                 % (self.name, self.proc.returncode, self.logtext()))
+        rc, out, _ = self.ctl("--json", "status")
+        return rc == 0 and json.loads(out).get("redis")
+
+    def stop(self, timeout=30):
+        """SIGTERM and wait for a clean exit (P9)."""
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=timeout * SLOW)
+        return rc
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def logtext(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-6000:]
+        except OSError:
+            return ""
+
+    def ctl(self, *args, input=None, timeout=60):
+        r = subprocess.run([PULSECTL, "-s", self.sock] + [str(a) for a in args],
+                           capture_output=True, text=True, input=input,
+                           timeout=timeout * SLOW)
+        return r.returncode, r.stdout, r.stderr
+
+    def ctlj(self, *args, **kw):
+        """pulsectl --json ARGS: (exit code, parsed JSON or None, stderr)."""
+        rc, out, err = self.ctl("--json", *args, **kw)
+        try:
+            data = json.loads(out) if out.strip() else None
+        except ValueError:
+            raise AssertionError("pulsectl printed invalid JSON: %r" % out)
+        return rc, data, err
+
+    def status(self):
+        rc, data, err = self.ctlj("status")
+        assert rc == 0, err
+        return data
+
+    def pool_status(self, pool):
+        for p in self.status().get("pools", []):
+            if p["name"] == pool:
+                return p
+        return None
+
+
+class Worker:
+    """One build/tests/testworker process attached to a node."""
+
+    count = 0
+
+    def __init__(self, procs, tmp, node, pool, name=None, opts=()):
+        Worker.count += 1
+        self.node = node
+        self.pool = pool
+        tag = name or "anon%d" % Worker.count
+        self.log = os.path.join(tmp, "w-%s-%d.log" % (tag, Worker.count))
+        self.evlog = os.path.join(tmp, "w-%s-%d.events" % (tag, Worker.count))
+        argv = [TESTWORKER, "-s", node.sock, "-p", pool, "-l", self.log,
+                "-L", self.evlog] + list(opts)
+        if name:
+            argv += ["-n", name]
+        self.proc = procs.spawn(argv, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready "):
+            self.proc.wait(timeout=5)
+            raise AssertionError("worker did not attach: %r %s"
+                                 % (line, self.proc.stderr.read()))
+        self.id = line.split()[1]
+
+    def events(self):
+        try:
+            with open(self.evlog) as f:
+                return [l.rstrip("\n").split(" ", 4) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+
+    def running(self):
+        """Keys this worker runs now, from its event log."""
+        run = set()
+        for ev in self.events():
+            if ev[0] == "start":
+                run.add(ev[1])
+            elif ev[0] == "stop":
+                run.discard(ev[1])
+        return run
+
+    def count_of(self, kind, key=None):
+        return sum(1 for ev in self.events()
+                   if ev[0] == kind and (key is None or ev[1] == key))
+
+    def kill(self):
+        """kill -9: returns the wall-clock ns just before the kill."""
+        t = time.time_ns()
+        self.proc.kill()
+        self.proc.wait()
+        self.killed_ns = t
+        return t
+
+    def term(self, timeout=30):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout * SLOW)
+
+
+def intervals(workers):
+    """Run intervals per key from the event logs: key -> [(start, stop, wid)].
+    A job still running in a killed worker ends at the kill time; one still
+    running in a live worker is open (stop None)."""
+    out = {}
+    for w in workers:
+        open_ = {}
+        for ev in w.events():
+            kind, key = ev[0], ev[1]
+            if kind == "DUPLICATE":
+                raise AssertionError("worker %s got a second START for %s" % (w.id, key))
+            if kind not in ("start", "stop"):
+                continue
+            ns = int(ev[3])
+            if kind == "start":
+                assert key not in open_, "worker %s started %s twice" % (w.id, key)
+                open_[key] = ns
+            elif key in open_:
+                out.setdefault(key, []).append((open_.pop(key), ns, w.id))
+        end = getattr(w, "killed_ns", None)
+        for key, ns in open_.items():
+            out.setdefault(key, []).append((ns, end, w.id))
+    return out
+
+
+def check_history(workers, expect_running):
+    """The checker: no two run intervals of one key overlap, every key in
+    expect_running runs on exactly one live worker, nothing else runs."""
+    iv = intervals(workers)
+    for key, runs in iv.items():
+        runs.sort(key=lambda r: r[0])
+        for a, b in zip(runs, runs[1:]):
+            assert a[1] is not None and a[1] <= b[0], \
+                "key %s ran on %s and %s at once: %r" % (key, a[2], b[2], runs)
+    running = {}
+    for key, runs in iv.items():
+        for start, stop, wid in runs:
+            if stop is None:
+                running.setdefault(key, []).append(wid)
+    for key, wids in running.items():
+        assert len(wids) == 1, "key %s runs on %r" % (key, wids)
+    assert set(running) == set(expect_running), \
+        "lost: %r unexpected: %r" % (sorted(set(expect_running) - set(running)),
+                                    sorted(set(running) - set(expect_running)))
+
+
+def raw_session(sock):
+    """A raw socket to pulsed, for hostile-peer and protocol tests."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10 * SLOW)
+    s.connect(sock)
+    return s
+
+
+def frame(obj):
+    import msgpack
+    body = msgpack.packb(obj, use_bin_type=True)
+    return struct.pack(">I", len(body)) + body
+
+
+def read_frame(s):
+    import msgpack
+    hdr = b""
+    while len(hdr) < 4:
+        chunk = s.recv(4 - len(hdr))
+        if not chunk:
+            return None
+        hdr += chunk
+    (n,) = struct.unpack(">I", hdr)
+    body = b""
+    while len(body) < n:
+        chunk = s.recv(n - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return msgpack.unpackb(body, raw=False)
