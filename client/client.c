@@ -116,18 +116,19 @@ static int call(pulse_client *c, pulse_msg *q, pulse_msg *a)
 		            c->timeout_ms);
 	if (code)
 		return code;
-	if (a->type == PULSE_T_ERROR && (a->id == q->id || a->id == 0)) {
+	int session_error = a->type == PULSE_T_ERROR && a->id == 0;
+	if (a->id != q->id && !session_error)
+		return out_of_step(c, "wrong request id");
+	if (a->type == PULSE_T_ERROR) {
 		/* id 0: pulsed ends the whole session, and closes it. */
 		code = libpulse_error_frame(a, c->conn.err, sizeof(c->conn.err));
 		libpulse_conn_done(&c->conn);
-		if (a->id == 0)
+		if (session_error)
 			libpulse_conn_close(&c->conn);
 		return code;
 	}
 	if (a->type != PULSE_T_OK)
-		return out_of_step(c, "not OK or ERROR");
-	if (a->id != q->id)
-		return out_of_step(c, "wrong request id");
+		return out_of_step(c, "neither OK nor ERROR");
 	return 0;
 }
 
@@ -236,7 +237,8 @@ int pulse_job_keys(pulse_client *c, const char *pool, char ***keys, size_t *n)
 	if (!(a.has & PM_KEYS) || a.keys->type != MSGPACK_OBJECT_ARRAY)
 		return out_of_step(c, "no key list");
 	const msgpack_object_array *arr = &a.keys->via.array;
-	char **out = calloc(arr->size + 1, sizeof(*out));
+	size_t count = arr->size; /* arr goes with the frame */
+	char **out = calloc(count + 1, sizeof(*out));
 	for (uint32_t i = 0; out && i < arr->size; i++) {
 		const msgpack_object *o = &arr->ptr[i];
 		if (o->type != MSGPACK_OBJECT_STR ||
@@ -250,7 +252,7 @@ int pulse_job_keys(pulse_client *c, const char *pool, char ***keys, size_t *n)
 		return fail(c, ENOMEM_CODE, "out of memory or a bad key in the list");
 	*keys = out;
 	if (n)
-		*n = arr->size;
+		*n = count;
 	return 0;
 }
 
@@ -376,7 +378,8 @@ int pulse_pool_workers(pulse_client *c, const char *pool, int local,
 	if (!(a.has & PM_WORKERS) || a.workers->type != MSGPACK_OBJECT_ARRAY)
 		return out_of_step(c, "no worker list");
 	const msgpack_object_array *arr = &a.workers->via.array;
-	pulse_worker_info *out = calloc(arr->size ? arr->size : 1, sizeof(*out));
+	size_t count = arr->size; /* arr goes with the frame */
+	pulse_worker_info *out = calloc(count ? count : 1, sizeof(*out));
 	const char *why = "out of memory";
 	for (uint32_t i = 0; out && i < arr->size; i++) {
 		if (worker_info(&arr->ptr[i], &out[i], &why) < 0) {
@@ -388,7 +391,7 @@ int pulse_pool_workers(pulse_client *c, const char *pool, int local,
 		return out_of_step(c, why);
 	libpulse_conn_done(&c->conn);
 	*workers = out;
-	*n = arr->size;
+	*n = count;
 	return 0;
 }
 

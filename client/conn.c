@@ -32,6 +32,11 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t libpulse_now_ms(void)
+{
+	return now_ms();
+}
+
 uint64_t libpulse_deadline(unsigned timeout_ms)
 {
 	return timeout_ms ? now_ms() + timeout_ms : 0;

@@ -60,6 +60,8 @@ struct libpulse_hello {
 /* A deadline for a blocking wait: 0 is "no deadline", else a
  * CLOCK_MONOTONIC time in milliseconds. */
 uint64_t libpulse_deadline(unsigned timeout_ms);
+/* The monotonic clock in milliseconds (the scale of deadlines). */
+uint64_t libpulse_now_ms(void);
 
 /* Connect to socket_path (NULL: $PULSE_SOCKET, else PULSE_DEFAULT_SOCKET),
  * send HELLO and wait for WELCOME. c needs no setup before. Returns 0 or

@@ -140,6 +140,13 @@ int pulse_worker_fd(const pulse_worker *w);
  * Non-blocking. Returns 0, or an error code when the session ended
  * (PULSE_ERR_CLOSED when pulsed closed it). */
 int pulse_worker_process(pulse_worker *w);
+/* Milliseconds until pulse_worker_process() must be called even if the fd
+ * is quiet (-1: no deadline). pulsed grants a worker a lease that it
+ * renews while it runs; if it stops renewing (the daemon was stopped or
+ * hangs), the library calls the stop handler of every running job and
+ * ends the session, because pulsed's pool hands those jobs to other
+ * workers. Use it as the timeout of your poll/epoll/event loop. */
+int pulse_worker_timeout(const pulse_worker *w);
 /* Blocking loop: process events until the session ends or
  * pulse_worker_stop() is called (from a handler or a signal handler).
  * Returns 0 after pulse_worker_stop(), else the error that ended it. */
@@ -150,8 +157,10 @@ const char *pulse_worker_id(const pulse_worker *w);
 /* Detach: pulsed stops this worker's jobs (calling the stop handler for
  * each), hands them to other workers, then closes the session. Frees w. */
 int pulse_worker_detach(pulse_worker *w);
-/* Close without the graceful hand-off (pulsed moves the jobs at once, as if
- * the process died). Frees w. */
+/* Close without the graceful hand-off: the stop handler of each running job
+ * is called here, then pulsed moves the jobs at once. Frees w. Also when
+ * the session ends by itself (pulsed stopped or died), the library calls
+ * the stop handlers of the jobs still running before reporting it. */
 void pulse_worker_close(pulse_worker *w);
 const char *pulse_worker_errmsg(const pulse_worker *w);
 

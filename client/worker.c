@@ -15,6 +15,13 @@
  *   - Once the session ended (pulsed closed it, a bad frame, an I/O error)
  *     `ended` holds the code and every later call returns it; the message
  *     stays in conn.err.
+ *   - The keys the worker runs are tracked (started ok, not stopped). When
+ *     the session ends for any reason other than a completed detach, and
+ *     when pulsed's LEASE runs out (pulsed stopped running: SIGSTOP, a
+ *     hang), the library calls the stop handler for each of them itself:
+ *     pulsed hands those jobs to other workers, and a key must never run
+ *     in two places. A HALT for a key already stopped that way is
+ *     answered ok without calling the handler again.
  *   - pulse_worker_stop() touches only `stop` (volatile sig_atomic_t) and
  *     write(2) on the non-blocking self-pipe, saving errno: it is
  *     async-signal-safe. The run loop drains the pipe whenever it is
@@ -42,14 +49,62 @@ struct pulse_worker {
 	int ended;    /* 0 while the session is on, else the code that ended it */
 	int detaching; /* DETACH sent, its OK not yet seen */
 	int detached;  /* pulsed answered OK to DETACH */
+	uint64_t lease_end; /* monotonic ms; 0 until pulsed sent a LEASE */
+	char **run;    /* keys running here */
+	size_t nrun, caprun;
 	char key[PULSE_MAX_KEY + 1];
 };
+
+static ssize_t run_find(const pulse_worker *w, const char *key)
+{
+	for (size_t i = 0; i < w->nrun; i++)
+		if (strcmp(w->run[i], key) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void run_add(pulse_worker *w, const char *key)
+{
+	if (run_find(w, key) >= 0)
+		return;
+	if (w->nrun == w->caprun) {
+		size_t cap = w->caprun ? w->caprun * 2 : 16;
+		char **r = realloc(w->run, cap * sizeof(*r));
+		if (!r)
+			return; /* not tracked: only the library-side stop is lost */
+		w->run = r;
+		w->caprun = cap;
+	}
+	char *k = strdup(key);
+	if (k)
+		w->run[w->nrun++] = k;
+}
+
+static void run_del(pulse_worker *w, ssize_t i)
+{
+	free(w->run[i]);
+	w->run[i] = w->run[--w->nrun];
+}
+
+/* Stop every job still running here through the stop handler: pulsed is
+ * gone or silent, so it will hand them to other workers. */
+static void stop_all(pulse_worker *w)
+{
+	char msg[512];
+	while (w->nrun > 0) {
+		snprintf(w->key, sizeof(w->key), "%s", w->run[w->nrun - 1]);
+		run_del(w, (ssize_t)w->nrun - 1);
+		msg[0] = 0;
+		w->h.stop(w->ud, w->key, msg, sizeof(msg));
+	}
+}
 
 static int end_session(pulse_worker *w, int code)
 {
 	if (!w->ended) {
 		w->ended = code;
 		libpulse_conn_close(&w->conn);
+		stop_all(w);
 	}
 	return w->ended;
 }
@@ -70,11 +125,22 @@ static int run_handler(pulse_worker *w, const pulse_msg *m, char *msg,
 	w->key[m->key.n] = 0;
 	const void *payload = (m->has & PM_PAYLOAD) ? m->payload.p : "";
 	size_t len = (m->has & PM_PAYLOAD) ? m->payload.n : 0;
+	int r;
+	ssize_t at;
 	switch (m->type) {
 	case PULSE_T_START:
-		return w->h.start(w->ud, w->key, payload, len, msg, msglen);
+		r = w->h.start(w->ud, w->key, payload, len, msg, msglen);
+		if (r == PULSE_HANDLER_OK)
+			run_add(w, w->key);
+		return r;
 	case PULSE_T_HALT:
-		return w->h.stop(w->ud, w->key, msg, msglen);
+		at = run_find(w, w->key);
+		if (at < 0)
+			return PULSE_HANDLER_OK; /* stopped already (lease ran out) */
+		r = w->h.stop(w->ud, w->key, msg, msglen);
+		if (r != PULSE_HANDLER_REQUEUE)
+			run_del(w, run_find(w, w->key));
+		return r;
 	default: /* PULSE_T_EVENT */
 		if (!w->h.notify)
 			return libpulse_errf(msg, msglen, PULSE_HANDLER_ERROR,
@@ -116,6 +182,9 @@ static int handle_frame(pulse_worker *w, const pulse_msg *m)
 	case PULSE_T_HALT:
 	case PULSE_T_EVENT:
 		return answer_event(w, m);
+	case PULSE_T_LEASE:
+		w->lease_end = libpulse_now_ms() + m->timeout_ms;
+		return 0;
 	case PULSE_T_OK:
 		if (w->detaching && m->id == DETACH_ID) {
 			w->detaching = 0;
@@ -150,6 +219,25 @@ static int handle_frames(pulse_worker *w)
 	return -r;
 }
 
+/* pulsed's LEASE ran out with no new one: it stopped running. */
+static int lease_check(pulse_worker *w)
+{
+	if (w->ended || !w->lease_end || libpulse_now_ms() < w->lease_end)
+		return 0;
+	libpulse_errf(w->conn.err, sizeof(w->conn.err), PULSE_ERR_CLOSED,
+	              "pulsed did not renew the worker's lease: jobs stopped "
+	              "here, session closed");
+	return end_session(w, PULSE_ERR_CLOSED);
+}
+
+int pulse_worker_timeout(const pulse_worker *w)
+{
+	if (!w || w->ended || !w->lease_end)
+		return -1;
+	uint64_t now = libpulse_now_ms();
+	return now >= w->lease_end ? 0 : (int)(w->lease_end - now);
+}
+
 int pulse_worker_process(pulse_worker *w)
 {
 	if (!w)
@@ -167,6 +255,9 @@ int pulse_worker_process(pulse_worker *w)
 			return end_session(w, rd);
 		break;
 	}
+	/* Only once every frame that arrived is handled: a newer LEASE may
+	 * have been waiting behind a slow handler. */
+	lease_check(w);
 	return w->ended;
 }
 
@@ -191,7 +282,9 @@ int pulse_worker_run(pulse_worker *w)
 			return w->ended;
 		struct pollfd p[2] = {{.fd = w->conn.fd, .events = POLLIN},
 		                      {.fd = w->wake[0], .events = POLLIN}};
-		if (poll(p, 2, -1) < 0) {
+		if (lease_check(w))
+			return w->ended;
+		if (poll(p, 2, pulse_worker_timeout(w)) < 0) {
 			if (errno == EINTR)
 				continue;
 			int code = libpulse_errf(w->conn.err, sizeof(w->conn.err),
@@ -201,11 +294,9 @@ int pulse_worker_run(pulse_worker *w)
 		}
 		if (p[1].revents)
 			drain_wake(w);
-		if (p[0].revents) {
-			int code = pulse_worker_process(w);
-			if (code)
-				return code;
-		}
+		int code = p[0].revents ? pulse_worker_process(w) : lease_check(w);
+		if (code)
+			return code;
 	}
 }
 
@@ -239,9 +330,16 @@ void pulse_worker_close(pulse_worker *w)
 {
 	if (!w)
 		return;
+	/* pulsed hands the running jobs on as soon as the socket closes:
+	 * stop them here first */
+	end_session(w, PULSE_ERR_CLOSED);
+	for (size_t i = 0; i < w->nrun; i++)
+		free(w->run[i]);
+	free(w->run);
 	libpulse_conn_free(&w->conn);
-	close(w->wake[0]);
-	close(w->wake[1]);
+	for (int i = 0; i < 2; i++)
+		if (w->wake[i] >= 0)
+			close(w->wake[i]);
 	free(w);
 }
 
@@ -296,26 +394,26 @@ pulse_worker *pulse_worker_attach(const char *socket_path, const char *pool,
 	if (!code && !(w = calloc(1, sizeof(*w))))
 		code = libpulse_errf(errbuf, errlen, PULSE_ERR_UNAVAILABLE,
 		                     "out of memory");
-	if (!code && pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) < 0) {
-		code = libpulse_errf(errbuf, errlen, PULSE_ERR_UNAVAILABLE,
-		                     "pipe: %s", strerror(errno));
-		free(w);
-		w = NULL;
+	if (!code) {
+		/* From here on pulse_worker_close() undoes whatever was done. */
+		w->conn.fd = w->wake[0] = w->wake[1] = -1;
+		w->h = *h;
+		w->ud = ud;
+		if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) < 0)
+			code = libpulse_errf(errbuf, errlen, PULSE_ERR_UNAVAILABLE,
+			                     "pipe: %s", strerror(errno));
 	}
 	if (!code) {
 		const struct libpulse_hello hello = {
 			.role = "worker", .pool = pool, .name = name,
 			.notify = h->notify != NULL};
-		w->h = *h;
-		w->ud = ud;
 		code = libpulse_conn_open(&w->conn, socket_path, &hello);
-		if (code) {
+		if (code)
 			libpulse_errf(errbuf, errlen, code, "%s", w->conn.err);
-			close(w->wake[0]);
-			close(w->wake[1]);
-			free(w);
-			w = NULL;
-		}
+	}
+	if (code) {
+		pulse_worker_close(w);
+		w = NULL;
 	}
 	if (err)
 		*err = code;

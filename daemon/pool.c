@@ -91,6 +91,20 @@ const char *pool_owner_of(struct pool *p, const char *key, size_t klen)
 	return i < 0 ? NULL : p->wids[i];
 }
 
+static int view_has_local_workers(struct pool *p)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it))) {
+		struct lworker *w = e->val;
+		if (w->attached && !w->detaching &&
+		    !table_get(&p->workers, w->id, strlen(w->id)))
+			return 0;
+	}
+	return 1;
+}
+
 static void members_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct pool *p = arg;
@@ -128,6 +142,15 @@ static void members_cb(struct pulsed *d, redisReply *r, void *arg)
 	if (p->members_again) {
 		p->members_again = 0;
 		load_members(p);
+		return;
+	}
+	if (!view_has_local_workers(p)) {
+		/* Our own workers are missing: Redis lost this node (flush,
+		 * restart, reap). Moving jobs on such a view would hand them
+		 * away; re-join first (the lease answers LOST). */
+		LOGD(&p->d->log, "pool %s: view lacks local workers; checking the "
+		     "lease", p->name);
+		lease_renew(p);
 		return;
 	}
 	rebalance(p);
@@ -181,13 +204,22 @@ static void rebalance(struct pool *p)
 	}
 }
 
-/* Called by worker.c when a move finished (released or failed). */
+static void rebalance_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	rebalance(arg);
+}
+
+/* Called by worker.c when a move finished (released or abandoned). The
+ * next moves start from the event loop, never from inside the code that
+ * is finishing this one. */
 void pool_move_done(struct pool *p)
 {
 	if (p->moves_inflight > 0)
 		p->moves_inflight--;
 	if (p->moves_inflight == 0)
-		rebalance(p);
+		event_active(p->rebalance_ev, EV_TIMEOUT, 0);
 }
 
 /* ---- waiting jobs ------------------------------------------------------- */
@@ -398,11 +430,31 @@ static void lease_renew(struct pool *p)
 	sargs_free(&a);
 }
 
+/* How long a worker may keep running its jobs without hearing from us
+ * again: a little past our own fence time, so that while pulsed runs it
+ * always fences first; only a pulsed that stopped running (SIGSTOP, a
+ * hang) leaves the worker to stop its jobs itself. When the node holds
+ * no lease it has halted its jobs itself, so any bound will do. */
+static uint64_t worker_lease_ms(const struct pool *p)
+{
+	uint64_t slack = p->opts.worker_ttl_ms / 10;
+	if (p->state != POOL_ACTIVE)
+		return p->opts.worker_ttl_ms / 2;
+	uint64_t at = p->lease_sent_ms + fence_after_ms(p) + slack, now = now_ms();
+	return at > now ? at - now : 1;
+}
+
+void pool_send_lease(struct pool *p, struct lworker *w)
+{
+	worker_send_lease(p, w, worker_lease_ms(p));
+}
+
 static void lease_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct pool *p = arg;
+	pool_send_lease(p, NULL);
 	if (p->state == POOL_ACTIVE)
 		lease_renew(p);
 	else if (p->state == POOL_JOINING || p->state == POOL_FENCED)
@@ -595,6 +647,7 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 	p->lease_timer = evtimer_new(d->base, lease_timer_cb, p);
 	p->fence_timer = evtimer_new(d->base, fence_cb, p);
 	p->scan_timer = evtimer_new(d->base, scan_timer_cb, p);
+	p->rebalance_ev = evtimer_new(d->base, rebalance_cb, p);
 	arm(p->lease_timer, lease_every_ms(p));
 	table_set(&d->pools, name, n, p);
 	LOGI(&d->log, "pool %s: worker_ttl %" PRIu64 " ms, max queued %" PRIu64,
@@ -616,6 +669,7 @@ void pool_free(struct pool *p)
 	event_free(p->lease_timer);
 	event_free(p->fence_timer);
 	event_free(p->scan_timer);
+	event_free(p->rebalance_ev);
 	free(p->name);
 	free(p->base);
 	free(p->channel);

@@ -121,7 +121,7 @@ struct pool {
 	int scan_inflight, scan_again;
 	int moves_inflight;
 	char inbox_last[48];      /* last inbox entry id read */
-	struct event *lease_timer, *fence_timer, *scan_timer;
+	struct event *lease_timer, *fence_timer, *scan_timer, *rebalance_ev;
 	uint64_t joined_ms;
 };
 
@@ -246,6 +246,8 @@ void worker_fence_job(struct job *j);
  * stopping or leaving the pool); workers stay attached. */
 void worker_drain_pool(struct pool *p);
 void worker_free(struct lworker *w);
+/* Send LEASE (ms) to one worker, or to every worker of the pool (w NULL). */
+void worker_send_lease(struct pool *p, struct lworker *w, uint64_t ms);
 /* The pool joined: finish the attaches that waited for it. */
 void worker_pool_joined(struct pool *p);
 
@@ -262,6 +264,7 @@ const char *pool_owner_of(struct pool *p, const char *key, size_t klen);
 void pool_node_workers_changed(struct pool *p);
 void pools_redis_up(struct pulsed *d);
 void pool_move_done(struct pool *p);
+void pool_send_lease(struct pool *p, struct lworker *w);
 void pool_fence_done(struct pool *p);
 void pool_leave(struct pool *p);
 /* main.c: a pool finished leaving (pulsed is stopping). */

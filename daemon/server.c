@@ -69,12 +69,18 @@ void session_send(struct session *s, pulse_buf *b)
 	bufferevent_write(s->bev, b->data, b->len);
 }
 
+/* An ERROR frame; `last` ones (a dropped peer's) bypass the output bound
+ * and the closing check: they are small and the last thing it gets. */
 static void send_frame_error(struct session *s, uint64_t id, int code,
-                             const char *msg)
+                             const char *msg, int last)
 {
 	pulse_buf b = {0};
-	if (pulse_encode_error(&b, id, code, msg) == 0)
-		session_send(s, &b);
+	if (pulse_encode_error(&b, id, code, msg) == 0) {
+		if (last)
+			bufferevent_write(s->bev, b.data, b.len);
+		else
+			session_send(s, &b);
+	}
 	pulse_buf_free(&b);
 }
 
@@ -86,7 +92,7 @@ void session_error(struct session *s, uint64_t id, int code, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	send_frame_error(s, id, code, msg);
+	send_frame_error(s, id, code, msg, 0);
 }
 
 void session_ok(struct session *s, uint64_t id)
@@ -103,7 +109,7 @@ void session_drop(struct session *s, int code, const char *msg)
 		return;
 	LOGW(&s->d->log, "session %llu (pid %d): %s: %s; disconnecting",
 	     (unsigned long long)s->sid, (int)s->pid, pulse_err_name(code), msg);
-	send_frame_error(s, 0, code, msg);
+	send_frame_error(s, 0, code, msg, 1);
 	session_close(s);
 }
 

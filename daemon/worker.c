@@ -127,6 +127,11 @@ static int has_halt(const struct job *j)
 static void job_free(struct job *j)
 {
 	struct pool *p = j->w->pool;
+	/* out of the tables first: what the ops' ends trigger must not find
+	 * the job again */
+	table_del(&j->w->jobs, j->key, strlen(j->key));
+	if (table_get(&p->ljobs, j->key, strlen(j->key)) == j)
+		table_del(&p->ljobs, j->key, strlen(j->key));
 	struct jobop *o;
 	while ((o = pop(j))) {
 		if (o->evid)
@@ -135,9 +140,6 @@ static void job_free(struct job *j)
 			op_reroute(p, o);
 		op_free(p, o);
 	}
-	table_del(&j->w->jobs, j->key, strlen(j->key));
-	if (table_get(&p->ljobs, j->key, strlen(j->key)) == j)
-		table_del(&p->ljobs, j->key, strlen(j->key));
 	free(j->key);
 	free(j->payload);
 	free(j);
@@ -571,6 +573,7 @@ static void attach_cb(struct pulsed *d, redisReply *r, void *arg)
 		LOGI(&d->log, "pool %s: worker %s attached (session %llu)",
 		     w->pool->name, w->id, (unsigned long long)sid);
 		session_welcome_worker(s, w->id);
+		pool_send_lease(w->pool, w);
 		pool_membership_changed(w->pool);
 		return;
 	}
@@ -665,6 +668,32 @@ void worker_pool_joined(struct pool *p)
 		if (!w->attached && !w->detaching && w->sess)
 			send_attach(w);
 	}
+}
+
+static void send_lease(struct lworker *w, uint64_t ms)
+{
+	if (!w->attached || !w->sess)
+		return;
+	pulse_buf b = {0};
+	pulse_enc e;
+	pulse_enc_begin(&e, &b, PULSE_T_LEASE, 0, 1);
+	pulse_enc_uint(&e, "timeout", ms);
+	if (pulse_enc_end(&e) == 0)
+		session_send(w->sess, &b);
+	pulse_buf_free(&b);
+}
+
+void worker_send_lease(struct pool *p, struct lworker *w, uint64_t ms)
+{
+	if (w) {
+		send_lease(w, ms);
+		return;
+	}
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it)))
+		send_lease(e->val, ms);
 }
 
 static void ignore_cb(struct pulsed *d, redisReply *r, void *arg)

@@ -175,6 +175,7 @@ static const struct mtype {
 	{PULSE_T_EVENT, "EVENT", PM_ID | PM_KEY},
 	{PULSE_T_ACK, "ACK", PM_ID | PM_R},
 	{PULSE_T_DETACH, "DETACH", PM_ID},
+	{PULSE_T_LEASE, "LEASE", PM_TIMEOUT},
 };
 
 static const struct mtype *mtype_of(uint32_t type)

@@ -55,6 +55,9 @@ enum pulse_type {
 	PULSE_T_EVENT = 22,     /* pulsed -> worker: id, key, payload (notify) */
 	PULSE_T_ACK = 23,       /* worker -> pulsed: id, r, [msg] */
 	PULSE_T_DETACH = 24,    /* worker -> pulsed: id -> OK when jobs moved */
+	PULSE_T_LEASE = 25,     /* pulsed -> worker: timeout (ms): keep running
+	                         * your jobs no longer than this without the
+	                         * next LEASE (worker-side fencing) */
 };
 
 /* Worker answers in ACK's "r" field. */

@@ -123,8 +123,19 @@ static int print_table(const struct ctl *ctl, const char *name, json_t *arr)
 	ncols = titles.n;
 	if (rc == 0 && !(cols = calloc(ncols, sizeof(*cols))))
 		rc = -1;
+	/* A column of integers only is a count (right-aligned). */
 	for (size_t k = 0; rc == 0 && k < ncols; k++)
-		cols[k] = (struct col){titles.v[k], titles.v[k], COL_TEXT};
+		cols[k] = (struct col){titles.v[k], titles.v[k],
+		                       k < first ? COL_TEXT : COL_COUNT};
+	json_array_foreach(arr, i, row)
+	{
+		json_object_foreach(row, key, v)
+		{
+			size_t k = (size_t)json_integer_value(json_object_get(fields, key));
+			if (rc == 0 && !json_is_integer(v))
+				cols[k].kind = COL_TEXT;
+		}
+	}
 	json_array_foreach(arr, i, row)
 	{
 		if (rc)

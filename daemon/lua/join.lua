@@ -5,14 +5,17 @@
 -- Whatever an earlier incarnation of this node id held is reaped first;
 -- the node's inbox is created afresh by its owner. The jobs still running
 -- here are re-owned in the same atomic step, so no other node can claim
--- them in between; a job that meanwhile has another owner, or that was
--- stopped while Redis still had the pool (not a flush), is a conflict
--- that the node stops.
+-- them in between. A job that meanwhile has another owner is a conflict
+-- that the node stops; so is a job that no longer exists when this node
+-- was reaped (others saw it dead and may have stopped the job). When Redis
+-- lost its data (no tombstone in 'reaped'), the node's payloads re-create
+-- the jobs.
 -- Returns {'SHUTDOWN'} or {'OK', now, epoch, then key, fence per job
 -- (fence 0: conflict)}.
 local node, inc, ttl, nw = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('HEXISTS', B .. 'state', 'shutdown') == 1 then return {'SHUTDOWN'} end
-local fresh = redis.call('EXISTS', B .. 'epoch') == 0
+local was_reaped = redis.call('HEXISTS', B .. 'reaped', node) == 1
+redis.call('HDEL', B .. 'reaped', node)
 local now = now_ms()
 reap(node, now)
 redis.call('HSET', B .. 'inc', node, inc)
@@ -29,7 +32,7 @@ for i = 5 + nw, #ARGV, 3 do
   local o = redis.call('HGET', B .. 'owner', key)
   local n = o and parse_owner(o)
   local exists = redis.call('HEXISTS', B .. 'jobs', key) == 1
-  if (n and n ~= node) or (not exists and not fresh) then
+  if (n and n ~= node) or (not exists and was_reaped) then
     out[#out + 1] = key
     out[#out + 1] = 0
   else

@@ -10,7 +10,11 @@ local now = now_ms()
 if redis.call('HGET', B .. 'inc', node) ~= inc then return {'LOST', now} end
 redis.call('ZADD', B .. 'nodes', now + ttl, node)
 local dead = redis.call('ZRANGEBYSCORE', B .. 'nodes', '-inf', '(' .. (now - margin), 'LIMIT', 0, 8)
-for _, dn in ipairs(dead) do reap(dn, now) end
+for _, dn in ipairs(dead) do
+  reap(dn, now)
+  -- a tombstone: if the node comes back, it knows it was reaped
+  redis.call('HSET', B .. 'reaped', dn, now)
+end
 local e
 if #dead > 0 then e = bump_epoch() else e = tonumber(redis.call('GET', B .. 'epoch') or '0') end
 return {'OK', now, e, redis.call('ZCARD', B .. 'wait'), #dead,

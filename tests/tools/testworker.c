@@ -4,7 +4,17 @@
  *   testworker [-s SOCKET] -p POOL [-n NAME] -l LOGFILE [-L EVENTLOG]
  *              [--fail-start PREFIX] [--requeue-start PREFIX] [--requeue-once]
  *              [--fail-stop PREFIX] [--start-delay MS] [--stop-delay MS]
- *              [--hang-start PREFIX] [--no-notify] [--detach-on-sigterm]
+ *              [--requeue-stop-once] [--hang-start PREFIX] [--no-notify]
+ *              [--detach-on-sigterm] [--reattach]
+ *
+ * Answers: starts of keys with the --fail-start prefix fail ("refused by
+ * test"); with the --requeue-start prefix they are requeued (only the
+ * first time per key with --requeue-once); with the --hang-start prefix
+ * they are never answered (the handler blocks until a signal). Stops of
+ * keys with the --fail-stop prefix fail (the job goes on running here);
+ * --requeue-stop-once requeues the first stop of every key. The delays
+ * are waited before answering. --no-notify attaches without a notify
+ * handler; otherwise notifications are logged and accepted.
  *
  * Owns: the set of keys this process runs and what it records about them:
  *   LOGFILE   one line per finished run interval, "key worker start_ns
@@ -24,7 +34,8 @@
  * end it (exit 0) after the final log lines; with --detach-on-sigterm it
  * first detaches gracefully (its jobs get stopped through the stop
  * handler). When pulsed ends the session it writes the final lines and
- * exits 1.
+ * exits 1, or with --reattach closes the runs, attaches again every 100 ms
+ * until pulsed is back, and prints "ready WORKER_ID" again.
  *
  * Invariants: every log line is one write(2) to an O_APPEND descriptor,
  * so lines of concurrent workers sharing a file never interleave. Signals
@@ -149,14 +160,16 @@ struct tw {
 	/* options */
 	const char *socket, *pool, *name, *logfile, *eventlog;
 	const char *fail_start, *requeue_start, *fail_stop, *hang_start;
-	int requeue_once, no_notify, detach_on_sigterm;
+	int requeue_once, requeue_stop_once, no_notify, detach_on_sigterm;
+	int reattach;
 	unsigned start_delay, stop_delay;
 	/* state */
 	int logfd, evfd, sigfd;
-	const char *id;
-	int term; /* SIGTERM or SIGINT received */
+	char *id;     /* worker id of the current (or last) session */
+	int term;     /* SIGTERM or SIGINT received */
 	struct set running;  /* key -> start_ns */
-	struct set requeued; /* keys already requeued once */
+	struct set requeued; /* keys whose start was requeued once */
+	struct set stop_requeued; /* keys whose stop was requeued once */
 };
 
 static uint64_t now_ns(void)
@@ -205,12 +218,24 @@ static void finish_run(struct tw *t, const char *key, uint64_t start_ns)
 	log_line(t->evfd, "stop %s %s %" PRIu64 "\n", key, t->id, stop_ns);
 }
 
+/* The session is over: every key still running stops running here. */
+static void end_runs(struct tw *t)
+{
+	for (size_t i = 0; i < t->running.nb; i++) {
+		for (struct entry *e = t->running.b[i], *next; e; e = next) {
+			next = e->next;
+			finish_run(t, e->key, e->val);
+			free(e);
+		}
+		t->running.b[i] = NULL;
+	}
+	t->running.n = 0;
+}
+
 /* Leave: close the runs of every key still running, then exit. */
 static void quit(struct tw *t, int status)
 {
-	for (size_t i = 0; i < t->running.nb; i++)
-		for (struct entry *e = t->running.b[i]; e; e = e->next)
-			finish_run(t, e->key, e->val);
+	end_runs(t);
 	exit(status);
 }
 
@@ -303,6 +328,10 @@ static int on_stop(void *ud, const char *key, char *msg, size_t msglen)
 		snprintf(msg, msglen, "refused by test");
 		return PULSE_HANDLER_ERROR; /* and the job runs on here */
 	}
+	if (t->requeue_stop_once && !set_get(&t->stop_requeued, key, NULL)) {
+		set_put(&t->stop_requeued, key, 1);
+		return PULSE_HANDLER_REQUEUE; /* runs on until the retry */
+	}
 	uint64_t start_ns;
 	if (set_get(&t->running, key, &start_ns)) {
 		finish_run(t, key, start_ns);
@@ -350,7 +379,8 @@ static int usage(void)
 	        "usage: testworker [-s SOCKET] -p POOL [-n NAME] -l LOGFILE [-L EVENTLOG]\n"
 	        "                  [--fail-start PREFIX] [--requeue-start PREFIX] [--requeue-once]\n"
 	        "                  [--fail-stop PREFIX] [--start-delay MS] [--stop-delay MS]\n"
-	        "                  [--hang-start PREFIX] [--no-notify] [--detach-on-sigterm]\n");
+	        "                  [--requeue-stop-once] [--hang-start PREFIX] [--no-notify]\n"
+	        "                  [--detach-on-sigterm] [--reattach]\n");
 	return 2;
 }
 
@@ -368,7 +398,8 @@ static int parse_ms(const char *s, unsigned *ms)
 static int parse_options(struct tw *t, int argc, char **argv)
 {
 	enum { O_FAIL_START = 256, O_REQUEUE_START, O_REQUEUE_ONCE, O_FAIL_STOP,
-	       O_START_DELAY, O_STOP_DELAY, O_HANG_START, O_NO_NOTIFY, O_DETACH };
+	       O_START_DELAY, O_STOP_DELAY, O_HANG_START, O_NO_NOTIFY, O_DETACH,
+	       O_REQUEUE_STOP_ONCE, O_REATTACH };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"pool", required_argument, NULL, 'p'},
@@ -384,6 +415,8 @@ static int parse_options(struct tw *t, int argc, char **argv)
 		{"hang-start", required_argument, NULL, O_HANG_START},
 		{"no-notify", no_argument, NULL, O_NO_NOTIFY},
 		{"detach-on-sigterm", no_argument, NULL, O_DETACH},
+		{"requeue-stop-once", no_argument, NULL, O_REQUEUE_STOP_ONCE},
+		{"reattach", no_argument, NULL, O_REATTACH},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -401,6 +434,8 @@ static int parse_options(struct tw *t, int argc, char **argv)
 		case O_HANG_START: t->hang_start = optarg; break;
 		case O_NO_NOTIFY: t->no_notify = 1; break;
 		case O_DETACH: t->detach_on_sigterm = 1; break;
+		case O_REQUEUE_STOP_ONCE: t->requeue_stop_once = 1; break;
+		case O_REATTACH: t->reattach = 1; break;
 		case O_START_DELAY:
 			if (parse_ms(optarg, &t->start_delay) < 0)
 				return -1;
@@ -424,15 +459,86 @@ static int open_log(const char *path)
 	return fd;
 }
 
+/* Attach and announce "ready ID". Returns NULL after saying why on stderr
+ * when quiet is 0. */
+static pulse_worker *attach(struct tw *t, int quiet)
+{
+	const pulse_handlers h = {on_start, on_stop,
+	                          t->no_notify ? NULL : on_notify};
+	char err[256];
+	int code;
+	pulse_worker *w = pulse_worker_attach(t->socket, t->pool, t->name, &h, t,
+	                                      &code, err, sizeof(err));
+	if (!w) {
+		if (!quiet)
+			fprintf(stderr, "testworker: attach to %s: %s: %s\n", t->pool,
+			        pulse_strerror(code), err);
+		return NULL;
+	}
+	/* A copy: the final log lines are written after a detach freed w. */
+	free(t->id);
+	if (!(t->id = strdup(pulse_worker_id(w)))) {
+		fprintf(stderr, "testworker: out of memory\n");
+		exit(1);
+	}
+	printf("ready %s\n", t->id);
+	fflush(stdout);
+	return w;
+}
+
+/* Serve one session until a signal (returns 0, w still open) or its end
+ * (returns the code, after saying why on stderr). This is the
+ * external-loop use of the library: its fd is polled with ours. */
+static int serve(struct tw *t, pulse_worker *w)
+{
+	struct pollfd fds[2] = {{.fd = pulse_worker_fd(w), .events = POLLIN},
+	                        {.fd = t->sigfd, .events = POLLIN}};
+	while (!t->term) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "testworker: poll: %s\n", strerror(errno));
+			quit(t, 1);
+		}
+		if (fds[1].revents)
+			take_signal(t);
+		int code;
+		if (!t->term && fds[0].revents && (code = pulse_worker_process(w))) {
+			fprintf(stderr, "testworker %s: session ended: %s: %s\n", t->id,
+			        pulse_strerror(code), pulse_worker_errmsg(w));
+			return code;
+		}
+	}
+	return 0;
+}
+
+/* --reattach: after a session ended, attach again every 100 ms until
+ * pulsed takes the worker back; a signal ends the wait (and the process). */
+static pulse_worker *reattach(struct tw *t)
+{
+	for (;;) {
+		struct pollfd p = {.fd = t->sigfd, .events = POLLIN};
+		if (poll(&p, 1, 100) > 0) {
+			take_signal(t);
+			if (t->term)
+				quit(t, 0);
+		}
+		pulse_worker *w = attach(t, 1);
+		if (w)
+			return w;
+	}
+}
+
 int main(int argc, char **argv)
 {
-	struct tw t = {.logfd = -1, .evfd = -1, .id = "?"};
+	struct tw t = {.logfd = -1, .evfd = -1};
 	if (parse_options(&t, argc, argv) < 0)
 		return usage();
 	if ((t.logfd = open_log(t.logfile)) < 0 ||
 	    (t.eventlog && (t.evfd = open_log(t.eventlog)) < 0))
 		return 1;
-	if (set_init(&t.running) < 0 || set_init(&t.requeued) < 0) {
+	if (set_init(&t.running) < 0 || set_init(&t.requeued) < 0 ||
+	    set_init(&t.stop_requeued) < 0 || !(t.id = strdup("?"))) {
 		fprintf(stderr, "testworker: out of memory\n");
 		return 1;
 	}
@@ -447,44 +553,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	pulse_handlers h = {on_start, on_stop, t.no_notify ? NULL : on_notify};
-	char err[256];
-	int code;
-	pulse_worker *w = pulse_worker_attach(t.socket, t.pool, t.name, &h, &t,
-	                                      &code, err, sizeof(err));
-	if (!w) {
-		fprintf(stderr, "testworker: attach to %s: %s: %s\n", t.pool,
-		        pulse_strerror(code), err);
+	pulse_worker *w = attach(&t, 0);
+	if (!w)
 		return 1;
-	}
-	/* A copy: the final log lines are written after a detach freed w. */
-	if (!(t.id = strdup(pulse_worker_id(w)))) {
-		fprintf(stderr, "testworker: out of memory\n");
-		return 1;
-	}
-	printf("ready %s\n", t.id);
-	fflush(stdout);
-
-	/* The external-loop use of the library: poll its fd with ours. */
-	struct pollfd fds[2] = {{.fd = pulse_worker_fd(w), .events = POLLIN},
-	                        {.fd = t.sigfd, .events = POLLIN}};
-	while (!t.term) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr, "testworker: poll: %s\n", strerror(errno));
+	while (serve(&t, w) != 0) {
+		/* The session ended: pulsed no longer counts on what ran here. */
+		pulse_worker_close(w);
+		end_runs(&t);
+		if (!t.reattach)
 			quit(&t, 1);
-		}
-		if (fds[1].revents)
-			take_signal(&t);
-		if (!t.term && fds[0].revents && (code = pulse_worker_process(w))) {
-			fprintf(stderr, "testworker %s: session ended: %s: %s\n", t.id,
-			        pulse_strerror(code), pulse_worker_errmsg(w));
-			quit(&t, 1);
-		}
+		w = reattach(&t);
 	}
 	if (t.detach_on_sigterm) {
-		code = pulse_worker_detach(w); /* HALTs run on_stop; frees w */
+		int code = pulse_worker_detach(w); /* HALTs run on_stop; frees w */
 		if (code)
 			fprintf(stderr, "testworker: detach: %s\n", pulse_strerror(code));
 	}

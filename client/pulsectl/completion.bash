@@ -1,0 +1,73 @@
+# bash completion for pulsectl(1); installed as
+# $(datadir)/bash-completion/completions/pulsectl.
+#
+# Completes options, commands, pool names (from `pulsectl -H status`) and
+# job keys (from `pulsectl -H jobs POOL`), asking the pulsed that the
+# command line names with -s, if any. Needs nothing from the
+# bash-completion package.
+
+# The pools this pulsed serves: the "pools" lines of `status -H`, whose
+# second field is the pool name.
+_pulsectl_pools()
+{
+	pulsectl "$@" -H status 2>/dev/null | awk -F '\t' '$1 == "pools" { print $2 }'
+}
+
+_pulsectl()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local commands="status workers jobs job dispatch stop notify version help"
+	local -a sock=() args=()
+	local cmd= i w opts_done=
+
+	# What is typed so far: the socket option, the command, its arguments.
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		case $w in
+		-s | --socket)
+			sock=(-s "${COMP_WORDS[i + 1]}")
+			((i++))
+			;;
+		--socket=*) sock=(-s "${w#--socket=}") ;;
+		--) [[ -n $cmd ]] && opts_done=1 ;;
+		-*) [[ -n $opts_done ]] && args+=("$w") ;;
+		*)
+			if [[ -z $cmd ]]; then cmd=$w; else args+=("$w"); fi
+			;;
+		esac
+	done
+
+	if [[ $prev == -s || $prev == --socket ]]; then
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return
+	fi
+	if [[ $cur == -* && -z $opts_done ]]; then
+		if [[ -z $cmd ]]; then
+			COMPREPLY=($(compgen -W "-s --socket --json -H -h --help" -- "$cur"))
+		elif [[ $cmd == workers ]]; then
+			COMPREPLY=($(compgen -W "--local --json -H --" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "--json -H --" -- "$cur"))
+		fi
+		return
+	fi
+	if [[ -z $cmd ]]; then
+		COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+		return
+	fi
+
+	local IFS=$'\n'
+	case $cmd:${#args[@]} in
+	workers:0 | jobs:0 | job:0 | dispatch:0 | stop:0 | notify:0)
+		COMPREPLY=($(compgen -W "$(_pulsectl_pools "${sock[@]}")" -- "$cur"))
+		;;
+	job:1 | stop:1 | notify:1)
+		COMPREPLY=($(compgen -W "$(pulsectl "${sock[@]}" -H jobs -- "${args[0]}" 2>/dev/null)" -- "$cur"))
+		;;
+	dispatch:2 | notify:2)
+		COMPREPLY=($(compgen -W "-" -- "$cur"))
+		;;
+	esac
+}
+
+complete -F _pulsectl pulsectl
