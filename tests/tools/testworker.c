@@ -494,7 +494,8 @@ static int serve(struct tw *t, pulse_worker *w)
 	struct pollfd fds[2] = {{.fd = pulse_worker_fd(w), .events = POLLIN},
 	                        {.fd = t->sigfd, .events = POLLIN}};
 	while (!t->term) {
-		if (poll(fds, 2, -1) < 0) {
+		/* the library's deadline (pulsed's lease) bounds the wait */
+		if (poll(fds, 2, pulse_worker_timeout(w)) < 0) {
 			if (errno == EINTR)
 				continue;
 			fprintf(stderr, "testworker: poll: %s\n", strerror(errno));
@@ -503,7 +504,7 @@ static int serve(struct tw *t, pulse_worker *w)
 		if (fds[1].revents)
 			take_signal(t);
 		int code;
-		if (!t->term && fds[0].revents && (code = pulse_worker_process(w))) {
+		if (!t->term && (code = pulse_worker_process(w))) {
 			fprintf(stderr, "testworker %s: session ended: %s: %s\n", t->id,
 			        pulse_strerror(code), pulse_worker_errmsg(w));
 			return code;
