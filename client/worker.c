@@ -39,6 +39,8 @@
 
 /* The id of our DETACH request: the only request a worker sends. */
 #define DETACH_ID 1
+/* The longest LEASE taken as given (one day). */
+#define MAX_LEASE_MS (86400u * 1000u)
 
 struct pulse_worker {
 	struct libpulse_conn conn;
@@ -183,7 +185,11 @@ static int handle_frame(pulse_worker *w, const pulse_msg *m)
 	case PULSE_T_EVENT:
 		return answer_event(w, m);
 	case PULSE_T_LEASE:
-		w->lease_end = libpulse_now_ms() + m->timeout_ms;
+		/* Capped, so that the end cannot wrap and timeout() fits an
+		 * int; a day is "no fencing" in practice. */
+		w->lease_end = libpulse_now_ms() +
+		               (m->timeout_ms < MAX_LEASE_MS ? m->timeout_ms
+		                                             : MAX_LEASE_MS);
 		return 0;
 	case PULSE_T_OK:
 		if (w->detaching && m->id == DETACH_ID) {
@@ -357,7 +363,11 @@ int pulse_worker_detach(pulse_worker *w)
 	/* pulsed now sends HALT for each job: they are answered as usual
 	 * until the OK to DETACH, or the end of the session. */
 	while (!code && !w->detached) {
-		if (libpulse_poll(w->conn.fd, POLLIN, 0) < 0)
+		/* Bounded by the lease: a pulsed that hangs mid-detach must
+		 * not keep the jobs running here past it. */
+		int ms = pulse_worker_timeout(w);
+		uint64_t deadline = ms < 0 ? 0 : libpulse_now_ms() + (uint64_t)ms;
+		if (libpulse_poll(w->conn.fd, POLLIN, deadline) < 0)
 			code = libpulse_errno_code(errno);
 		else
 			code = pulse_worker_process(w);

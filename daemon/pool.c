@@ -34,6 +34,10 @@ static void lease_renew(struct pool *p);
 static void pool_join(struct pool *p);
 static void load_members(struct pool *p);
 static void rebalance(struct pool *p);
+static void sweep_orphans(struct pool *p);
+static void sweep_strays(struct pool *p);
+
+#define STRAY_EVERY 10 /* lease ticks between two stray checks */
 
 static uint64_t lease_every_ms(const struct pool *p)
 {
@@ -401,12 +405,100 @@ static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
 	p->waiting = (uint64_t)r->element[3]->integer;
 	p->jobs_pool = (uint64_t)r->element[5]->integer;
 	free(c);
-	if (p->state == POOL_ACTIVE)
+	if (p->state == POOL_ACTIVE) {
 		arm_fence(p);
+		sweep_orphans(p);
+		if (++p->ticks % STRAY_EVERY == 0)
+			sweep_strays(p);
+	}
 	if (epoch != p->epoch)
 		load_members(p);
 	else if (p->waiting > 0)
 		pool_scan_waiting(p);
+}
+
+/* ---- recovery sweeps ---------------------------------------------------- */
+
+#define ORPHAN_COUNT "200"
+
+static void orphans_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct pool *p = arg;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	snprintf(p->orphan_cursor, sizeof(p->orphan_cursor), "%s",
+	         r->element[0]->str);
+	if (r->element[1]->type == REDIS_REPLY_INTEGER && r->element[1]->integer > 0)
+		LOGW(&d->log, "pool %s: %lld jobs had no live owner; they wait for "
+		     "workers again", p->name, r->element[1]->integer);
+}
+
+/* One step of the pool-wide orphan sweep per lease tick: constant cost
+ * per tick whatever the pool's size. */
+static void sweep_orphans(struct pool *p)
+{
+	if (!p->orphan_cursor[0])
+		strcpy(p->orphan_cursor, "0");
+	const char *argv[2] = {p->orphan_cursor, ORPHAN_COUNT};
+	store_script(p->d->store, S_ORPHANS, p->base, 2, argv, NULL, orphans_cb, p);
+}
+
+static void free_strays(table *t)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, t);
+	while ((e = table_next(&it)))
+		free(e->val);
+	table_free(t);
+}
+
+/* Keys Redis says our workers own but none of them runs (a release lost
+ * with a Redis connection, say). A key is released only when it was seen
+ * stray with the same owner record twice in a row, so that an assignment
+ * still on its way through the inbox is never taken for one. */
+static void strays_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct pool *p = arg;
+	if (!r || r->type != REDIS_REPLY_ARRAY)
+		return;
+	table now;
+	table_init(&now);
+	size_t n = r->elements / 2, nrel = 0;
+	const char **keys = calloc(n ? n : 1, sizeof(*keys));
+	const char **owners = calloc(n ? n : 1, sizeof(*owners));
+	if (!keys || !owners)
+		abort();
+	size_t nl = strlen(d->node);
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		redisReply *k = r->element[i], *o = r->element[i + 1];
+		if (k->type != REDIS_REPLY_STRING || o->type != REDIS_REPLY_STRING ||
+		    table_get(&p->ljobs, k->str, k->len))
+			continue;
+		const char *seen = table_get(&p->strays, k->str, k->len);
+		if (seen && strcmp(seen, o->str) == 0 && o->len > nl + 1 &&
+		    strncmp(o->str, d->node, nl) == 0 && o->str[nl] == ' ') {
+			keys[nrel] = k->str;
+			owners[nrel++] = o->str + nl + 1;
+		} else {
+			table_set(&now, k->str, k->len, xstrdup(o->str));
+		}
+	}
+	if (nrel)
+		LOGW(&d->log, "pool %s: %zu jobs recorded as ours run on no local "
+		     "worker; releasing them", p->name, nrel);
+	worker_release_keys(p, keys, owners, nrel);
+	free(keys);
+	free(owners);
+	free_strays(&p->strays);
+	p->strays = now;
+}
+
+static void sweep_strays(struct pool *p)
+{
+	const char *argv[1] = {p->d->node};
+	store_script(p->d->store, S_STRAYS, p->base, 1, argv, NULL, strays_cb, p);
 }
 
 static void lease_renew(struct pool *p)
@@ -643,6 +735,7 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 	table_init(&p->workers);
 	table_init(&p->lworkers);
 	table_init(&p->ljobs);
+	table_init(&p->strays);
 	p->state = POOL_JOINING;
 	p->lease_timer = evtimer_new(d->base, lease_timer_cb, p);
 	p->fence_timer = evtimer_new(d->base, fence_cb, p);
@@ -665,6 +758,7 @@ void pool_free(struct pool *p)
 		worker_free(e->val);
 	table_free(&p->lworkers);
 	table_free(&p->ljobs);
+	free_strays(&p->strays);
 	clear_members(p);
 	event_free(p->lease_timer);
 	event_free(p->fence_timer);

@@ -121,6 +121,9 @@ struct pool {
 	int scan_inflight, scan_again;
 	int moves_inflight;
 	char inbox_last[48];      /* last inbox entry id read */
+	char orphan_cursor[24];   /* HSCAN cursor of the orphan sweep */
+	uint64_t ticks;           /* good lease renewals */
+	table strays;             /* key -> owner record seen stray once */
 	struct event *lease_timer, *fence_timer, *scan_timer, *rebalance_ev;
 	uint64_t joined_ms;
 };
@@ -246,6 +249,8 @@ void worker_fence_job(struct job *j);
  * stopping or leaving the pool); workers stay attached. */
 void worker_drain_pool(struct pool *p);
 void worker_free(struct lworker *w);
+void worker_release_keys(struct pool *p, const char *const *keys,
+                         const char *const *owners, size_t n);
 /* Send LEASE (ms) to one worker, or to every worker of the pool (w NULL). */
 void worker_send_lease(struct pool *p, struct lworker *w, uint64_t ms);
 /* The pool joined: finish the attaches that waited for it. */

@@ -23,7 +23,8 @@ static const char *const script_names[S__COUNT] = {
 	[S_ATTACH] = "attach",   [S_CLAIM] = "claim",
 	[S_DETACH] = "detach",   [S_JOIN] = "join",
 	[S_LEASE] = "lease",     [S_LEAVE] = "leave",
-	[S_MEMBERS] = "members", [S_RELEASE] = "release",
+	[S_MEMBERS] = "members", [S_ORPHANS] = "orphans",
+	[S_RELEASE] = "release", [S_STRAYS] = "strays",
 	[S_REMOVE] = "remove",   [S_ROUTE] = "route",
 	[S_STARTED] = "started",   [S_WORKERS] = "workers",
 };

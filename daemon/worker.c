@@ -261,38 +261,42 @@ static void call_started(struct job *j, const char *result, const char *msg)
 	sargs_free(&a);
 }
 
-static void release_cb(struct pulsed *d, redisReply *r, void *arg)
-{
-	(void)d;
-	(void)r;
-	ackctx_free(arg);
-}
 
-/* Hand jobs back to the waiting set. */
-static void release_jobs(struct pool *p, struct job **js, size_t n)
+/* Hand jobs back to the waiting set: keys[i] owned by owners[i], which
+ * is "<worker> <fence>" (release.lua skips any whose record changed). */
+void worker_release_keys(struct pool *p, const char *const *keys,
+                         const char *const *owners, size_t n)
 {
+	if (n == 0)
+		return;
 	sargs a = {0};
 	sargs_str(&a, p->d->node);
 	sargs_u64(&a, 0);
-	char (*owners)[160] = calloc(n ? n : 1, sizeof(*owners));
-	if (!owners)
-		abort();
 	for (size_t i = 0; i < n; i++) {
-		snprintf(owners[i], sizeof(owners[i]), "%s %" PRIu64, js[i]->w->id,
-		         js[i]->fence);
-		sargs_str(&a, js[i]->key);
+		sargs_str(&a, keys[i]);
 		sargs_str(&a, owners[i]);
 	}
-	struct ackctx *c = calloc(1, sizeof(*c));
-	if (!c)
-		abort();
-	c->p = p;
-	c->key = xstrdup("");
-	c->wid = xstrdup("");
-	c->msg = NULL;
-	store_script(p->d->store, S_RELEASE, p->base, a.n, a.v, a.l, release_cb, c);
+	store_script(p->d->store, S_RELEASE, p->base, a.n, a.v, a.l, NULL, NULL);
 	sargs_free(&a);
+}
+
+static void release_jobs(struct pool *p, struct job **js, size_t n)
+{
+	const char **keys = calloc(n ? n : 1, sizeof(*keys));
+	const char **owners = calloc(n ? n : 1, sizeof(*owners));
+	char (*buf)[160] = calloc(n ? n : 1, sizeof(*buf));
+	if (!keys || !owners || !buf)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		snprintf(buf[i], sizeof(buf[i]), "%s %" PRIu64, js[i]->w->id,
+		         js[i]->fence);
+		keys[i] = js[i]->key;
+		owners[i] = buf[i];
+	}
+	worker_release_keys(p, keys, owners, n);
+	free(keys);
 	free(owners);
+	free(buf);
 }
 
 static void remove_cb(struct pulsed *d, redisReply *r, void *arg)

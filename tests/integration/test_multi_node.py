@@ -229,3 +229,19 @@ def test_malformed_redis_entries_skipped(env):
     wait_for(lambda: all_running_once(ws, keys), 5, "processing goes on")
     assert all(n.proc.poll() is None for n in ns)
     check_history(ws, keys)
+
+
+def test_orphans_found_and_started(env):
+    ns, ws = cluster(env, workers=1)
+    base = "pulse:{p}:"
+    # a payload with no owner and not waiting; one owned by a node that
+    # does not exist; one owned by a live node whose worker does not run it
+    env.redis.cli("HSET", base + "jobs", "orphan-1", "x")
+    env.redis.cli("HSET", base + "jobs", "orphan-2", "y")
+    env.redis.cli("HSET", base + "owner", "orphan-2", "node-z ghost 7")
+    env.redis.cli("HSET", base + "jobs", "orphan-3", "z")
+    env.redis.cli("HSET", base + "owner", "orphan-3", "node-b node-b-w0 99999")
+    env.redis.cli("SADD", base + "njobs:node-b", "orphan-3")
+    keys = ["orphan-1", "orphan-2", "orphan-3"]
+    wait_for(lambda: all_running_once(ws, keys), 10, "orphans restarted")
+    check_history(ws, keys)
