@@ -20,11 +20,21 @@ class Env:
         self.redis = harness.Redis(self.procs, tmp)
         self.nodes = []
         self.workers = []
+        self.proxies = []
 
-    def node(self, name="node-a", pools=None, extra=None, start=True, **pool_opts):
+    def proxy(self):
+        p = harness.Proxy(self.redis.port)
+        self.proxies.append(p)
+        return p
+
+    def node(self, name="node-a", pools=None, extra=None, start=True, redis_url=None,
+             **pool_opts):
         """A pulsed node. pool_opts (worker_ttl="1s", ...) go to pools."*"."""
         if pools is None:
             pools = {"*": dict(pool_opts)}
+        if redis_url:
+            extra = dict(extra or {})
+            extra.setdefault("redis", {})["url"] = redis_url
         n = harness.Node(self.procs, self.tmp, self.redis, name, pools, extra)
         self.nodes.append(n)
         if start:
@@ -38,6 +48,8 @@ class Env:
 
     def close(self):
         self.procs.killall()
+        for p in self.proxies:
+            p.close()
 
 
 @pytest.fixture

@@ -64,12 +64,98 @@ class Procs:
                 pass
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Proxy:
+    """A TCP proxy in front of Redis that a test can cut and heal: one
+    node behind it loses Redis while the others keep it."""
+
+    def __init__(self, target_port):
+        import threading
+        self.target = target_port
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.cut_ = False
+        self.conns = []
+        self.lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def _pipe(self, a, b):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def _accept(self):
+        import threading
+        while not self.closed:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            if self.cut_:
+                c.close()
+                continue
+            try:
+                u = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, u]
+            threading.Thread(target=self._pipe, args=(c, u), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c), daemon=True).start()
+
+    def cut(self):
+        """Drop every connection and refuse new ones."""
+        self.cut_ = True
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+            self.conns = []
+
+    def heal(self):
+        self.cut_ = False
+
+    def close(self):
+        self.closed = True
+        self.cut()
+        self.lsock.close()
+
+
 class Redis:
     def __init__(self, procs, tmp):
         self.procs = procs
         self.dir = os.path.join(tmp, "redis")
         os.makedirs(self.dir, exist_ok=True)
         self.sock = os.path.join(self.dir, "redis.sock")
+        self.port = free_port()
         self.proc = None
         self.start()
 
@@ -77,7 +163,8 @@ class Redis:
         if os.path.exists(self.sock):
             os.unlink(self.sock)
         self.proc = self.procs.spawn(
-            ["redis-server", "--port", "0", "--unixsocket", self.sock,
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--unixsocket", self.sock,
              "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
              "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -245,3 +245,106 @@ def test_orphans_found_and_started(env):
     keys = ["orphan-1", "orphan-2", "orphan-3"]
     wait_for(lambda: all_running_once(ws, keys), 10, "orphans restarted")
     check_history(ws, keys)
+
+
+def test_redis_restarted_empty(env):
+    ns, ws = cluster(env)
+    keys = ["e-%d" % i for i in range(60)]
+    dispatch_all(ns[0], keys)
+    env.redis.stop()
+    env.redis.start()
+    # P4/P15: nodes reconnect, re-register and re-announce their jobs
+    wait_for(lambda: ns[1].ctlj("jobs", "p")[0] == 0 and
+             sorted(ns[1].ctlj("jobs", "p")[1]["keys"]) == sorted(keys), 10,
+             "jobs re-announced after the restart")
+    assert ns[2].ctlj("dispatch", "p", "after-restart")[0] == 0
+    wait_for(lambda: all_running_once(ws, keys + ["after-restart"]), 5, "pool carries on")
+    check_history(ws, keys + ["after-restart"])
+
+
+def test_join_of_many_workers_keeps_dispatching(env):
+    ns, ws = cluster(env, workers=1)
+    keys = ["m-%d" % i for i in range(300)]
+    dispatch_all(ns[0], keys)
+    stop = threading.Event()
+    extra, errors = [], []
+
+    def keep_dispatching():
+        i = 0
+        while not stop.is_set():
+            k = "during-%d" % i
+            rc, data, err = ns[i % 3].ctlj("dispatch", "p", k)
+            (extra if rc == 0 else errors).append((k, err))
+            i += 1
+
+    def keep_notifying():
+        i = 0
+        while not stop.is_set():
+            k = keys[i % len(keys)]
+            rc, data, err = ns[(i + 1) % 3].ctlj("notify", "p", k, "n%d" % i)
+            if rc != 0:
+                errors.append((k, err))
+            i += 1
+
+    ts = [threading.Thread(target=keep_dispatching), threading.Thread(target=keep_notifying)]
+    for t in ts:
+        t.start()
+    try:
+        new = [env.worker(n, name="%s-new%d" % (n.name, i)) for n in ns for i in range(2)]
+        allw = ws + new
+        wait_for(lambda: all(len(w.running()) > 0 for w in new), 10, "every new worker to get jobs")
+    finally:
+        stop.set()
+        for t in ts:
+            t.join()
+    assert not errors, errors[:5]  # dispatch and notify kept working (P2, P7)
+    assert len(extra) > 0
+    expect = keys + [k for k, _ in extra]
+    wait_for(lambda: all_running_once(allw, expect), 10, "rebalance to settle")
+    check_history(allw, expect)
+
+
+def test_stop_during_rebalance(env):
+    ns, ws = cluster(env, workers=1)
+    keys = ["sd-%d" % i for i in range(200)]
+    dispatch_all(ns[0], keys)
+    stopped, errors = [], []
+
+    def stopper():
+        for k in keys[:100]:
+            rc, data, err = ns[2].ctlj("stop", "p", k)
+            (stopped if rc == 0 else errors).append((k, err))
+
+    t = threading.Thread(target=stopper)
+    t.start()
+    new = [env.worker(n, name="%s-late" % n.name) for n in ns]
+    t.join()
+    assert not errors, errors[:5]  # P6: every stop answered, even mid-move
+    allw = ws + new
+    wait_for(lambda: all_running_once(allw, keys[100:]), 10, "settle")
+    check_history(allw, keys[100:])
+
+
+def test_node_cut_off_from_redis_self_fences(env):
+    prox = env.proxy()
+    a = env.node("node-a", worker_ttl=TTL)
+    b = env.node("node-b", worker_ttl=TTL, redis_url=prox.url())
+    c = env.node("node-c", worker_ttl=TTL)
+    for n in (a, b, c):
+        n.ctlj("jobs", "p")
+    ws = [env.worker(n, name="%s-w" % n.name) for n in (a, b, c)]
+    wait_for(lambda: all(n.pool_status("p")["workers_pool"] == 3 for n in (a, b, c)), 5, "view")
+    keys = ["cut-%d" % i for i in range(90)]
+    dispatch_all(a, keys)
+    theirs = ws[1].running()
+    assert theirs
+    prox.cut()
+    # P3: b stops its jobs through the stop handler before its lease ends;
+    # a and c start them only after that (the checker sees no overlap)
+    wait_for(lambda: ws[1].running() == set(), TTL_S * 2, "b to fence")
+    wait_for(lambda: set(running([ws[0], ws[2]])) == set(keys), TTL_S * 4 + 2,
+             "b's jobs elsewhere")
+    prox.heal()
+    wait_for(lambda: b.pool_status("p")["state"] == "active", 10, "b to rejoin")
+    wait_for(lambda: all_running_once(ws, keys), 10, "one owner per job")
+    check_history(ws, keys)
