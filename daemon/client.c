@@ -162,6 +162,16 @@ static struct qref *qref(struct request *q)
 	return r;
 }
 
+/* The request a Redis callback was for (NULL if it already finished);
+ * frees the reference. */
+static struct request *qref_take(struct pulsed *d, void *arg)
+{
+	struct qref *ref = arg;
+	struct request *q = table_get_u64(&d->requests, ref->rid);
+	free(ref);
+	return q;
+}
+
 static const char *reply_code(redisReply *r)
 {
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
@@ -172,9 +182,7 @@ static const char *reply_code(redisReply *r)
 
 static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 {
-	struct qref *ref = arg;
-	struct request *q = table_get_u64(&d->requests, ref->rid);
-	free(ref);
+	struct request *q = qref_take(d, arg);
 	if (!q)
 		return;
 	const char *code = reply_code(r);
@@ -237,9 +245,7 @@ static void dispatch(struct request *q)
 
 static void route_cb(struct pulsed *d, redisReply *r, void *arg)
 {
-	struct qref *ref = arg;
-	struct request *q = table_get_u64(&d->requests, ref->rid);
-	free(ref);
+	struct request *q = qref_take(d, arg);
 	if (!q)
 		return;
 	const char *code = reply_code(r);

@@ -280,22 +280,11 @@ class Node:
         return None
 
 
-class Worker:
-    """One build/tests/testworker process attached to a node."""
+class LoggedWorker:
+    """A worker process that logs `start|stop|notify KEY WORKER NS ...`
+    lines to self.evlog and prints `ready WORKER` once attached."""
 
-    count = 0
-
-    def __init__(self, procs, tmp, node, pool, name=None, opts=()):
-        Worker.count += 1
-        self.node = node
-        self.pool = pool
-        tag = name or "anon%d" % Worker.count
-        self.log = os.path.join(tmp, "w-%s-%d.log" % (tag, Worker.count))
-        self.evlog = os.path.join(tmp, "w-%s-%d.events" % (tag, Worker.count))
-        argv = [TESTWORKER, "-s", node.sock, "-p", pool, "-l", self.log,
-                "-L", self.evlog] + list(opts)
-        if name:
-            argv += ["-n", name]
+    def spawn(self, procs, argv):
         self.proc = procs.spawn(argv, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
@@ -337,6 +326,25 @@ class Worker:
     def term(self, timeout=30):
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=timeout * SLOW)
+
+
+class Worker(LoggedWorker):
+    """One build/tests/testworker process attached to a node."""
+
+    count = 0
+
+    def __init__(self, procs, tmp, node, pool, name=None, opts=()):
+        Worker.count += 1
+        self.node = node
+        self.pool = pool
+        tag = name or "anon%d" % Worker.count
+        self.log = os.path.join(tmp, "w-%s-%d.log" % (tag, Worker.count))
+        self.evlog = os.path.join(tmp, "w-%s-%d.events" % (tag, Worker.count))
+        argv = [TESTWORKER, "-s", node.sock, "-p", pool, "-l", self.log,
+                "-L", self.evlog] + list(opts)
+        if name:
+            argv += ["-n", name]
+        self.spawn(procs, argv)
 
 
 def intervals(workers):
