@@ -6,6 +6,8 @@ logs are printed so the cause is visible in CI output.
 """
 import os
 import shutil
+import signal
+import subprocess
 import tempfile
 
 import pytest
@@ -47,9 +49,33 @@ class Env:
         return w
 
     def close(self):
+        """Workers die first, then each pulsed gets SIGTERM so that a
+        sanitizer build reports leaks at exit; then everything else."""
+        nodes = {n.proc for n in self.nodes if n.proc}
+        for p in self.procs.procs:
+            if p not in nodes and p is not self.redis.proc and p.poll() is None:
+                p.kill()
+        for n in self.nodes:
+            if n.proc and n.proc.poll() is None:
+                n.proc.send_signal(signal.SIGTERM)
+        for n in self.nodes:
+            if n.proc:
+                try:
+                    n.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
         self.procs.killall()
         for p in self.proxies:
             p.close()
+
+    def sanitizer_reports(self):
+        """Sanitizer reports in the nodes' logs (a build with ASan/UBSan)."""
+        out = []
+        for n in self.nodes:
+            text = n.logtext(full=True)
+            if "Sanitizer" in text or "runtime error:" in text:
+                out.append("%s:\n%s" % (n.name, text[-4000:]))
+        return out
 
 
 @pytest.fixture
@@ -59,6 +85,10 @@ def env(request):
     e = Env(tmp)
     yield e
     e.close()
+    reports = e.sanitizer_reports()
+    if reports:
+        shutil.rmtree(tmp, ignore_errors=True)
+        pytest.fail("sanitizer report from pulsed:\n" + "\n".join(reports))
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
         for n in e.nodes:

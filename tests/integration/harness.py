@@ -246,10 +246,11 @@ class Node:
         self.proc.kill()
         self.proc.wait()
 
-    def logtext(self):
+    def logtext(self, full=False):
         try:
             with open(self.log, errors="replace") as f:
-                return f.read()[-6000:]
+                text = f.read()
+            return text if full else text[-6000:]
         except OSError:
             return ""
 
