@@ -559,7 +559,7 @@ static void lease_timer_cb(evutil_socket_t fd, short what, void *arg)
  * was stopped) and must stop here. */
 static void joined_jobs(struct pool *p, redisReply *r)
 {
-	for (size_t i = 3; i + 1 < r->elements; i += 2) {
+	for (size_t i = 4; i + 1 < r->elements; i += 2) {
 		redisReply *k = r->element[i], *f = r->element[i + 1];
 		if (k->type != REDIS_REPLY_STRING || f->type != REDIS_REPLY_INTEGER)
 			continue;
@@ -603,9 +603,14 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 		LOGI(&p->d->log, "pool %s is shut down", p->name);
 		return;
 	}
-	if (r->elements < 3)
+	if (r->elements < 4)
 		return;
 	uint64_t now = now_ms();
+	if (p->joined_ms && r->element[3]->type == REDIS_REPLY_INTEGER &&
+	    r->element[3]->integer == 1)
+		LOGW(&p->d->log, "pool %s: Redis lost the pool's state (restarted "
+		     "empty or flushed): jobs running here are re-announced; jobs "
+		     "that were waiting for a worker or moving are lost", p->name);
 	p->state = POOL_ACTIVE;
 	p->lease_sent_ms = p->lease_ok_ms = now;
 	p->redis_offset_ms = (int64_t)r->element[1]->integer - (int64_t)now;
@@ -613,9 +618,9 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 	strcpy(p->inbox_last, "0");
 	arm_fence(p);
 	LOGI(&p->d->log, "pool %s: joined as node %s", p->name, p->d->node);
-	if (r->elements > 3)
+	if (r->elements > 4)
 		LOGI(&p->d->log, "pool %s: re-announced %zu running jobs", p->name,
-		     (r->elements - 3) / 2);
+		     (r->elements - 4) / 2);
 	joined_jobs(p, r);
 	inbox_restart(p->d);
 	worker_pool_joined(p);

@@ -10,10 +10,12 @@
 -- was reaped (others saw it dead and may have stopped the job). When Redis
 -- lost its data (no tombstone in 'reaped'), the node's payloads re-create
 -- the jobs.
--- Returns {'SHUTDOWN'} or {'OK', now, epoch, then key, fence per job
--- (fence 0: conflict)}.
+-- Returns {'SHUTDOWN'} or {'OK', now, epoch, empty, then key, fence per
+-- job (fence 0: conflict)}; empty is 1 when the pool had no state at all
+-- (its first node, or Redis lost everything).
 local node, inc, ttl, nw = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 if redis.call('HEXISTS', B .. 'state', 'shutdown') == 1 then return {'SHUTDOWN'} end
+local empty = redis.call('EXISTS', B .. 'epoch') == 0 and 1 or 0
 local was_reaped = redis.call('HEXISTS', B .. 'reaped', node) == 1
 redis.call('HDEL', B .. 'reaped', node)
 local now = now_ms()
@@ -26,7 +28,7 @@ for i = 5, 4 + nw do
     redis.call('HSET', B .. 'workers', ARGV[i], node)
   end
 end
-local out = {'OK', now, 0}
+local out = {'OK', now, 0, empty}
 for i = 5 + nw, #ARGV, 3 do
   local key, wid, p = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local o = redis.call('HGET', B .. 'owner', key)

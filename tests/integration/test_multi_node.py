@@ -214,6 +214,8 @@ def test_redis_flushall_rebuilds(env):
              "jobs re-announced")
     assert ns[0].ctlj("dispatch", "p", "after-flush")[0] == 0
     wait_for(lambda: all_running_once(ws, keys + ["after-flush"]), 5, "pool carries on")
+    # the loss is reported in the log
+    assert any("Redis lost the pool's state" in n.logtext() for n in ns)
     check_history(ws, keys + ["after-flush"])
 
 
