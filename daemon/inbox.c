@@ -176,7 +176,7 @@ static void read_cb(struct pulsed *d, redisReply *r, void *arg)
 
 static void read_inboxes(struct pulsed *d)
 {
-	if (!store_up(d->store) || d->stopping == 2)
+	if (!store_up(d->store) || d->stopping == STOP_DONE)
 		return;
 	sargs keys = {0}, ids = {0};
 	char (*names)[512] = calloc(d->pools.n ? d->pools.n : 1, sizeof(*names));

@@ -57,7 +57,7 @@ static char *make_node_id(const config *c)
 
 static void finish(struct pulsed *d)
 {
-	d->stopping = 2;
+	d->stopping = STOP_DONE;
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -77,7 +77,7 @@ void daemon_leave_done(struct pulsed *d)
 
 void daemon_progress(struct pulsed *d)
 {
-	if (d->stopping != 1)
+	if (d->stopping != STOP_DRAINING)
 		return;
 	table_iter it;
 	struct tentry *e;
@@ -88,7 +88,7 @@ void daemon_progress(struct pulsed *d)
 			return;
 	}
 	/* every job was handed on: leave each pool */
-	d->stopping = 3;
+	d->stopping = STOP_LEAVING;
 	int any = 0;
 	table_iter_init(&it, &d->pools);
 	while ((e = table_next(&it))) {
@@ -121,7 +121,7 @@ static void begin_stop(struct pulsed *d)
 		finish(d);
 		return;
 	}
-	d->stopping = 1;
+	d->stopping = STOP_DRAINING;
 	LOGI(&d->log, "stopping: handing local jobs to other workers");
 	if (d->lev) {
 		event_del(d->lev);
@@ -292,7 +292,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	/* teardown: sessions first (their workers reference pools) */
-	d.stopping = 2;
+	d.stopping = STOP_DONE;
 	server_close(&d);
 	requests_fail_all(&d, PULSE_E_CLOSED, "pulsed is stopping");
 	store_free(d.store);

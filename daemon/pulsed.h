@@ -162,10 +162,13 @@ struct request {
 	uint64_t started_us;
 	struct event *timer;
 	struct event *retry;
-	uint64_t deadline_ms;
 };
 
 /* ---- the daemon --------------------------------------------------------- */
+
+/* Where an orderly stop is (SIGTERM): local jobs being handed on, pools
+ * being left, then the loop ends (nothing may start after that). */
+enum stop_phase { RUNNING = 0, STOP_DRAINING, STOP_DONE, STOP_LEAVING };
 
 struct pulsed {
 	struct event_base *base;
@@ -174,7 +177,7 @@ struct pulsed {
 	logger log;
 	char *node;         /* node id */
 	uint64_t start_ms;
-	int stopping;
+	int stopping;       /* enum stop_phase */
 
 	/* server */
 	int lfd;
@@ -266,7 +269,6 @@ void pool_scan_waiting(struct pool *p);
 void pool_on_event(struct pool *p, const char *msg, size_t len);
 int pool_usable(struct pool *p); /* Redis up and lease held */
 const char *pool_owner_of(struct pool *p, const char *key, size_t klen);
-void pool_node_workers_changed(struct pool *p);
 void pools_redis_up(struct pulsed *d);
 void pool_move_done(struct pool *p);
 void pool_send_lease(struct pool *p, struct lworker *w);

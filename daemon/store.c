@@ -451,7 +451,7 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 
 static void schedule_reconnect(struct store *s)
 {
-	if (s->d->stopping == 2)
+	if (s->d->stopping == STOP_DONE)
 		return;
 	if (!s->retry)
 		s->retry = evtimer_new(s->d->base, retry_cb, s);
