@@ -105,6 +105,35 @@ void pulse_free_workers(pulse_worker_info *workers, size_t n);
  * round trip. Used by pulsectl. */
 int pulse_status_json(pulse_client *c, char **json);
 
+/* ---- tickers ------------------------------------------------------------ */
+
+typedef struct pulse_ticker pulse_ticker;
+
+/* Subscribe to the ticker `name` of `pool` (created if new). Every tick
+ * of a name goes to exactly one subscriber across all nodes and sessions;
+ * the clock lives in Redis, so the cadence survives the loss of a node.
+ * A different interval than the ticker's current one replaces it for
+ * everyone (the newest subscriber's interval wins). interval_ms >= 10. */
+pulse_ticker *pulse_ticker_open(const char *socket_path, const char *pool,
+                                const char *name, unsigned interval_ms,
+                                int *err, char *errbuf, size_t errlen);
+/* The fd to watch for reading in the caller's loop; then call
+ * pulse_ticker_next(t, 0, ...) until it returns PULSE_ERR_TIMEOUT. */
+int pulse_ticker_fd(const pulse_ticker *t);
+/* Wait up to timeout_ms (-1: no limit, 0: do not wait) for the next tick:
+ * 0 with its number (*seq, counting from 1 pool-wide) and its time
+ * (*ts_ms, Unix ms on Redis's clock); PULSE_ERR_TIMEOUT when none came;
+ * PULSE_ERR_CLOSED once the ticker was stopped pool-wide or the session
+ * ended. */
+int pulse_ticker_next(pulse_ticker *t, int timeout_ms, uint64_t *seq,
+                      uint64_t *ts_ms);
+/* End the ticker on every node (every subscriber's next call returns
+ * PULSE_ERR_CLOSED). The ticker must still be closed. */
+int pulse_ticker_stop(pulse_ticker *t);
+/* Close this subscription only; the ticker goes on for the others. */
+void pulse_ticker_close(pulse_ticker *t);
+const char *pulse_ticker_errmsg(const pulse_ticker *t);
+
 /* ---- worker sessions --------------------------------------------------- */
 
 typedef struct pulse_worker pulse_worker;

@@ -491,6 +491,10 @@ void client_request(struct session *s, const pulse_msg *m)
 		session_error(s, m->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
 		return;
 	}
+	if (m->type == PULSE_T_TICKER || m->type == PULSE_T_TICKER_STOP) {
+		ticker_request(s, p, m);
+		return;
+	}
 	if (!mutating) {
 		char key[512];
 		snprintf(key, sizeof(key), "%sjobs", p->base);

@@ -68,8 +68,7 @@ int pool_usable(struct pool *p)
 	return store_up(p->d->store) && p->state == POOL_ACTIVE;
 }
 
-/* Estimate of Redis's clock now, from the offset seen at the last lease. */
-static uint64_t redis_now_ms(const struct pool *p)
+uint64_t pool_redis_now_ms(const struct pool *p)
 {
 	return (uint64_t)((int64_t)now_ms() + p->redis_offset_ms);
 }
@@ -268,7 +267,7 @@ static void scan_cb(struct pulsed *d, redisReply *r, void *arg)
 	p->scan_inflight = 0;
 	if (!r || r->type != REDIS_REPLY_ARRAY)
 		return;
-	uint64_t now = redis_now_ms(p), next = 0;
+	uint64_t now = pool_redis_now_ms(p), next = 0;
 	sargs a = {0};
 	sargs_str(&a, d->node);
 	p->waiting = r->elements / 2;
@@ -333,6 +332,10 @@ void pool_on_event(struct pool *p, const char *msg, size_t len)
 			load_members(p);
 	} else if (len >= 1 && msg[0] == 'w') {
 		pool_scan_waiting(p);
+	} else if (len >= 3 && msg[0] == 't' && msg[1] == ' ') {
+		char name[PULSE_MAX_POOL + 1];
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 2), msg + 2);
+		ticker_stopped(p, name);
 	}
 }
 
@@ -741,6 +744,7 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 	table_init(&p->lworkers);
 	table_init(&p->ljobs);
 	table_init(&p->strays);
+	table_init(&p->tickers);
 	p->state = POOL_JOINING;
 	p->lease_timer = evtimer_new(d->base, lease_timer_cb, p);
 	p->fence_timer = evtimer_new(d->base, fence_cb, p);
@@ -764,6 +768,7 @@ void pool_free(struct pool *p)
 	table_free(&p->lworkers);
 	table_free(&p->ljobs);
 	free_strays(&p->strays);
+	tickers_free(p);
 	clear_members(p);
 	event_free(p->lease_timer);
 	event_free(p->fence_timer);

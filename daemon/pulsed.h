@@ -12,6 +12,7 @@
  *   store.c     the Redis connections, scripts, reconnects
  *   inbox.c     the per-node inbox stream: messages between nodes
  *   placement.c rendezvous hashing of keys onto workers
+ *   ticker.c    tickers: pool-wide clocks, one subscriber per tick
  *   table.c     a string-keyed hash table
  *
  * Invariants:
@@ -124,6 +125,7 @@ struct pool {
 	char orphan_cursor[24];   /* HSCAN cursor of the orphan sweep */
 	uint64_t ticks;           /* good lease renewals */
 	table strays;             /* key -> owner record seen stray once */
+	table tickers;            /* name -> struct ticker (ticker.c) */
 	struct event *lease_timer, *fence_timer, *scan_timer, *rebalance_ev;
 	uint64_t joined_ms;
 };
@@ -146,6 +148,7 @@ struct session {
 	int closing;        /* error sent, drop after flush */
 	struct lworker *worker;
 	unsigned inflight;  /* client requests not answered yet */
+	unsigned tickers;   /* ticker subscriptions opened (ticker.c) */
 };
 
 /* A client request waiting for an answer (local or from another node). */
@@ -268,6 +271,8 @@ void pool_membership_changed(struct pool *p);
 void pool_scan_waiting(struct pool *p);
 void pool_on_event(struct pool *p, const char *msg, size_t len);
 int pool_usable(struct pool *p); /* Redis up and lease held */
+/* Redis's clock now, estimated from the offset seen at the last lease. */
+uint64_t pool_redis_now_ms(const struct pool *p);
 const char *pool_owner_of(struct pool *p, const char *key, size_t klen);
 void pools_redis_up(struct pulsed *d);
 void pool_move_done(struct pool *p);
@@ -279,6 +284,12 @@ void daemon_leave_done(struct pulsed *d);
 /* main.c: something finished that a stopping pulsed may wait for. */
 void daemon_progress(struct pulsed *d);
 void pools_redis_down(struct pulsed *d);
+
+/* ticker.c */
+void ticker_request(struct session *s, struct pool *p, const pulse_msg *m);
+void ticker_stopped(struct pool *p, const char *name);
+void ticker_session_closed(struct session *s);
+void tickers_free(struct pool *p);
 
 /* placement.c */
 uint64_t placement_score(const char *key, size_t klen, const char *wid);

@@ -46,6 +46,8 @@ static void session_free(struct session *s)
 	struct pulsed *d = s->d;
 	if (s->role == ROLE_WORKER)
 		worker_session_closed(s);
+	if (s->tickers)
+		ticker_session_closed(s);
 	LOGD(&d->log, "session %llu: closed", (unsigned long long)s->sid);
 	table_del_u64(&d->sessions, s->sid);
 	d->nsessions--;
@@ -199,6 +201,8 @@ static void on_frame(struct session *s, const uint8_t *body, uint32_t len)
 	case PULSE_T_JOB:
 	case PULSE_T_WORKERS:
 	case PULSE_T_STATUS:
+	case PULSE_T_TICKER:
+	case PULSE_T_TICKER_STOP:
 		if (s->role != ROLE_CLIENT) {
 			session_drop(s, PULSE_E_PROTOCOL,
 			             "requests need a client session");

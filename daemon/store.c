@@ -25,6 +25,7 @@ static const char *const script_names[S__COUNT] = {
 	[S_LEASE] = "lease",     [S_LEAVE] = "leave",
 	[S_MEMBERS] = "members", [S_ORPHANS] = "orphans",
 	[S_RELEASE] = "release", [S_STRAYS] = "strays",
+	[S_TICK] = "tick",
 	[S_REMOVE] = "remove",   [S_ROUTE] = "route",
 	[S_STARTED] = "started",   [S_WORKERS] = "workers",
 };

@@ -132,6 +132,9 @@ static const struct field fields[] = {
 	F("workers", PM_WORKERS, K_MAPS, workers),
 	F("status", PM_STATUS, K_MAP, status),
 	F("timeout", PM_TIMEOUT, K_UINT, timeout_ms),
+	F("interval", PM_INTERVAL, K_UINT, interval_ms),
+	F("seq", PM_SEQ, K_UINT, seq),
+	F("ts", PM_TS, K_UINT, ts),
 };
 #undef F
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -176,6 +179,10 @@ static const struct mtype {
 	{PULSE_T_ACK, "ACK", PM_ID | PM_R},
 	{PULSE_T_DETACH, "DETACH", PM_ID},
 	{PULSE_T_LEASE, "LEASE", PM_TIMEOUT},
+	{PULSE_T_TICKER, "TICKER", PM_ID | PM_POOL | PM_NAME | PM_INTERVAL},
+	{PULSE_T_TICKER_STOP, "TICKER_STOP", PM_ID | PM_POOL | PM_NAME},
+	{PULSE_T_TICK, "TICK", PM_NAME | PM_SEQ | PM_TS},
+	{PULSE_T_TICKEND, "TICKEND", PM_NAME},
 };
 
 static const struct mtype *mtype_of(uint32_t type)

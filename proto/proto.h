@@ -50,11 +50,17 @@ enum pulse_type {
 	PULSE_T_JOB = 14,       /* client: id, pool, key -> OK exists, [payload] */
 	PULSE_T_WORKERS = 15,   /* client: id, pool, [local] -> OK workers */
 	PULSE_T_STATUS = 16,    /* client: id -> OK status */
+	PULSE_T_TICKER = 17,    /* client: id, pool, name, interval -> OK; then
+	                         * TICK frames on this session */
+	PULSE_T_TICKER_STOP = 18, /* client: id, pool, name -> OK: ends the
+	                         * ticker on every node */
 	PULSE_T_START = 20,     /* pulsed -> worker: id, key, payload */
 	PULSE_T_HALT = 21,      /* pulsed -> worker: id, key (stop a job) */
 	PULSE_T_EVENT = 22,     /* pulsed -> worker: id, key, payload (notify) */
 	PULSE_T_ACK = 23,       /* worker -> pulsed: id, r, [msg] */
 	PULSE_T_DETACH = 24,    /* worker -> pulsed: id -> OK when jobs moved */
+	PULSE_T_TICK = 26,      /* pulsed -> ticker session: name, seq, ts */
+	PULSE_T_TICKEND = 27,   /* pulsed -> ticker session: name (stopped) */
 	PULSE_T_LEASE = 25,     /* pulsed -> worker: timeout (ms): keep running
 	                         * your jobs no longer than this without the
 	                         * next LEASE (worker-side fencing) */
@@ -150,6 +156,9 @@ enum pulse_field { /* PM_: PF_ names clash with <sys/socket.h> */
 	PM_WORKERS = 1u << 16, /* array of maps */
 	PM_STATUS = 1u << 17,  /* map */
 	PM_TIMEOUT = 1u << 18, /* uint, milliseconds */
+	PM_INTERVAL = 1u << 19, /* uint, milliseconds */
+	PM_SEQ = 1u << 20,     /* uint */
+	PM_TS = 1u << 21,      /* uint, Unix milliseconds (Redis clock) */
 };
 
 typedef struct pulse_msg {
@@ -159,6 +168,7 @@ typedef struct pulse_msg {
 	uint64_t v;
 	uint64_t r;
 	uint64_t timeout_ms;
+	uint64_t interval_ms, seq, ts;
 	int notify, local, exists;
 	pulse_str role, pool, key, name, payload, code, msg, node, worker;
 	/* Structured fields are left as msgpack objects (type-checked: keys is

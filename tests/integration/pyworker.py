@@ -16,9 +16,14 @@ Every event is answered r=0, except a START whose key begins with "fail-",
 answered r=1 "python says no". On SIGTERM it sends DETACH (section 6.4),
 keeps answering events until the OK to the DETACH, then exits 0.
 
+It implements leases (section 6.5): when the deadline of the newest LEASE
+passes it stops its jobs (logging a stop for each), closes the session and
+exits 3. When the session ends any other way it also stops (and logs) every
+job it runs (section 6.4) and exits 1.
+
 Standard library plus the msgpack module only. Exit status: 0 after a
 completed detach, 1 when pulsed refused the HELLO, closed the session or
-broke the protocol, 2 on bad usage.
+broke the protocol, 2 on bad usage, 3 when its lease expired.
 """
 import os
 import select
@@ -32,7 +37,7 @@ import msgpack
 
 # Message types (section 5).
 T_HELLO, T_WELCOME, T_ERROR, T_OK = 1, 2, 3, 4
-T_START, T_HALT, T_EVENT, T_ACK, T_DETACH = 20, 21, 22, 23, 24
+T_START, T_HALT, T_EVENT, T_ACK, T_DETACH, T_LEASE = 20, 21, 22, 23, 24, 25
 
 # Section 2: default max_payload (1 MiB) + 64 KiB for the other fields.
 MAX_BODY = 1024 * 1024 + 64 * 1024
@@ -122,6 +127,15 @@ class Worker:
         self.wid = wid.encode("utf-8", "surrogateescape")
         self.fd = os.open(evlog, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self.jobs = {}          # key (bytes) -> payload (bytes)
+        self.lease_deadline = None   # time.monotonic() deadline (6.5)
+
+    def stop_all(self):
+        """Stop every job without HALT (6.4: session ended; 6.5: lease)."""
+        if self.jobs:
+            log_err("stopping %d job(s) without HALT" % len(self.jobs))
+        for key in list(self.jobs):
+            self.jobs.pop(key)
+            self.record(b"stop", key)
 
     def record(self, kind, key, extra=None):
         parts = [kind, key, self.wid, str(time.time_ns()).encode()]
@@ -167,6 +181,11 @@ class Worker:
                 text = payload.decode("utf-8", "replace").replace("\n", "\\n")
                 self.record(b"notify", key, text.encode("utf-8"))
                 self.ack(eid, 0)
+        elif t == T_LEASE:
+            ms = m.get("timeout")
+            if not isinstance(ms, int) or ms < 0:
+                raise ProtocolFailure("LEASE without a timeout: %r" % (m,))
+            self.lease_deadline = time.monotonic() + ms / 1000.0
         elif t == T_ERROR:
             if m.get("id", 0) == 0:
                 raise ProtocolFailure("session closed by pulsed: %s: %s"
@@ -238,8 +257,23 @@ def main(argv):
             if conn.eof:
                 log_err("pulsed closed the connection%s"
                         % (" before answering DETACH" if detaching else ""))
+                w.stop_all()
                 return 1
-            r, _, _ = select.select([conn.sock, rd], [], [])
+            timeout = None
+            if w.lease_deadline is not None:
+                timeout = w.lease_deadline - time.monotonic()
+                if timeout <= 0:
+                    # 6.5 rule 1: read what is already on the socket (a newer
+                    # LEASE may be there) before acting on the deadline.
+                    if select.select([conn.sock], [], [], 0)[0]:
+                        conn.fill()
+                        continue
+                    log_err("lease expired: stopping %d job(s) and leaving"
+                            % len(w.jobs))
+                    w.stop_all()
+                    conn.sock.close()
+                    return 3
+            r, _, _ = select.select([conn.sock, rd], [], [], timeout)
             if rd in r:
                 try:
                     while os.read(rd, 512):
@@ -250,9 +284,11 @@ def main(argv):
                 conn.fill()
     except ProtocolFailure as e:
         log_err(str(e))
+        w.stop_all()
         return 1
     except OSError as e:
         log_err("socket error: %s" % e)
+        w.stop_all()
         return 1
 
 

@@ -8,6 +8,7 @@ runs over its event log like over testworker's.
 import os
 import signal
 import subprocess
+import time
 
 from harness import SLOW, check_history, wait_for
 
@@ -144,3 +145,51 @@ def test_pyworker_detach_on_sigterm(env):
         rc, out, _ = n.ctl("job", "p", k)
         assert rc == 0 and out == "pl-" + k
     check_history([a, b], keys)
+
+
+def test_pyworker_lease_expires_when_pulsed_stops(env):
+    """6.5: with pulsed frozen, no LEASE arrives; the worker stops its jobs
+    on its own once the last lease ends, and leaves (exit 3)."""
+    n = env.node(worker_ttl="1s")
+    w = PyWorker(env, n)
+    for k in ("l-1", "l-2"):
+        rc, data, err = n.ctlj("dispatch", "p", k, "")
+        assert rc == 0, err
+    assert w.running() == {"l-1", "l-2"}
+    n.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: w.proc.poll() is not None, 10, "the worker to give up its lease")
+        assert w.proc.returncode == 3, w.proc.stderr.read()
+        assert w.running() == set()
+        assert w.count_of("stop", "l-1") == 1 and w.count_of("stop", "l-2") == 1
+    finally:
+        n.proc.send_signal(signal.SIGCONT)
+    check_history([w], set())
+
+
+def test_pyworker_leases_keep_it_running(env):
+    """6.5: while pulsed runs, LEASEs keep coming and the worker never acts
+    on its own, over several lease periods."""
+    n = env.node(worker_ttl="500ms")
+    w = PyWorker(env, n)
+    assert n.ctlj("dispatch", "p", "keep", "")[0] == 0
+    # each request is a round trip through pulsed; keep asking past a few TTLs
+    t0 = time.monotonic()
+    wait_for(lambda: (n.ctlj("notify", "p", "keep", "x")[0] == 0
+                      and time.monotonic() - t0 > 2.5 * SLOW),
+             10, "several lease periods", interval=0.1)
+    assert w.proc.poll() is None
+    assert w.running() == {"keep"}
+    check_history([w], {"keep"})
+
+
+def test_pyworker_stops_jobs_when_session_ends(env):
+    """6.4: pulsed dies; the worker stops every job it runs at once."""
+    n = env.node()
+    w = PyWorker(env, n)
+    assert n.ctlj("dispatch", "p", "d-1", "")[0] == 0
+    assert w.running() == {"d-1"}
+    n.kill()
+    wait_for(lambda: w.proc.poll() is not None, 5, "the worker to notice")
+    assert w.proc.returncode == 1
+    assert w.running() == set() and w.count_of("stop", "d-1") == 1
