@@ -109,32 +109,47 @@ void request_retry(struct pulsed *d, uint64_t rid)
 	evtimer_add(q->retry, &tv);
 }
 
-static struct request *request_new(struct session *s, const pulse_msg *m,
-                                   struct pool *p)
+/* A request waiting for its answer, registered before anything is sent
+ * (an answer can never come before it is looked for). sid 0: nobody
+ * waits (pulsed's own requests). */
+static struct request *request_make(struct pulsed *d, uint64_t sid,
+                                    uint64_t id, int type, struct pool *p,
+                                    const char *key, size_t klen,
+                                    const char *payload, size_t plen,
+                                    uint64_t limit_ms)
 {
-	struct pulsed *d = s->d;
 	struct request *q = calloc(1, sizeof(*q));
 	if (!q)
 		abort();
 	q->rid = ++d->next_rid;
-	q->sid = s->sid;
-	q->id = m->id;
-	q->type = (int)m->type;
+	q->sid = sid;
+	q->id = id;
+	q->type = type;
 	q->pool = p;
-	q->key = xstrndup(m->key.p, m->key.n);
-	if (m->has & PM_PAYLOAD) {
-		q->payload = xmemdup(m->payload.p, m->payload.n);
-		q->plen = m->payload.n;
+	q->key = xstrndup(key, klen);
+	if (payload) {
+		q->payload = xmemdup(payload, plen);
+		q->plen = plen;
 	}
 	q->started_us = now_us();
 	q->timer = evtimer_new(d->base, timeout_cb, q);
 	q->retry = evtimer_new(d->base, retry_cb, q);
 	uint64_t ms = 2 * p->opts.ack_grace_ms;
-	if ((m->has & PM_TIMEOUT) && m->timeout_ms && m->timeout_ms < ms)
-		ms = m->timeout_ms;
+	if (limit_ms && limit_ms < ms)
+		ms = limit_ms;
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 	evtimer_add(q->timer, &tv);
 	table_set_u64(&d->requests, q->rid, q);
+	return q;
+}
+
+static struct request *request_new(struct session *s, const pulse_msg *m,
+                                   struct pool *p)
+{
+	struct request *q = request_make(
+		s->d, s->sid, m->id, (int)m->type, p, m->key.p, m->key.n,
+		(m->has & PM_PAYLOAD) ? m->payload.p : NULL, m->payload.n,
+		(m->has & PM_TIMEOUT) ? m->timeout_ms : 0);
 	s->inflight++;
 	return q;
 }
@@ -293,6 +308,17 @@ static void route(struct request *q)
 	store_script(p->d->store, S_ROUTE, p->base, a.n, a.v, a.l, route_cb,
 	             qref(q));
 	sargs_free(&a);
+}
+
+void request_internal(struct pool *p, int type, const char *key,
+                      size_t klen, const char *payload, size_t plen)
+{
+	struct request *q = request_make(p->d, 0, 0, type, p, key, klen,
+	                                 payload, plen, 0);
+	if (type == PULSE_T_DISPATCH)
+		dispatch(q);
+	else
+		route(q);
 }
 
 /* ---- views -------------------------------------------------------------- */
@@ -491,7 +517,8 @@ void client_request(struct session *s, const pulse_msg *m)
 		session_error(s, m->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
 		return;
 	}
-	if (m->type == PULSE_T_TICKER || m->type == PULSE_T_TICKER_STOP) {
+	if (m->type == PULSE_T_TICKER || m->type == PULSE_T_TICKER_STOP ||
+	    m->type == PULSE_T_SCHEDULE) {
 		ticker_request(s, p, m);
 		return;
 	}

@@ -266,6 +266,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	table_init(&d.sessions);
 	table_init(&d.requests);
+	table_init(&d.plans);
 	table_init(&d.pools);
 
 	d.base = event_base_new();
@@ -304,6 +305,7 @@ int main(int argc, char **argv)
 	table_free(&d.pools);
 	table_free(&d.sessions);
 	table_free(&d.requests);
+	schedules_free(&d);
 	for (int i = 0; i < 3; i++)
 		event_free(d.sigev[i]);
 	if (d.stop_timer)

@@ -333,9 +333,9 @@ void pool_on_event(struct pool *p, const char *msg, size_t len)
 	} else if (len >= 1 && msg[0] == 'w') {
 		pool_scan_waiting(p);
 	} else if (len >= 3 && msg[0] == 't' && msg[1] == ' ') {
-		char name[PULSE_MAX_POOL + 1];
-		snprintf(name, sizeof(name), "%.*s", (int)(len - 2), msg + 2);
-		ticker_stopped(p, name);
+		char key[PULSE_MAX_POOL + 8];
+		snprintf(key, sizeof(key), "%.*s", (int)(len - 2), msg + 2);
+		ticker_stopped(p, key);
 	}
 }
 

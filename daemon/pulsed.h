@@ -12,7 +12,10 @@
  *   store.c     the Redis connections, scripts, reconnects
  *   inbox.c     the per-node inbox stream: messages between nodes
  *   placement.c rendezvous hashing of keys onto workers
- *   ticker.c    tickers: pool-wide clocks, one subscriber per tick
+ *   ticker.c    pool-wide clocks of tickers and schedules, one taker a tick
+ *   schedule.c  schedules: asking a producer for a plan and applying it
+ *   metrics.c   the counters, Prometheus metrics and health over HTTP
+ *   sdnotify.c  systemd notifications: READY, STATUS, WATCHDOG, STOPPING
  *   table.c     a string-keyed hash table
  *
  * Invariants:
@@ -27,7 +30,9 @@
 #define PULSED_PULSED_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <event2/event.h>
 #include <event2/bufferevent.h>
 #include <hiredis/hiredis.h>
@@ -167,6 +172,42 @@ struct request {
 	struct event *retry;
 };
 
+/* ---- metrics and systemd ------------------------------------------------ */
+
+/* Upper bounds (seconds) of the dispatch latency histogram's buckets;
+ * +Inf is implicit. Kept in step with the table in metrics.c. */
+#define METRICS_NBUCKETS 14
+
+/* Why a job left a local worker for another (pulsed_job_moves_total). */
+enum move_reason { MOVED_REBALANCE = 0, MOVED_DETACH, MOVED_WORKER_GONE,
+                   MOVED__COUNT };
+
+/* Counters that other files bump (metrics.c reads them); gauges are read
+ * from the context when scraped, never kept here. Only ever increase. */
+struct metrics {
+	uint64_t dispatches[PULSE_E__COUNT]; /* answered dispatches by code */
+	uint64_t latency_bucket[METRICS_NBUCKETS]; /* not cumulative */
+	uint64_t latency_count;
+	uint64_t latency_sum_us;
+	uint64_t moves[MOVED__COUNT];
+	uint64_t lease_failures;  /* renewals that did not renew */
+	uint64_t fences;          /* self-fences */
+	struct evhttp *http;      /* NULL: metrics.listen not set */
+};
+
+/* The systemd notification socket ($NOTIFY_SOCKET) and what was told. */
+struct sdnotify {
+	socklen_t addrlen;        /* 0: not run by systemd (or unusable) */
+	struct sockaddr_un addr;
+	int fd;                   /* valid while addrlen > 0 */
+	int ready;                /* READY=1 sent */
+	int redis;                /* last Redis state told: -1 none, 0, 1 */
+	char status[160];         /* last STATUS= sent */
+	int failed;               /* a send failed (logged once) */
+	struct event *watchdog;   /* every WATCHDOG_USEC/2, or NULL */
+	struct event *status_timer; /* refreshes STATUS= counts */
+};
+
 /* ---- the daemon --------------------------------------------------------- */
 
 /* Where an orderly stop is (SIGTERM): local jobs being handed on, pools
@@ -191,6 +232,7 @@ struct pulsed {
 
 	/* requests and events */
 	table requests;     /* rid -> struct request */
+	table plans;        /* plan id -> struct plan_ask (schedule.c) */
 	uint64_t next_rid;
 	uint64_t next_evid;
 
@@ -202,6 +244,9 @@ struct pulsed {
 
 	struct event *sigev[4];
 	struct event *stop_timer;
+
+	struct metrics m;   /* metrics.c */
+	struct sdnotify sd; /* sdnotify.c */
 };
 
 /* ---- functions shared between files ------------------------------------- */
@@ -229,6 +274,10 @@ void client_request(struct session *s, const pulse_msg *m);
 /* Answer a pending request (and free it). code 0 = ok. */
 void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg);
 void requests_fail_all(struct pulsed *d, int code, const char *msg);
+/* A DISPATCH or STOP on behalf of pulsed itself (a schedule's plan):
+ * nobody waits for the answer. */
+void request_internal(struct pool *p, int type, const char *key,
+                      size_t klen, const char *payload, size_t plen);
 /* Run a STOP or NOTIFY's routing again (the job was between owners). */
 void request_retry(struct pulsed *d, uint64_t rid);
 
@@ -287,9 +336,37 @@ void pools_redis_down(struct pulsed *d);
 
 /* ticker.c */
 void ticker_request(struct session *s, struct pool *p, const pulse_msg *m);
-void ticker_stopped(struct pool *p, const char *name);
+/* A clock ("tick:<name>" or "sched:<name>") was stopped pool-wide. */
+void ticker_stopped(struct pool *p, const char *key);
+/* End a schedule's (sched = 1) or ticker's clock on every node. */
+void clock_stop(struct pool *p, int sched, const char *name);
+
+/* schedule.c */
+/* Ask producer session s for the plan of schedule name. */
+void schedule_ask(struct pool *p, const char *name, struct session *s);
+void schedule_planned(struct session *s, const pulse_msg *m);
+void schedule_session_closed(struct session *s);
+void schedules_free(struct pulsed *d);
 void ticker_session_closed(struct session *s);
 void tickers_free(struct pool *p);
+
+/* metrics.c */
+/* Serve /metrics, /healthz and /readyz on cfg.metrics_listen (nothing
+ * when it is NULL). -1 with a message when the address cannot be bound. */
+int metrics_start(struct pulsed *d, char *err, size_t errlen);
+void metrics_stop(struct pulsed *d);
+/* Count an answered dispatch: its result code and its latency. */
+void metrics_dispatch(struct pulsed *d, int code, uint64_t started_us);
+
+/* sdnotify.c: every call does nothing when $NOTIFY_SOCKET is not set. */
+void sdnotify_init(struct pulsed *d);
+void sdnotify_close(struct pulsed *d);
+/* Redis became reachable (1: READY=1 the first time) or unreachable (0). */
+void sdnotify_redis(struct pulsed *d, int up);
+void sdnotify_stopping(struct pulsed *d);
+/* Around a SIGHUP reload: RELOADING=1 with MONOTONIC_USEC, then READY=1. */
+void sdnotify_reloading(struct pulsed *d);
+void sdnotify_reloaded(struct pulsed *d);
 
 /* placement.c */
 uint64_t placement_score(const char *key, size_t klen, const char *wid);

@@ -203,12 +203,19 @@ static void on_frame(struct session *s, const uint8_t *body, uint32_t len)
 	case PULSE_T_STATUS:
 	case PULSE_T_TICKER:
 	case PULSE_T_TICKER_STOP:
+	case PULSE_T_SCHEDULE:
 		if (s->role != ROLE_CLIENT) {
 			session_drop(s, PULSE_E_PROTOCOL,
 			             "requests need a client session");
 			break;
 		}
 		client_request(s, &m);
+		break;
+	case PULSE_T_PLANNED:
+		if (s->role != ROLE_CLIENT)
+			session_drop(s, PULSE_E_PROTOCOL, "PLANNED from a worker session");
+		else
+			schedule_planned(s, &m);
 		break;
 	case PULSE_T_ACK:
 		if (s->role != ROLE_WORKER)

@@ -1,10 +1,12 @@
 /*
- * ticker.c: tickers (P11): named periodic clocks whose every tick goes to
- * exactly one subscriber in the pool.
+ * ticker.c: pool-wide clocks: tickers (P11), named periodic clocks whose
+ * every tick goes to exactly one subscriber in the pool, and the clocks of
+ * schedules (P12), whose every tick asks exactly one producer for a plan.
  *
- * Owns: this node's subscriptions (client sessions that sent TICKER), the
- * timer per ticker name, asking Redis for each due tick (tick.lua), and
- * handing a won tick to one local subscriber, round-robin.
+ * Owns: this node's subscriptions (client sessions that sent TICKER or
+ * SCHEDULE), the timer per clock, asking Redis for each due tick
+ * (tick.lua), and handing a won tick to one local subscriber, round-robin:
+ * a TICK frame for a ticker, a plan request (schedule.c) for a schedule.
  *
  * Invariants:
  *   - The clock lives in Redis (B tick:<name>): next tick time and number.
@@ -30,6 +32,8 @@
 
 struct ticker {
 	struct pool *p;
+	int sched;               /* a schedule's clock, not a ticker */
+	char *key;               /* "tick:<name>" or "sched:<name>" */
 	char *name;
 	uint64_t interval, next; /* ms; next on Redis's clock */
 	uint64_t *sids;          /* subscribed sessions */
@@ -71,12 +75,18 @@ static void send_frame(struct session *s, int type, const struct ticker *t,
 	pulse_buf_free(&b);
 }
 
+static const char *kind(int sched)
+{
+	return sched ? "sched" : "tick";
+}
+
 static void ticker_free(struct ticker *t)
 {
-	table_del(&t->p->tickers, t->name, strlen(t->name));
+	table_del(&t->p->tickers, t->key, strlen(t->key));
 	event_free(t->timer);
 	free(t->sids);
 	free(t->name);
+	free(t->key);
 	free(t);
 }
 
@@ -88,7 +98,8 @@ static void ended(struct ticker *t)
 		if (s)
 			send_frame(s, PULSE_T_TICKEND, t, 0, 0);
 	}
-	LOGI(&t->p->d->log, "pool %s: ticker %s stopped", t->p->name, t->name);
+	LOGI(&t->p->d->log, "pool %s: %s %s stopped", t->p->name,
+	     t->sched ? "schedule" : "ticker", t->name);
 	ticker_free(t);
 }
 
@@ -98,9 +109,10 @@ static void deliver(struct ticker *t, uint64_t seq, uint64_t ts)
 	for (size_t n = 0; n < t->nsids; n++) {
 		struct session *s = session_find(t->p->d, t->sids[t->rr++ % t->nsids]);
 		if (s && !s->closing) {
-			LOGD(&t->p->d->log, "pool %s: tick %" PRIu64 " of %s to session %llu",
-			     t->p->name, seq, t->name, (unsigned long long)s->sid);
-			send_frame(s, PULSE_T_TICK, t, seq, ts);
+			if (t->sched)
+				schedule_ask(t->p, t->name, s);
+			else
+				send_frame(s, PULSE_T_TICK, t, seq, ts);
 			return;
 		}
 	}
@@ -108,18 +120,18 @@ static void deliver(struct ticker *t, uint64_t seq, uint64_t ts)
 	     "left here", t->p->name, seq, t->name);
 }
 
-/* Why a reply is kept by name: the ticker may be freed while Redis
+/* Why a reply is kept by key: the clock may be freed while Redis
  * answers. */
 struct tref {
 	struct pool *p;
-	char *name;
-	uint64_t sid, id; /* the TICKER request to answer, if any */
+	char *key;
+	uint64_t sid, id; /* the TICKER or SCHEDULE request to answer, if any */
 };
 
 static struct ticker *tref_take(struct tref *r)
 {
-	struct ticker *t = table_get(&r->p->tickers, r->name, strlen(r->name));
-	free(r->name);
+	struct ticker *t = table_get(&r->p->tickers, r->key, strlen(r->key));
+	free(r->key);
 	free(r);
 	return t;
 }
@@ -171,13 +183,14 @@ static void call_tick(struct ticker *t, const char *op, uint64_t sid,
 	if (!ref)
 		abort();
 	ref->p = t->p;
-	ref->name = xstrdup(t->name);
+	ref->key = xstrdup(t->key);
 	ref->sid = sid;
 	ref->id = id;
 	sargs a = {0};
 	sargs_str(&a, op);
 	sargs_str(&a, t->name);
 	sargs_u64(&a, t->interval);
+	sargs_str(&a, kind(t->sched));
 	store_script(t->p->d->store, S_TICK, t->p->base, a.n, a.v, a.l, tick_cb,
 	             ref);
 	sargs_free(&a);
@@ -196,44 +209,56 @@ static void fire(struct ticker *t)
 	call_tick(t, "fire", 0, 0);
 }
 
-static struct ticker *get(struct pool *p, const char *name, uint64_t interval)
+static struct ticker *get(struct pool *p, int sched, const char *name,
+                          uint64_t interval)
 {
-	struct ticker *t = table_get(&p->tickers, name, strlen(name));
+	char key[PULSE_MAX_POOL + 8];
+	snprintf(key, sizeof(key), "%s:%s", kind(sched), name);
+	struct ticker *t = table_get(&p->tickers, key, strlen(key));
 	if (t)
 		return t;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		abort();
 	t->p = p;
+	t->sched = sched;
+	t->key = xstrdup(key);
 	t->name = xstrdup(name);
 	t->interval = interval;
 	t->timer = evtimer_new(p->d->base, timer_cb, t);
-	table_set(&p->tickers, name, strlen(name), t);
+	table_set(&p->tickers, key, strlen(key), t);
 	return t;
+}
+
+void clock_stop(struct pool *p, int sched, const char *name)
+{
+	call_tick(get(p, sched, name, MIN_INTERVAL_MS), "stop", 0, 0);
 }
 
 void ticker_request(struct session *s, struct pool *p, const pulse_msg *m)
 {
 	char name[PULSE_MAX_POOL + 1], err[160];
+	int sched = m->type == PULSE_T_SCHEDULE;
 	if (m->name.n > PULSE_MAX_POOL ||
 	    pulse_check_pool(m->name.p, m->name.n, err, sizeof(err)) < 0) {
 		session_error(s, m->id, PULSE_E_INVALID,
-		              "ticker name must be 1 to 128 bytes of [A-Za-z0-9._:-]");
+		              "%s name must be 1 to 128 bytes of [A-Za-z0-9._:-]",
+		              sched ? "schedule" : "ticker");
 		return;
 	}
 	memcpy(name, m->name.p, m->name.n);
 	name[m->name.n] = '\0';
 	if (m->type == PULSE_T_TICKER_STOP) {
-		struct ticker *t = get(p, name, MIN_INTERVAL_MS);
+		struct ticker *t = get(p, 0, name, MIN_INTERVAL_MS);
 		call_tick(t, "stop", s->sid, m->id);
 		return;
 	}
 	if (m->interval_ms < MIN_INTERVAL_MS) {
 		session_error(s, m->id, PULSE_E_INVALID,
-		              "ticker interval must be at least %d ms", MIN_INTERVAL_MS);
+		              "interval must be at least %d ms", MIN_INTERVAL_MS);
 		return;
 	}
-	struct ticker *t = get(p, name, m->interval_ms);
+	struct ticker *t = get(p, sched, name, m->interval_ms);
 	t->interval = m->interval_ms; /* the newer interval replaces the older */
 	if (t->nsids == t->cap) {
 		t->cap = t->cap ? 2 * t->cap : 4;
@@ -246,15 +271,16 @@ void ticker_request(struct session *s, struct pool *p, const pulse_msg *m)
 	call_tick(t, "open", s->sid, m->id);
 }
 
-void ticker_stopped(struct pool *p, const char *name)
+void ticker_stopped(struct pool *p, const char *key)
 {
-	struct ticker *t = table_get(&p->tickers, name, strlen(name));
+	struct ticker *t = table_get(&p->tickers, key, strlen(key));
 	if (t)
 		ended(t);
 }
 
 void ticker_session_closed(struct session *s)
 {
+	schedule_session_closed(s);
 	table_iter pi;
 	struct tentry *pe;
 	table_iter_init(&pi, &s->d->pools);

@@ -135,6 +135,10 @@ static const struct field fields[] = {
 	F("interval", PM_INTERVAL, K_UINT, interval_ms),
 	F("seq", PM_SEQ, K_UINT, seq),
 	F("ts", PM_TS, K_UINT, ts),
+	F("start", PM_START, K_MAPS, start),
+	F("stop", PM_STOPKEYS, K_STRS, stop),
+	F("all", PM_ALL, K_BOOL, all),
+	F("end", PM_END, K_BOOL, end),
 };
 #undef F
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -183,6 +187,9 @@ static const struct mtype {
 	{PULSE_T_TICKER_STOP, "TICKER_STOP", PM_ID | PM_POOL | PM_NAME},
 	{PULSE_T_TICK, "TICK", PM_NAME | PM_SEQ | PM_TS},
 	{PULSE_T_TICKEND, "TICKEND", PM_NAME},
+	{PULSE_T_SCHEDULE, "SCHEDULE", PM_ID | PM_POOL | PM_NAME | PM_INTERVAL},
+	{PULSE_T_PLAN, "PLAN", PM_ID | PM_NAME},
+	{PULSE_T_PLANNED, "PLANNED", PM_ID},
 };
 
 static const struct mtype *mtype_of(uint32_t type)

@@ -54,13 +54,19 @@ enum pulse_type {
 	                         * TICK frames on this session */
 	PULSE_T_TICKER_STOP = 18, /* client: id, pool, name -> OK: ends the
 	                         * ticker on every node */
+	PULSE_T_SCHEDULE = 19,  /* client: id, pool, name, interval -> OK; the
+	                         * session is then a producer: PLAN frames */
 	PULSE_T_START = 20,     /* pulsed -> worker: id, key, payload */
 	PULSE_T_HALT = 21,      /* pulsed -> worker: id, key (stop a job) */
 	PULSE_T_EVENT = 22,     /* pulsed -> worker: id, key, payload (notify) */
 	PULSE_T_ACK = 23,       /* worker -> pulsed: id, r, [msg] */
 	PULSE_T_DETACH = 24,    /* worker -> pulsed: id -> OK when jobs moved */
 	PULSE_T_TICK = 26,      /* pulsed -> ticker session: name, seq, ts */
-	PULSE_T_TICKEND = 27,   /* pulsed -> ticker session: name (stopped) */
+	PULSE_T_TICKEND = 27,   /* pulsed -> ticker or producer session: name
+	                         * (the ticker or schedule ended) */
+	PULSE_T_PLAN = 28,      /* pulsed -> producer: id, name: compute a plan */
+	PULSE_T_PLANNED = 29,   /* producer -> pulsed: id, [start], [stop],
+	                         * [all], [end]; or id, code, msg on failure */
 	PULSE_T_LEASE = 25,     /* pulsed -> worker: timeout (ms): keep running
 	                         * your jobs no longer than this without the
 	                         * next LEASE (worker-side fencing) */
@@ -159,6 +165,10 @@ enum pulse_field { /* PM_: PF_ names clash with <sys/socket.h> */
 	PM_INTERVAL = 1u << 19, /* uint, milliseconds */
 	PM_SEQ = 1u << 20,     /* uint */
 	PM_TS = 1u << 21,      /* uint, Unix milliseconds (Redis clock) */
+	PM_START = 1u << 22,   /* array of maps {key, payload}: jobs to start */
+	PM_STOPKEYS = 1u << 23, /* field "stop": array of str: keys to stop */
+	PM_ALL = 1u << 24,     /* bool: stop every key of the schedule not started */
+	PM_END = 1u << 25,     /* bool: end the schedule everywhere */
 };
 
 typedef struct pulse_msg {
@@ -169,11 +179,11 @@ typedef struct pulse_msg {
 	uint64_t r;
 	uint64_t timeout_ms;
 	uint64_t interval_ms, seq, ts;
-	int notify, local, exists;
+	int notify, local, exists, all, end;
 	pulse_str role, pool, key, name, payload, code, msg, node, worker;
 	/* Structured fields are left as msgpack objects (type-checked: keys is
 	 * an array of str, workers an array of maps, status a map). */
-	const msgpack_object *keys, *workers, *status;
+	const msgpack_object *keys, *workers, *status, *start, *stop;
 } pulse_msg;
 
 /* Decode one frame body. `u` holds the unpacked tree that the message's

@@ -1,7 +1,9 @@
--- tick.lua: the pool-wide clock of one ticker (P11).
--- ARGV: op ('open' | 'fire' | 'stop'), name, interval (ms).
--- B tick:<name> holds interval, next (Redis time of the next tick), seq
--- (the last tick's number) and, once stopped, stopped = 1.
+-- tick.lua: the pool-wide clock of one ticker (P11) or schedule (P12).
+-- ARGV: op ('open' | 'fire' | 'stop'), name, interval (ms), kind ('tick'
+-- or 'sched').
+-- B <kind>:<name> holds interval, next (Redis time of the next tick), seq
+-- (the last tick's number) and, once stopped, stopped = 1. A new schedule's
+-- first tick is due at once (its plan runs at registration).
 --   open: create the ticker, or re-open a stopped one; a different interval
 --         replaces the older one (the seed's behaviour).
 --   fire: the tick is given to the first node that asks once it is due;
@@ -11,19 +13,20 @@
 --   stop: ends the ticker on every node ('t <name>' on the pool channel).
 -- Returns {'WON', seq, next, interval, tick time}, {'STATE', seq, next,
 -- interval, now} or {'STOPPED'}.
-local op, name, iv = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local k = B .. 'tick:' .. name
+local op, name, iv, kind = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local k = B .. kind .. ':' .. name
+local first = kind == 'sched' and 0 or iv
 local now = now_ms()
 if op == 'stop' then
   redis.call('HSET', k, 'stopped', 1)
-  redis.call('PUBLISH', B .. 'ev', 't ' .. name)
+  redis.call('PUBLISH', B .. 'ev', 't ' .. kind .. ':' .. name)
   return {'STOPPED'}
 end
 local h = redis.call('HMGET', k, 'seq', 'next', 'interval', 'stopped')
 if op == 'open' and (not h[2] or h[4]) then
   redis.call('DEL', k)
-  redis.call('HSET', k, 'interval', iv, 'next', now + iv, 'seq', 0)
-  return {'STATE', 0, now + iv, iv, now}
+  redis.call('HSET', k, 'interval', iv, 'next', now + first, 'seq', 0)
+  return {'STATE', 0, now + first, iv, now}
 end
 if h[4] then return {'STOPPED'} end
 if not h[2] then

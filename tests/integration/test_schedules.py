@@ -1,0 +1,112 @@
+"""Schedules (P12): a plan is computed on exactly one node per tick and
+applied: starts dispatched (an existing key is not an error), stops
+stopped, StopAll stops what the schedule started and the plan does not
+start, "end" ends the schedule on every node.
+
+Producers are build/tests/planner processes that read their plan from a
+file the test rewrites and log "plan NS" per plan they computed.
+"""
+import os
+import subprocess
+import time
+
+from harness import BUILD, check_history, wait_for
+
+PLANNER = os.path.join(BUILD, "tests", "planner")
+
+
+class Planner:
+    count = 0
+
+    def __init__(self, env, node, planfile, name="sched", interval=300):
+        Planner.count += 1
+        self.log = os.path.join(env.tmp, "plan-%d.log" % Planner.count)
+        argv = [PLANNER, "-s", node.sock, "-p", "p", "-N", name, "-i", str(interval),
+                "-f", planfile, "-l", self.log]
+        self.proc = env.procs.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+        line = self.proc.stdout.readline()
+        assert line.strip() == "ready", (line, self.proc.stderr.read())
+
+    def plans(self):
+        try:
+            with open(self.log) as f:
+                return [int(l.split()[1]) for l in f if l.startswith("plan")]
+        except FileNotFoundError:
+            return []
+
+    def ended(self):
+        try:
+            with open(self.log) as f:
+                return "end\n" in f.read()
+        except FileNotFoundError:
+            return False
+
+
+def setup(env, interval=300):
+    ns = [env.node("node-%s" % c, worker_ttl="600ms") for c in "abc"]
+    for n in ns:
+        n.ctlj("jobs", "p")
+    ws = [env.worker(n, name="%s-w" % n.name) for n in ns]
+    planfile = os.path.join(env.tmp, "plan.txt")
+    open(planfile, "w").close()
+    ps = [Planner(env, n, planfile, interval=interval) for n in ns]
+    return ns, ws, ps, planfile
+
+
+def all_plans(ps):
+    return sorted(t for p in ps for t in p.plans())
+
+
+def running(ws):
+    out = {}
+    for w in ws:
+        for k in w.running():
+            out.setdefault(k, []).append(w.id)
+    return out
+
+
+def step(ps, planfile, text, ws, expect):
+    with open(planfile + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(planfile + ".tmp", planfile)
+    n = len(all_plans(ps))
+    # two plans after the change: the second surely read the new file
+    wait_for(lambda: len(all_plans(ps)) >= n + 2, 5, "plans after %r" % text)
+    wait_for(lambda: set(running(ws)) == set(expect) and
+             all(len(v) == 1 for v in running(ws).values()), 5,
+             "jobs %r after %r" % (sorted(expect), text))
+
+
+def test_seed_schedule_sequence(env):
+    ns, ws, ps, planfile = setup(env)
+    step(ps, planfile, "start K\n", ws, {"K"})
+    step(ps, planfile, "stop K\n", ws, set())
+    step(ps, planfile, "start K1\nstart K2\n", ws, {"K1", "K2"})
+    step(ps, planfile, "all\n", ws, set())
+    step(ps, planfile, "start K\n", ws, {"K"})
+    step(ps, planfile, "start K1\nall\n", ws, {"K1"})
+    with open(planfile, "w") as f:
+        f.write("end\n")
+    # "stop" ends the schedule on every node; the jobs stay
+    wait_for(lambda: all(p.ended() for p in ps), 5, "every producer to see the end")
+    for p in ps:
+        assert p.proc.wait(timeout=5) == 0
+    assert set(running(ws)) == {"K1"}
+    check_history(ws, {"K1"})
+
+
+def test_plan_runs_once_per_tick(env):
+    ns, ws, ps, planfile = setup(env, interval=200)
+    with open(planfile, "w") as f:
+        f.write("start steady\n")
+    wait_for(lambda: len(all_plans(ps)) >= 12, 10, "12 plans")
+    plans = all_plans(ps)
+    gaps = [(b - a) / 1e6 for a, b in zip(plans, plans[1:])]
+    # one plan per tick pool-wide: never two close together
+    assert min(gaps) > 100, gaps
+    span = (plans[-1] - plans[0]) / 1e6
+    assert abs(len(plans) - (span / 200 + 1)) <= 1, (len(plans), span)
+    # the plans were spread over the nodes' producers
+    assert sum(1 for p in ps if p.plans()) >= 2
+    check_history(ws, {"steady"})
