@@ -171,7 +171,8 @@ help:
 	@echo 'make asan             build everything into build-asan/ with ASan and UBSan'
 	@echo 'make test-asan        unit and integration tests against build-asan/'
 	@echo 'make run              start a private Redis and pulsed, run the demo, wait for Ctrl-C (DEMO_ONLY=1 to exit after the demo)'
-	@echo 'make chaos|fuzz|bench fault tests, libFuzzer targets (FUZZ_SECONDS=20), benchmarks'
+	@echo 'make chaos|fuzz       fault tests, libFuzzer targets (FUZZ_SECONDS=20)'
+	@echo 'make bench            DESIGN.md section 4 figures: table and $(BUILD)/bench.json (BENCH_ARGS=--quick)'
 	@echo 'make install          PREFIX=$(PREFIX) DESTDIR= SYSCONFDIR=$(SYSCONFDIR); make uninstall'
 	@echo 'make verify-unit      systemd-analyze verify on systemd/pulsed.service'
 	@echo 'make clean            remove build/ and build-asan/'
@@ -359,8 +360,14 @@ $(BENCH_BINS): $(BUILD)/bench/%: $(OBJ)/tests/bench/%.o $(LIB_A)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(@D) && $(CC) $(ALL_LDFLAGS) -o $@ $< $(LIB_A) $(JANSSON_LIBS) $(HIREDIS_LIBS) $(CLIENT_LIBS) -lm -lpthread
 
-bench: all $(BENCH_BINS)
-	$(call suite,bench)
+# `make bench`: every figure of DESIGN.md section 4 in one run (under 10
+# minutes on 2 cores), a table with MET/MISSED and $(BUILD)/bench.json;
+# tests/bench/run.sh drives tests/bench/bench.py. BENCH_ARGS=--quick for a
+# short trial, BENCH_ARGS='--only refs,latency' for some parts.
+bench:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory $(PARALLEL) all $(BENCH_BINS)
+	$(Q)PULSE_BUILD=$(ABS_BUILD) bash tests/bench/run.sh $(BENCH_ARGS)
 
 # libFuzzer targets: tests/fuzz/*.c, each defining LLVMFuzzerTestOneInput,
 # linked with the codec and the daemon objects (all built again with clang

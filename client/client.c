@@ -178,6 +178,31 @@ static int job_call(pulse_client *c, uint32_t type, const char *pool,
 	return code;
 }
 
+/* SHUTDOWN and LEAVE: a pool and an empty OK. */
+static int pool_call(pulse_client *c, uint32_t type, const char *pool)
+{
+	if (!c)
+		return PULSE_ERR_INVALID;
+	int code = check(c, pool, NULL, 0, NULL, 0);
+	if (code)
+		return code;
+	pulse_msg q = request(type, pool, NULL), a;
+	code = call(c, &q, &a);
+	if (!code)
+		libpulse_conn_done(&c->conn);
+	return code;
+}
+
+int pulse_shutdown(pulse_client *c, const char *pool)
+{
+	return pool_call(c, PULSE_T_SHUTDOWN, pool);
+}
+
+int pulse_leave(pulse_client *c, const char *pool)
+{
+	return pool_call(c, PULSE_T_LEAVE, pool);
+}
+
 int pulse_dispatch(pulse_client *c, const char *pool, const char *key,
                    const void *payload, size_t len)
 {

@@ -122,6 +122,15 @@ int libpulse_conn_send(struct libpulse_conn *c, const pulse_msg *m,
 	if (pulse_msg_encode(&c->out, m) < 0)
 		return libpulse_errf(c->err, sizeof(c->err), PULSE_ERR_INVALID,
 		                     "cannot encode a message: out of memory");
+	return libpulse_conn_flush(c, deadline);
+}
+
+int libpulse_conn_flush(struct libpulse_conn *c, uint64_t deadline)
+{
+	if (c->fd < 0) {
+		pulse_buf_drop(&c->out, c->out.len); /* never to be sent */
+		return PULSE_ERR_CLOSED;
+	}
 	while (c->out.len > 0) {
 		ssize_t n = send(c->fd, c->out.data, c->out.len,
 		                 MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -79,6 +79,11 @@ void libpulse_conn_free(struct libpulse_conn *c);
  * closed on a write error or timeout). */
 int libpulse_conn_send(struct libpulse_conn *c, const pulse_msg *m,
                        uint64_t deadline);
+/* Write all of the output, as libpulse_conn_send() does after encoding:
+ * for frames the caller built in c->out with pulse_enc_* (those with
+ * structured fields). On a closed connection the output is dropped and
+ * PULSE_ERR_CLOSED returned. */
+int libpulse_conn_flush(struct libpulse_conn *c, uint64_t deadline);
 /* Read what the socket holds without blocking. Returns 0 when the socket
  * has nothing more for now, LIBPULSE_FULL when the reader is full (take
  * the frames held, then read again), or an error code: PULSE_ERR_CLOSED at

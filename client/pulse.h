@@ -101,6 +101,19 @@ int pulse_pool_workers(pulse_client *c, const char *pool, int local,
                        pulse_worker_info **workers, size_t *n);
 void pulse_free_workers(pulse_worker_info *workers, size_t n);
 
+/* Shut the pool down on every node (admin only: root or the configured
+ * admin group, else PULSE_ERR_PERMISSION): every node stops every job
+ * through its worker's stop handler, then the pool's state is removed
+ * from Redis. Returns 0 only when all nodes are done; PULSE_ERR_TIMEOUT
+ * (the message names the nodes) when some did not finish within the
+ * worker shutdown TTL. Afterwards dispatches and worker attaches get
+ * PULSE_ERR_SHUTDOWN until an operator re-opens the pool. */
+int pulse_shutdown(pulse_client *c, const char *pool);
+/* This pulsed leaves the pool (admin only): its jobs are stopped here and
+ * handed to the other nodes' workers, its workers of that pool are let go.
+ * Using the pool again on this pulsed joins it anew. */
+int pulse_leave(pulse_client *c, const char *pool);
+
 /* Node status as a JSON text (malloc'd): pools, counts, lease, Redis
  * round trip. Used by pulsectl. */
 int pulse_status_json(pulse_client *c, char **json);
@@ -133,6 +146,83 @@ int pulse_ticker_stop(pulse_ticker *t);
 /* Close this subscription only; the ticker goes on for the others. */
 void pulse_ticker_close(pulse_ticker *t);
 const char *pulse_ticker_errmsg(const pulse_ticker *t);
+
+/* ---- schedules ---------------------------------------------------------- */
+
+/* A schedule is a named, pool-wide clock whose every tick asks exactly one
+ * producer, across all nodes and sessions that scheduled the same name,
+ * for a plan: which jobs to start and which to stop. pulsed applies the
+ * plan through the pool's ordinary dispatch and stop (starting a key that
+ * already runs is not an error). When the producer asked cannot answer
+ * (its session or its node went away) another producer is asked at the
+ * next tick; a plan that fails is asked again at the next tick. */
+
+/* A plan under construction, handed to the plan function and valid only
+ * during the call. */
+typedef struct pulse_plan pulse_plan;
+
+/* Start the job key with payload (NULL with len 0: an empty payload; the
+ * payload is copied). Returns 0, PULSE_ERR_INVALID (a bad key) or
+ * PULSE_ERR_TOO_LARGE (a payload over the cap, or a plan that would no
+ * longer fit in one frame: the payload cap plus 64 KiB in all), with the
+ * message in pulse_plan_errmsg(); the plan is unchanged then. */
+int pulse_plan_start(pulse_plan *pl, const char *key, const void *payload,
+                     size_t len);
+/* Stop the job key (ignored by pulsed after pulse_plan_stop_all()). Same
+ * returns as pulse_plan_start(). */
+int pulse_plan_stop(pulse_plan *pl, const char *key);
+/* Stop every job this schedule started earlier that this plan does not
+ * start (the seed's JobPlan.StopAll); pulse_plan_stop() keys are then not
+ * sent. */
+void pulse_plan_stop_all(pulse_plan *pl);
+/* Message of the last failed pulse_plan_start/stop ("" if none). */
+const char *pulse_plan_errmsg(const pulse_plan *pl);
+
+/* What a plan function returns. */
+enum {
+	PULSE_PLAN_OK = 0,    /* apply the plan built */
+	PULSE_PLAN_ERROR = 1, /* no plan this tick (fill msg with the reason);
+	                       * asked again at the next tick */
+	PULSE_PLAN_END = 2,   /* end the schedule on every node (the seed's
+	                       * ErrScheduleStop); the plan built is ignored */
+};
+
+/* Computes the plan of schedule `name` into `plan` (which starts empty).
+ * msg is a buffer of msglen bytes for the reason of PULSE_PLAN_ERROR. */
+typedef int (*pulse_plan_fn)(void *ud, const char *name, pulse_plan *plan,
+                             char *msg, size_t msglen);
+
+typedef struct pulse_producer pulse_producer;
+
+/* Schedule `name` (same syntax as a pool name) in `pool` every interval_ms
+ * (>= 10) and offer fn as one of its producers (the seed's
+ * Node.Schedule). The newest producer's interval wins for everyone.
+ * Returns once pulsed accepted it, or NULL with *err and errbuf. fn is
+ * called only from pulse_producer_process() or pulse_producer_run(), with
+ * ud, once per plan pulsed asks of this producer. */
+pulse_producer *pulse_schedule(const char *socket_path, const char *pool,
+                               const char *name, unsigned interval_ms,
+                               pulse_plan_fn fn, void *ud, int *err,
+                               char *errbuf, size_t errlen);
+/* The fd to watch for reading in the caller's loop; then call
+ * pulse_producer_process(). -1 once the session ended. */
+int pulse_producer_fd(const pulse_producer *p);
+/* Read what is available without blocking and answer every plan asked
+ * (calling fn). Returns 0, or an error code once the session ended (every
+ * later call returns it): PULSE_ERR_CLOSED with the message "schedule NAME
+ * ended" when a producer (this one or another) ended the schedule. */
+int pulse_producer_process(pulse_producer *p);
+/* Blocking loop around pulse_producer_process(). Returns 0 when the
+ * schedule ended or after pulse_producer_stop(), else the error that
+ * ended the session. */
+int pulse_producer_run(pulse_producer *p);
+/* Make pulse_producer_run() return 0. Async-signal-safe: it may be called
+ * from a signal handler, another thread, or the plan function. */
+void pulse_producer_stop(pulse_producer *p);
+/* Close the session and free p: this producer is no longer asked; the
+ * schedule goes on with the others (only PULSE_PLAN_END ends it). */
+void pulse_producer_close(pulse_producer *p);
+const char *pulse_producer_errmsg(const pulse_producer *p);
 
 /* ---- worker sessions --------------------------------------------------- */
 

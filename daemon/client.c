@@ -59,6 +59,8 @@ void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg)
 			session_error(s, q->id, code, "%s", msg && *msg ? msg :
 			              pulse_err_name(code));
 	}
+	if (q->type == PULSE_T_DISPATCH)
+		metrics_dispatch(d, code, q->started_us); /* result, latency */
 	if (code != 0 && code != PULSE_E_HANDLER)
 		LOGD(&d->log, "request %" PRIu64 " (%s): %s %s", rid,
 		     q->key ? q->key : "", pulse_err_name(code), msg ? msg : "");
@@ -232,6 +234,10 @@ static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 static void dispatch(struct request *q)
 {
 	struct pool *p = q->pool;
+	if (p->state == POOL_SHUTDOWN) {
+		request_finish(p->d, q->rid, PULSE_E_SHUTDOWN, "pool is shut down");
+		return;
+	}
 	if (!pool_usable(p)) {
 		/* first use of the pool (joining) or Redis away: admit once the
 		 * node is in the pool, or answer TIMEOUT (nothing admitted) */
@@ -425,8 +431,8 @@ static void local_workers(struct session *s, const pulse_msg *m,
 static const char *state_name(int st)
 {
 	static const char *const n[] = {"joining", "active", "fenced",
-	                                "shutdown"};
-	return st >= 0 && st <= POOL_SHUTDOWN ? n[st] : "?";
+	                                "shutdown", "left"};
+	return st >= 0 && st <= POOL_LEFT ? n[st] : "?";
 }
 
 static void status(struct session *s, const pulse_msg *m)
@@ -503,6 +509,15 @@ void client_request(struct session *s, const pulse_msg *m)
 	    pulse_check_name("key", m->key.p, m->key.n, PULSE_MAX_KEY, err,
 	                     sizeof(err)) < 0) {
 		session_error(s, m->id, PULSE_E_INVALID, "%s", err);
+		return;
+	}
+	if (m->type == PULSE_T_SHUTDOWN || m->type == PULSE_T_LEAVE) {
+		if (!store_up(d->store))
+			session_error(s, m->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		else if (m->type == PULSE_T_SHUTDOWN)
+			shutdown_request(s, p, m);
+		else
+			leave_request(s, p, m);
 		return;
 	}
 	if (m->type == PULSE_T_WORKERS && (m->has & PM_LOCAL) && m->local) {

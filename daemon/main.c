@@ -123,6 +123,7 @@ static void begin_stop(struct pulsed *d)
 	}
 	d->stopping = STOP_DRAINING;
 	LOGI(&d->log, "stopping: handing local jobs to other workers");
+	sdnotify_stopping(d);
 	if (d->lev) {
 		event_del(d->lev);
 	}
@@ -199,9 +200,11 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
 	struct pulsed *d = arg;
-	if (sig == SIGHUP)
+	if (sig == SIGHUP) {
+		sdnotify_reloading(d);
 		reload(d);
-	else
+		sdnotify_reloaded(d); /* READY=1 whatever the outcome */
+	} else
 		begin_stop(d);
 }
 
@@ -275,13 +278,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d.store = store_new(&d);
-	if (server_listen(&d, err, sizeof(err)) < 0) {
+	if (server_listen(&d, err, sizeof(err)) < 0 ||
+	    metrics_start(&d, err, sizeof(err)) < 0) {
 		LOGE(&d.log, "%s", err);
+		server_close(&d);
 		store_free(d.store);
 		event_base_free(d.base);
 		config_free(&d.cfg);
 		return 1;
 	}
+	sdnotify_init(&d);
 	const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
 	for (int i = 0; i < 3; i++) {
 		d.sigev[i] = evsignal_new(d.base, sigs[i], on_signal, &d);
@@ -297,6 +303,8 @@ int main(int argc, char **argv)
 	server_close(&d);
 	requests_fail_all(&d, PULSE_E_CLOSED, "pulsed is stopping");
 	store_free(d.store);
+	metrics_stop(&d);
+	sdnotify_close(&d);
 	table_iter it;
 	struct tentry *e;
 	table_iter_init(&it, &d.pools);

@@ -201,6 +201,7 @@ static void rebalance(struct pool *p)
 			const char *owner = pool_owner_of(p, j->key, strlen(j->key));
 			if (owner && strcmp(owner, w->id) != 0) {
 				p->moves_inflight++;
+				p->d->m.moves[MOVED_REBALANCE]++; /* metrics */
 				worker_move_job(j, MOVE_REBALANCE);
 			}
 		}
@@ -330,6 +331,8 @@ void pool_on_event(struct pool *p, const char *msg, size_t len)
 		uint64_t e = strtoull(msg + 2, NULL, 10);
 		if (e != p->epoch)
 			load_members(p);
+	} else if (len == 1 && msg[0] == 's') {
+		pool_shutdown_local(p);
 	} else if (len >= 1 && msg[0] == 'w') {
 		pool_scan_waiting(p);
 	} else if (len >= 3 && msg[0] == 't' && msg[1] == ' ') {
@@ -352,6 +355,7 @@ static void fence_cb(evutil_socket_t fd, short what, void *arg)
 	     "pool %s: lease not renewed for %" PRIu64 " ms: stopping local jobs "
 	     "(self-fence)", p->name, now_ms() - p->lease_sent_ms);
 	p->state = POOL_FENCED;
+	p->d->m.fences++; /* metrics */
 	worker_fence_pool(p);
 }
 
@@ -380,20 +384,22 @@ static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct lease_ctx *c = arg;
 	struct pool *p = c->p;
-	(void)d;
 	p->lease_inflight = 0;
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING) {
+		d->m.lease_failures++; /* metrics */
 		free(c);
 		return; /* the fence timer keeps running */
 	}
 	if (strcmp(r->element[0]->str, "LOST") == 0) {
+		d->m.lease_failures++; /* metrics */
 		free(c);
 		if (p->state == POOL_ACTIVE)
 			lost(p);
 		return;
 	}
 	if (r->elements < 6) {
+		d->m.lease_failures++; /* metrics */
 		free(c);
 		return;
 	}
@@ -407,7 +413,13 @@ static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
 	uint64_t epoch = (uint64_t)r->element[2]->integer;
 	p->waiting = (uint64_t)r->element[3]->integer;
 	p->jobs_pool = (uint64_t)r->element[5]->integer;
+	int shut = r->elements > 6 && r->element[6]->type == REDIS_REPLY_INTEGER &&
+	           r->element[6]->integer == 1;
 	free(c);
+	if (shut) {
+		pool_shutdown_local(p); /* the 's' message may have been lost */
+		return;
+	}
 	if (p->state == POOL_ACTIVE) {
 		arm_fence(p);
 		sweep_orphans(p);
@@ -550,10 +562,12 @@ static void lease_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct pool *p = arg;
 	pool_send_lease(p, NULL);
+	if (p->state == POOL_ACTIVE && !store_up(p->d->store))
+		p->d->m.lease_failures++; /* metrics: due while Redis is away */
 	if (p->state == POOL_ACTIVE)
 		lease_renew(p);
-	else if (p->state == POOL_JOINING || p->state == POOL_FENCED)
-		pool_join(p);
+	else if (p->state != POOL_LEFT)
+		pool_join(p); /* joining, fenced, or shut down until re-opened */
 	arm(p->lease_timer, lease_every_ms(p));
 }
 
@@ -602,8 +616,9 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 	    r->element[0]->type != REDIS_REPLY_STRING)
 		return; /* retried at the next lease tick */
 	if (strcmp(r->element[0]->str, "SHUTDOWN") == 0) {
+		if (p->state != POOL_SHUTDOWN)
+			LOGI(&p->d->log, "pool %s is shut down", p->name);
 		p->state = POOL_SHUTDOWN;
-		LOGI(&p->d->log, "pool %s is shut down", p->name);
 		return;
 	}
 	if (r->elements < 4)
@@ -634,8 +649,9 @@ static void pool_join(struct pool *p)
 {
 	if (p->join_inflight || !store_up(p->d->store))
 		return;
-	if (p->state == POOL_FENCED && p->ljobs.n > 0)
-		return; /* wait until every fenced job's stop answered */
+	if ((p->state == POOL_FENCED || p->state == POOL_SHUTDOWN) &&
+	    p->ljobs.n > 0)
+		return; /* wait until every stopped job's handler answered */
 	snprintf(p->inc, sizeof(p->inc), "%016llx",
 	         (unsigned long long)((uint64_t)random() << 32 ^ (uint64_t)random() ^ now_us()));
 	p->join_inflight = 1;
@@ -666,8 +682,12 @@ static void pool_join(struct pool *p)
 /* Called by worker.c when the last fenced job's stop answered. */
 void pool_fence_done(struct pool *p)
 {
-	if (p->state == POOL_FENCED && p->ljobs.n == 0)
+	if (p->ljobs.n > 0)
+		return;
+	if (p->state == POOL_FENCED)
 		pool_join(p);
+	else if (p->state == POOL_SHUTDOWN)
+		shutdown_local_done(p);
 }
 
 void pool_start(struct pool *p)
@@ -709,6 +729,10 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 {
 	size_t n = strlen(name);
 	struct pool *p = table_get(&d->pools, name, n);
+	if (p && create && p->state == POOL_LEFT) {
+		p->state = POOL_JOINING; /* used again after a leave: join anew */
+		pool_join(p);
+	}
 	if (p || !create) {
 		if (!p) {
 			*code = PULSE_E_INVALID;
@@ -786,8 +810,12 @@ static void leave_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct pool *p = arg;
 	(void)r;
-	p->state = POOL_JOINING;
-	daemon_leave_done(d);
+	if (d->stopping) {
+		p->state = POOL_JOINING;
+		daemon_leave_done(d);
+	} else {
+		leave_done(p);
+	}
 }
 
 /* The node leaves the pool once its workers' jobs were stopped and

@@ -14,6 +14,7 @@
  *   placement.c rendezvous hashing of keys onto workers
  *   ticker.c    pool-wide clocks of tickers and schedules, one taker a tick
  *   schedule.c  schedules: asking a producer for a plan and applying it
+ *   shutdown.c  pool shutdown (all nodes) and leaving one pool
  *   metrics.c   the counters, Prometheus metrics and health over HTTP
  *   sdnotify.c  systemd notifications: READY, STATUS, WATCHDOG, STOPPING
  *   table.c     a string-keyed hash table
@@ -97,7 +98,9 @@ struct lworker {
 
 /* ---- pools -------------------------------------------------------------- */
 
-enum pool_state { POOL_JOINING = 0, POOL_ACTIVE, POOL_FENCED, POOL_SHUTDOWN };
+enum pool_state {
+	POOL_JOINING = 0, POOL_ACTIVE, POOL_FENCED, POOL_SHUTDOWN, POOL_LEFT
+};
 
 struct pool {
 	struct pulsed *d;
@@ -133,6 +136,8 @@ struct pool {
 	table tickers;            /* name -> struct ticker (ticker.c) */
 	struct event *lease_timer, *fence_timer, *scan_timer, *rebalance_ev;
 	uint64_t joined_ms;
+	uint64_t leave_sid, leave_id; /* a LEAVE request being carried out */
+	int leaving;                  /* leave.lua sent */
 };
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -340,6 +345,14 @@ void ticker_request(struct session *s, struct pool *p, const pulse_msg *m);
 void ticker_stopped(struct pool *p, const char *key);
 /* End a schedule's (sched = 1) or ticker's clock on every node. */
 void clock_stop(struct pool *p, int sched, const char *name);
+
+/* shutdown.c */
+void shutdown_request(struct session *s, struct pool *p, const pulse_msg *m);
+void leave_request(struct session *s, struct pool *p, const pulse_msg *m);
+void pool_shutdown_local(struct pool *p);
+void shutdown_local_done(struct pool *p);
+void pool_leave_progress(struct pool *p);
+void leave_done(struct pool *p);
 
 /* schedule.c */
 /* Ask producer session s for the plan of schedule name. */

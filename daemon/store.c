@@ -25,7 +25,7 @@ static const char *const script_names[S__COUNT] = {
 	[S_LEASE] = "lease",     [S_LEAVE] = "leave",
 	[S_MEMBERS] = "members", [S_ORPHANS] = "orphans",
 	[S_RELEASE] = "release", [S_STRAYS] = "strays",
-	[S_TICK] = "tick",
+	[S_TICK] = "tick",       [S_SHUTDOWN] = "shutdown",
 	[S_REMOVE] = "remove",   [S_ROUTE] = "route",
 	[S_STARTED] = "started",   [S_WORKERS] = "workers",
 };
@@ -137,6 +137,7 @@ static void went_down(struct store *s, const char *why)
 	s->up = 0;
 	s->blk_busy = 0;
 	drop_all(s);
+	sdnotify_redis(s->d, 0); /* STATUS= says it retries */
 	if (was_up) {
 		LOGW(&s->d->log, "redis: connection lost: %s", why);
 		pools_redis_down(s->d);
@@ -385,6 +386,7 @@ static void loaded(redisAsyncContext *c, void *r, void *priv)
 	s->ever_up = 1;
 	LOGI(&s->d->log, "redis: connected");
 	pools_redis_up(s->d);
+	sdnotify_redis(s->d, 1); /* READY=1 the first time */
 }
 
 static redisAsyncContext *open_one(struct store *s)

@@ -734,8 +734,10 @@ static void begin_detach(struct lworker *w, uint64_t id)
 	table_iter_init(&it, &w->jobs);
 	while ((e = table_next(&it))) {
 		struct job *j = e->val;
-		if (!has_halt(j))
+		if (!has_halt(j)) {
+			w->pool->d->m.moves[MOVED_DETACH]++; /* metrics */
 			worker_move_job(j, MOVE_DETACH);
+		}
 	}
 	check_detach_done(w);
 }
@@ -756,6 +758,7 @@ static void check_detach_done(struct lworker *w)
 		w->detach_id = 0;
 		session_close(s);
 	}
+	pool_leave_progress(p);
 	daemon_progress(p->d);
 }
 
@@ -817,8 +820,10 @@ void worker_session_closed(struct session *s)
 	}
 	if (w->attached && pool_usable(p))
 		leave_placement(w);
-	if (i > 0 && pool_usable(p))
+	if (i > 0 && pool_usable(p)) {
+		p->d->m.moves[MOVED_WORKER_GONE] += i; /* metrics */
 		release_jobs(p, js, i);
+	}
 	LOGI(&p->d->log, "pool %s: worker %s gone with %zu jobs", p->name, w->id, n);
 	free(js);
 	table_iter_init(&it, &w->jobs);

@@ -190,6 +190,8 @@ static const struct mtype {
 	{PULSE_T_SCHEDULE, "SCHEDULE", PM_ID | PM_POOL | PM_NAME | PM_INTERVAL},
 	{PULSE_T_PLAN, "PLAN", PM_ID | PM_NAME},
 	{PULSE_T_PLANNED, "PLANNED", PM_ID},
+	{PULSE_T_SHUTDOWN, "SHUTDOWN", PM_ID | PM_POOL},
+	{PULSE_T_LEAVE, "LEAVE", PM_ID | PM_POOL},
 };
 
 static const struct mtype *mtype_of(uint32_t type)

@@ -56,6 +56,10 @@ enum pulse_type {
 	                         * ticker on every node */
 	PULSE_T_SCHEDULE = 19,  /* client: id, pool, name, interval -> OK; the
 	                         * session is then a producer: PLAN frames */
+	PULSE_T_SHUTDOWN = 30,  /* client (admin): id, pool -> OK once every node
+	                         * stopped every job and the pool's state is gone */
+	PULSE_T_LEAVE = 31,     /* client (admin): id, pool -> OK once this node
+	                         * handed its jobs on and left the pool */
 	PULSE_T_START = 20,     /* pulsed -> worker: id, key, payload */
 	PULSE_T_HALT = 21,      /* pulsed -> worker: id, key (stop a job) */
 	PULSE_T_EVENT = 22,     /* pulsed -> worker: id, key, payload (notify) */

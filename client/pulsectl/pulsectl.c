@@ -48,6 +48,11 @@ static const struct cmd commands[] = {
 	{"notify", "POOL KEY PAYLOAD|-",
 	 "send a payload to a job's worker, wait for its answer",
 	 3, 3, 0, 1, cmd_notify},
+	{"shutdown", "POOL",
+	 "stop every job of the pool on every node and remove its state (admin)",
+	 1, 1, 0, 1, cmd_shutdown},
+	{"leave", "POOL", "hand this node's jobs of the pool to other nodes and "
+	 "leave it (admin)", 1, 1, 0, 1, cmd_leave},
 	{"version", "", "print the versions of pulsectl and pulsed",
 	 0, 0, 0, 0, cmd_version},
 	{"help", "", "print this help",

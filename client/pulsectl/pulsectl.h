@@ -108,5 +108,7 @@ int cmd_jobs(struct ctl *ctl, int argc, char **argv);
 int cmd_workers(struct ctl *ctl, int argc, char **argv); /* cmd-pool.c */
 int cmd_status(struct ctl *ctl, int argc, char **argv);  /* cmd-node.c */
 int cmd_version(struct ctl *ctl, int argc, char **argv);
+int cmd_shutdown(struct ctl *ctl, int argc, char **argv); /* cmd-admin.c */
+int cmd_leave(struct ctl *ctl, int argc, char **argv);
 
 #endif

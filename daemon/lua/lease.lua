@@ -2,7 +2,8 @@
 -- ARGV: node, incarnation, ttl (ms), reap margin (ms).
 -- Returns {'LOST', now} when this incarnation is no longer registered (it
 -- was reaped, Redis lost its data, or another process took the node id),
--- else {'OK', now, epoch, waiting jobs, reaped nodes, jobs in the pool}.
+-- else {'OK', now, epoch, waiting jobs, reaped nodes, jobs in the pool,
+-- 1 when the pool is being shut down}.
 -- A node is reaped only once its lease ended plus the margin, measured on
 -- Redis's clock; the node itself stops its jobs before its lease ends.
 local node, inc, ttl, margin = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -18,4 +19,4 @@ end
 local e
 if #dead > 0 then e = bump_epoch() else e = tonumber(redis.call('GET', B .. 'epoch') or '0') end
 return {'OK', now, e, redis.call('ZCARD', B .. 'wait'), #dead,
-        redis.call('HLEN', B .. 'jobs')}
+        redis.call('HLEN', B .. 'jobs'), redis.call('HEXISTS', B .. 'state', 'shutdown')}

@@ -12,6 +12,7 @@ Uses the integration harness (real redis-server, pulsed, testworker).
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,8 +48,15 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
-def env():
-    return conftest.Env(tempfile.mkdtemp(prefix="fb", dir="/tmp"))
+class env(conftest.Env):
+    """A private Redis and its processes; the directory goes at close."""
+
+    def __init__(self):
+        super().__init__(tempfile.mkdtemp(prefix="fb", dir="/tmp"))
+
+    def close(self):
+        super().close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def worker_kill(n):

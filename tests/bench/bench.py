@@ -1,0 +1,593 @@
+"""bench.py: `make bench`, the figures of DESIGN.md section 4 in one run.
+
+    /usr/bin/python3 tests/bench/bench.py [--quick] [--json build/bench.json]
+                                         [--only refs,latency,throughput,failover,scale]
+
+Real processes throughout (the integration harness: redis-server on a Unix
+socket, pulsed nodes, build/tests/testworker workers; load from
+build/tests/pulsebench, the Redis round trip from build/bench/rtt):
+
+  refs        Redis PING round trip (hiredis, Unix socket) and
+              redis-benchmark's SET rate at 1, 8 and 64 clients.
+  latency     2 nodes A and B; callers on A. Pool "rem" has its only
+              worker on B, pool "loc" on A. Closed loop (one session,
+              sequential) and open loop (fixed rates, 8 sessions, latency
+              from the scheduled send time) dispatch; notify and stop of
+              the jobs dispatched. INFO commandstats and CPU time per
+              process give the Redis commands and CPU per dispatch.
+  throughput  2 nodes, 2 workers on each; 1, 8 and 64 callers (one
+              session each, split over both nodes) dispatching for a
+              fixed time.
+  failover    tests/bench/failover.py: kill -9 of a worker holding ~1,000
+              jobs, kill -9 of a pulsed (worker TTL 2 s), a worker joining
+              3 with 10,000 jobs.
+  scale       10 nodes with 20 workers each (200) and one node with none
+              (it only joined the pool): pulsed RSS with 0, 10,000 and
+              100,000 jobs in the pool, idle Redis commands per second per
+              node with 100 and 100,000 jobs, time to dispatch 100,000
+              jobs, and from the workers' event logs that each runs
+              exactly once.
+
+Writes every figure to build/bench.json (one flat object, numbers only)
+and prints a table: figure, value, ratio to the references, target,
+MET/MISSED. Exits 0 even when a target is missed (the table says so);
+non-zero when a measurement itself failed.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, HERE)
+import conftest  # noqa: E402
+import harness  # noqa: E402
+from harness import wait_for  # noqa: E402
+import failover  # noqa: E402
+
+BUILD = harness.BUILD
+PULSEBENCH = os.path.join(BUILD, "tests", "pulsebench")
+RTT = os.path.join(BUILD, "bench", "rtt")
+HZ = os.sysconf("SC_CLK_TCK")
+
+R = {}          # every figure: build/bench.json
+NOTES = []      # extra lines printed after the table
+T0 = time.monotonic()
+
+
+def log(msg):
+    print("[%6.1fs] %s" % (time.monotonic() - T0, msg), flush=True)
+
+
+def env():
+    # Unix socket paths are limited to 108 bytes: keep the directory short.
+    return conftest.Env(tempfile.mkdtemp(prefix="pb", dir="/tmp"))
+
+
+# ---- measuring helpers -------------------------------------------------------
+
+def run_json(argv, timeout=900, check=True):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s %s" % (argv[0], r.returncode,
+                                                      r.stdout, r.stderr[-2000:]))
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def pulsebench(socks, pool, *args, timeout=900):
+    if isinstance(socks, str):
+        socks = [socks]
+    return run_json([PULSEBENCH, "-s", ",".join(socks), "-p", pool] + [str(a) for a in args],
+                    timeout=timeout)
+
+
+def commandstats(redis):
+    """command -> calls, plus '_cpu' (Redis CPU seconds, user + sys)."""
+    out = {}
+    text = redis.cli("INFO", "all")
+    for line in text.splitlines():
+        line = line.strip()
+        m = re.match(r"cmdstat_([^:]+):calls=(\d+)", line)
+        if m:
+            out[m.group(1)] = int(m.group(2))
+        m = re.match(r"used_cpu_(sys|user):([\d.]+)", line)
+        if m:
+            out["_cpu"] = out.get("_cpu", 0.0) + float(m.group(2))
+    return out
+
+
+def stats_delta(a, b):
+    """Command calls between two commandstats snapshots, without the
+    INFO/PING calls the bench itself makes."""
+    d = {k: b.get(k, 0) - a.get(k, 0) for k in b if not k.startswith("_")}
+    for own in ("info", "ping"):
+        d.pop(own, None)
+    return {k: v for k, v in d.items() if v > 0}, b.get("_cpu", 0) - a.get("_cpu", 0)
+
+
+def cpu_s(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / HZ
+    except (OSError, IndexError):
+        return 0.0
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Meter:
+    """Redis commands and every process's CPU time over a stretch of load."""
+
+    def __init__(self, redis, procs):
+        self.redis, self.procs = redis, procs  # procs: name -> [pid]
+
+    def __enter__(self):
+        self.s0 = commandstats(self.redis)
+        self.c0 = {n: sum(cpu_s(p) for p in ps) for n, ps in self.procs.items()}
+        self.t0 = time.monotonic()
+        return self
+
+    def __exit__(self, *exc):
+        self.dt = time.monotonic() - self.t0
+        self.cmds, self.redis_cpu = stats_delta(self.s0, commandstats(self.redis))
+        self.cpu = {n: sum(cpu_s(p) for p in ps) - self.c0[n] for n, ps in self.procs.items()}
+        self.cpu["redis"] = self.redis_cpu
+
+    def per(self, n):
+        """Commands and CPU (us) per operation, as text."""
+        total = sum(self.cmds.values())
+        cmds = ", ".join("%s %.2f" % (k, v / n) for k, v in
+                         sorted(self.cmds.items(), key=lambda kv: -kv[1]) if v / n >= 0.01)
+        cpu = ", ".join("%s %.0f" % (k, v * 1e6 / n) for k, v in self.cpu.items())
+        return total / n, "Redis commands per op %.2f (%s); CPU us per op: %s" % (
+            total / n, cmds, cpu)
+
+
+# ---- references ---------------------------------------------------------------
+
+def redis_benchmark_set(sock, clients, n):
+    r = subprocess.run(["redis-benchmark", "-s", sock, "-t", "set", "-c", str(clients),
+                        "-n", str(n), "-q"], capture_output=True, text=True, timeout=300)
+    last = r.stdout.replace("\r", "\n").strip().splitlines()[-1]
+    m = re.search(r"SET: ([\d.]+) requests per second(?:, p50=([\d.]+) msec)?", last)
+    if not m:
+        raise RuntimeError("redis-benchmark printed %r" % last)
+    return float(m.group(1)), float(m.group(2) or 0) * 1000
+
+
+def refs(e, quick):
+    sock = e.redis.sock
+    log("references: Redis PING round trip, redis-benchmark SET")
+    # PING, one at a time, unpinned: 5 runs pooled (the OS places the two
+    # processes on one CPU or on two, and the round trip differs ~10x).
+    samples = []
+    for _ in range(5):
+        r = run_json([RTT, sock, "3000" if quick else "6000"])
+        samples.append(r["p50_us"])
+        time.sleep(0.2)
+    # The pooled median from the per-run medians (each run mostly in one mode).
+    R["redis_rtt_us"] = sorted(samples)[len(samples) // 2]
+    R["redis_rtt_runs_min_us"] = min(samples)
+    R["redis_rtt_runs_max_us"] = max(samples)
+    # The two modes, pinned: client and server on one CPU, then on two.
+    rpid = e.redis.proc.pid
+    ncpu = os.cpu_count() or 1
+    try:
+        subprocess.run(["taskset", "-p", "-c", "0", str(rpid)], capture_output=True, check=True)
+        R["redis_rtt_same_cpu_us"] = run_json(["taskset", "-c", "0", RTT, sock, "5000"])["p50_us"]
+        if ncpu > 1:
+            R["redis_rtt_cross_cpu_us"] = run_json(["taskset", "-c", "1", RTT, sock, "5000"])["p50_us"]
+    finally:
+        subprocess.run(["taskset", "-p", "-c", "0-%d" % (ncpu - 1), str(rpid)],
+                       capture_output=True)
+    n = 20000 if quick else 100000
+    for c in (1, 8, 64):
+        rps, p50 = redis_benchmark_set(sock, c, n if c == 1 else 2 * n)
+        R["redis_set_rps_%d" % c] = rps
+        R["redis_set_p50_us_%d" % c] = p50
+    log("  PING p50 %.1f us (runs %s; pinned same CPU %.1f, two CPUs %.1f); SET rps %d / %d / %d"
+        % (R["redis_rtt_us"], " ".join("%.1f" % s for s in samples),
+           R["redis_rtt_same_cpu_us"], R.get("redis_rtt_cross_cpu_us", 0),
+           R["redis_set_rps_1"], R["redis_set_rps_8"], R["redis_set_rps_64"]))
+
+
+# ---- latency ------------------------------------------------------------------
+
+def latency(e, quick):
+    a = e.node("node-a")
+    b = e.node("node-b")
+    wl = e.worker(a, pool="loc", name="wl")
+    wr = e.worker(b, pool="rem", name="wr")
+    for n in (a, b):
+        for pool in ("loc", "rem"):
+            n.ctlj("jobs", pool)   # the node joins the pool
+            wait_for(lambda: (n.pool_status(pool) or {}).get("workers_pool") == 1, 10,
+                     "view of %s on %s" % (pool, n.name))
+    procs = {"caller": [], "pulsed_a": [a.proc.pid], "pulsed_b": [b.proc.pid],
+             "worker_loc": [wl.proc.pid], "worker_rem": [wr.proc.pid]}
+    n = 1000 if quick else 3000
+    for where, pool in (("remote", "rem"), ("local", "loc")):
+        log("latency: %s (caller on node-a, worker on %s)" % (where, "node-b" if pool == "rem" else "node-a"))
+        m = Meter(e.redis, procs)
+        with m:
+            r = pulsebench(a.sock, pool, "-k", pool + "-", "-n", n, "-w", 200)
+        for q in ("p50", "p90", "p99", "p999", "mean"):
+            R["dispatch_%s_%s_us" % (where, q)] = r["%s_us" % q]
+        per, text = m.per(n + 200)
+        R["dispatch_%s_redis_cmds" % where] = per
+        R["dispatch_%s_redis_cpu_us" % where] = m.redis_cpu * 1e6 / (n + 200)
+        NOTES.append("dispatch %s, closed loop: %s" % (where, text))
+        log("  closed loop: p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f us; %s"
+            % (r["p50_us"], r["p90_us"], r["p99_us"], r["p999_us"], text))
+        for op in ("notify", "stop"):
+            m = Meter(e.redis, procs)
+            with m:
+                r = pulsebench(a.sock, pool, "-m", op, "-k", pool + "-", "-n", n + 200)
+            for q in ("p50", "p90", "p99", "p999"):
+                R["%s_%s_%s_us" % (op, where, q)] = r["%s_us" % q]
+            per, text = m.per(n + 200)
+            R["%s_%s_redis_cmds" % (op, where)] = per
+            NOTES.append("%s %s: %s" % (op, where, text))
+            log("  %s: p50 %.0f p99 %.0f us; %s" % (op, r["p50_us"], r["p99_us"], text))
+        # Open loop: request i due at t0 + i/rate, 8 sessions.
+        for rate in (200, 1000, 2000):
+            secs = 2 if quick else 3
+            r = pulsebench(a.sock, pool, "-k", "%s-o%d-" % (pool, rate), "-r", rate,
+                           "-d", secs, "-c", 8)
+            for q in ("p50", "p90", "p99", "p999"):
+                R["dispatch_%s_open%d_%s_us" % (where, rate, q)] = r["%s_us" % q]
+            R["dispatch_%s_open%d_late" % (where, rate)] = r["late"]
+            log("  open loop %d/s: p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f us (late sends %d)"
+                % (rate, r["p50_us"], r["p90_us"], r["p99_us"], r["p999_us"], r["late"]))
+
+
+# ---- throughput ---------------------------------------------------------------
+
+def throughput(e, quick):
+    a = e.node("node-a")
+    b = e.node("node-b")
+    ws = [e.worker(x, pool="tp", name="t%s%d" % (x.name[-1], i)) for x in (a, b) for i in range(2)]
+    for x in (a, b):
+        x.ctlj("jobs", "tp")
+    wait_for(lambda: all((x.pool_status("tp") or {}).get("workers_pool") == 4 for x in (a, b)),
+             10, "view of tp")
+    procs = {"pulsebench": [], "pulsed_a": [a.proc.pid], "pulsed_b": [b.proc.pid],
+             "workers": [w.proc.pid for w in ws]}
+    secs = 2 if quick else 4
+    for c in (1, 8, 64):
+        log("throughput: %d callers for %d s" % (c, secs))
+        m = Meter(e.redis, procs)
+        t0 = os.times()
+        with m:
+            r = pulsebench([a.sock, b.sock], "tp", "-k", "tp%d-" % c, "-c", c, "-d", secs)
+        t1 = os.times()
+        m.cpu["pulsebench"] = (t1.children_user + t1.children_system
+                               - t0.children_user - t0.children_system)
+        R["dispatch_rps_%d" % c] = r["rps"]
+        R["dispatch_tp%d_p50_us" % c] = r["p50_us"]
+        R["dispatch_tp%d_p99_us" % c] = r["p99_us"]
+        per, text = m.per(max(r["n"], 1))
+        R["dispatch_tp%d_redis_cmds" % c] = per
+        busy = sum(m.cpu.values()) / m.dt
+        R["dispatch_tp%d_cpu_busy" % c] = busy
+        NOTES.append("throughput %d callers: %.0f/s, CPUs busy %.2f of %d; %s"
+                     % (c, r["rps"], busy, os.cpu_count(), text))
+        log("  %.0f dispatches/s (p50 %.0f us, p99 %.0f us); CPUs busy %.2f; %s"
+            % (r["rps"], r["p50_us"], r["p99_us"], busy, text))
+
+
+# ---- failover and rebalance ---------------------------------------------------
+
+def failovers(quick):
+    log("failover: kill -9 of a worker holding ~1,000 jobs")
+    R.update(failover.worker_kill(300 if quick else 1000))
+    log("  %d jobs, all started elsewhere after %.1f ms (p50 %.1f, p99 %.1f)"
+        % (R["failover_worker_jobs"], R["failover_worker_ms"], R["failover_worker_p50_ms"],
+           R["failover_worker_p99_ms"]))
+    log("failover: kill -9 of a pulsed (worker TTL 2 s)")
+    R.update(failover.node_kill(300 if quick else 1000))
+    log("  %d jobs, all started elsewhere after %.0f ms"
+        % (R["failover_node_jobs"], R["failover_node_ms"]))
+    log("rebalance: a 4th worker joins 3 holding 10,000 jobs")
+    R.update(failover.rebalance(2000 if quick else 10000))
+    log("  moved %d (ideal %d), settled in %.0f ms"
+        % (R["rebalance_moved"], R["rebalance_expected"], R["rebalance_settle_ms"]))
+
+
+# ---- scale, idle cost, memory -------------------------------------------------
+
+def idle_window(e, nodes, secs):
+    """Redis commands per second per node over secs of quiet."""
+    s0 = commandstats(e.redis)
+    t0 = time.monotonic()
+    time.sleep(secs)
+    cmds, cpu = stats_delta(s0, commandstats(e.redis))
+    dt = time.monotonic() - t0
+    total = sum(cmds.values())
+    top = ", ".join("%s %.1f" % (k, v / dt / len(nodes)) for k, v in
+                    sorted(cmds.items(), key=lambda kv: -kv[1])[:8])
+    return total / dt / len(nodes), cpu * 1e3 / dt / len(nodes), top
+
+
+def scale(e, quick):
+    nnodes, per_node = (4, 5) if quick else (10, 20)
+    total = 10000 if quick else 100000
+    idle_secs = 4 if quick else 20
+    log("scale: %d nodes, %d workers each, then %d jobs" % (nnodes, per_node, total))
+    nodes = [e.node("n%02d" % i) for i in range(nnodes)]
+    obs = e.node("nobs")   # joins the pool, runs no worker
+    workers = []
+    t0 = time.monotonic()
+    for i in range(per_node):
+        for x in nodes:
+            workers.append(e.worker(x, pool="p", name="w-%s-%02d" % (x.name, i)))
+    R["scale_attach_s"] = time.monotonic() - t0
+    obs.ctlj("jobs", "p")
+    allnodes = nodes + [obs]
+    nw = nnodes * per_node
+    wait_for(lambda: all((x.pool_status("p") or {}).get("workers_pool") == nw for x in allnodes),
+             30, "every node to see %d workers" % nw)
+    log("  %d workers attached in %.1f s" % (nw, R["scale_attach_s"]))
+
+    def rss(tag):
+        v = [rss_kib(x.proc.pid) for x in nodes]
+        R["rss_kib_%s" % tag] = max(v)
+        R["rss_kib_%s_nolocal" % tag] = rss_kib(obs.proc.pid)
+        log("  pulsed RSS with %s jobs in the pool: max %d KiB over the %d nodes with workers"
+            " (min %d), %d KiB on the node without workers"
+            % (tag, max(v), nnodes, min(v), R["rss_kib_%s_nolocal" % tag]))
+
+    socks = [x.sock for x in nodes]
+    dispatch_s = 0.0
+
+    def dispatch(first, n, tag):
+        nonlocal dispatch_s
+        t = time.monotonic()
+        r = pulsebench(socks, "p", "-k", "sc-", "-o", first, "-n", n, "-c", 2 * nnodes)
+        dispatch_s += time.monotonic() - t
+        if r["failed"]:
+            raise RuntimeError("scale: %d dispatches failed" % r["failed"])
+        log("  dispatched %d (%s) at %.0f/s, p50 %.0f us, p99 %.0f us"
+            % (n, tag, r["rps"], r["p50_us"], r["p99_us"]))
+        return r
+
+    rss("0")
+    dispatch(0, 100, "to 100")
+    time.sleep(2)
+    c, cpu, top = idle_window(e, allnodes, idle_secs)
+    R["idle_cmds_per_s_100"] = c
+    R["idle_redis_cpu_ms_per_s_100"] = cpu
+    log("  idle with 100 jobs: %.1f Redis commands/s per node (%s), Redis CPU %.2f ms/s per node"
+        % (c, top, cpu))
+    NOTES.append("idle, 100 jobs, per node per second: %s" % top)
+    n10k = total // 10
+    dispatch(100, n10k - 100, "to %d" % n10k)
+    rss("10k")
+    m = Meter(e.redis, {"pulsed": [x.proc.pid for x in allnodes],
+                        "workers": [w.proc.pid for w in workers]})
+    with m:
+        r = dispatch(n10k, total - n10k, "to %d" % total)
+    busy = sum(m.cpu.values()) / m.dt
+    per, text = m.per(total - n10k)
+    NOTES.append("scale dispatch (%d sessions over %d nodes): %.0f/s, CPUs busy %.2f; %s"
+                 % (2 * nnodes, nnodes, r["rps"], busy, text))
+    R["scale_dispatch_s"] = dispatch_s
+    R["scale_dispatch_rps"] = total / dispatch_s
+    time.sleep(2)
+    rss("100k")
+    c, cpu, top = idle_window(e, allnodes, idle_secs)
+    R["idle_cmds_per_s_100k"] = c
+    R["idle_redis_cpu_ms_per_s_100k"] = cpu
+    log("  idle with %d jobs: %.1f Redis commands/s per node (%s), Redis CPU %.2f ms/s per node"
+        % (total, c, top, cpu))
+    NOTES.append("idle, %d jobs, per node per second: %s" % (total, top))
+    R["idle_nodes"] = len(allnodes)
+
+    # Every job runs exactly once: one start per key in all the event logs,
+    # no stop, no duplicate; and Redis agrees on the count.
+    starts = {}
+    stops = dup = 0
+    for w in workers:
+        for ev in w.events():
+            if ev[0] == "start":
+                starts[ev[1]] = starts.get(ev[1], 0) + 1
+            elif ev[0] == "stop":
+                stops += 1
+            elif ev[0] == "DUPLICATE":
+                dup += 1
+    running = set()
+    for w in workers:
+        running |= w.running()
+    want = {"sc-%d" % i for i in range(total)}
+    once = sum(1 for k in want if starts.get(k) == 1)
+    st = nodes[0].pool_status("p")
+    local = sum(x.pool_status("p")["jobs_local"] for x in nodes)
+    R["scale_jobs"] = total
+    R["scale_nodes"] = nnodes
+    R["scale_workers"] = nw
+    R["scale_jobs_running"] = len(running & want)
+    R["scale_jobs_started_once"] = once
+    R["scale_extra_starts"] = sum(starts.values()) - once
+    R["scale_stops"] = stops
+    R["scale_duplicates"] = dup
+    R["scale_jobs_pool"] = st["jobs_pool"]
+    R["scale_jobs_local_sum"] = local
+    log("  %d running (event logs), %d started exactly once, %d stops, %d duplicates;"
+        " Redis jobs %d, nodes' local jobs %d; dispatch %.1f s (%.0f/s)"
+        % (R["scale_jobs_running"], once, stops, dup, st["jobs_pool"], local,
+           dispatch_s, R["scale_dispatch_rps"]))
+
+
+# ---- the table ----------------------------------------------------------------
+
+def table():
+    rtt = R.get("redis_rtt_us")
+    rows = []
+
+    def rt(v):
+        return "%.1f RTT" % (v / rtt) if rtt and v is not None else ""
+
+    def row(name, key, unit, ratio="", target="", ok=None):
+        v = R.get(key)
+        if v is None:
+            return
+        val = ("%.0f" % v if abs(v) >= 100 else "%.1f" % v) + (" " + unit if unit else "")
+        verdict = "" if ok is None else ("MET" if ok else "MISSED")
+        rows.append((name, val, ratio, target, verdict))
+
+    g = R.get
+    row("Redis PING round trip (p50, unpinned)", "redis_rtt_us", "us", "1 RTT")
+    row("  same, client and Redis on one CPU", "redis_rtt_same_cpu_us", "us", rt(g("redis_rtt_same_cpu_us")))
+    row("  same, client and Redis on two CPUs", "redis_rtt_cross_cpu_us", "us", rt(g("redis_rtt_cross_cpu_us")))
+    for c in (1, 8, 64):
+        row("redis-benchmark SET, %d clients" % c, "redis_set_rps_%d" % c, "/s")
+    for where, tgt in (("remote", [("p50", 6), ("p90", None), ("p99", 20), ("p999", None)]),
+                       ("local", [("p50", 4), ("p90", None), ("p99", None), ("p999", None)])):
+        for q, lim in tgt:
+            k = "dispatch_%s_%s_us" % (where, q)
+            if k not in R:
+                continue
+            row("dispatch %s, closed loop, %s" % (where, q.replace("p999", "p99.9")), k, "us",
+                rt(R[k]), "<= %d RTT" % lim if lim else "",
+                None if lim is None or not rtt else R[k] <= lim * rtt)
+        for rate in (200, 1000, 2000):
+            for q in ("p50", "p99", "p999"):
+                k = "dispatch_%s_open%d_%s_us" % (where, rate, q)
+                row("dispatch %s, open loop %d/s, %s" % (where, rate, q.replace("p999", "p99.9")),
+                    k, "us", rt(g(k)))
+        for op in ("notify", "stop"):
+            for q in ("p50", "p99"):
+                k = "%s_%s_%s_us" % (op, where, q)
+                row("%s %s, %s" % (op, where, q), k, "us", rt(g(k)))
+    for c in (1, 8, 64):
+        k = "dispatch_rps_%d" % c
+        s = g("redis_set_rps_%d" % c)
+        ratio = "%.1f %% of SET" % (100 * R[k] / s) if k in R and s else ""
+        row("dispatch throughput, %d callers" % c, k, "/s", ratio,
+            ">= 15 % of SET" if c == 64 else "",
+            (R[k] >= 0.15 * s) if c == 64 and k in R and s else None)
+    if "failover_worker_ms" in R:
+        row("failover, kill -9 of a worker (%d jobs): p50" % R["failover_worker_jobs"],
+            "failover_worker_p50_ms", "ms", rt(g("failover_worker_p50_ms") * 1000))
+        row("  p99", "failover_worker_p99_ms", "ms", rt(g("failover_worker_p99_ms") * 1000),
+            "p99 <= 250 ms", R["failover_worker_p99_ms"] <= 250)
+        row("  all started elsewhere", "failover_worker_ms", "ms", rt(g("failover_worker_ms") * 1000))
+    if "failover_node_ms" in R:
+        row("failover, kill -9 of a pulsed (%d jobs, TTL %d ms)"
+            % (R["failover_node_jobs"], R["worker_ttl_ms"]), "failover_node_ms", "ms",
+            "%.2f TTL" % (R["failover_node_ms"] / R["worker_ttl_ms"]),
+            "<= TTL + 1 s", R["failover_node_ms"] <= R["worker_ttl_ms"] + 1000)
+    if "rebalance_moved" in R:
+        ideal = R["rebalance_jobs"] / (R["rebalance_workers_before"] + 1)
+        row("rebalance, 4th worker joins 3 with %d jobs: moved" % R["rebalance_jobs"],
+            "rebalance_moved", "", "%.3f of J/(n+1)" % (R["rebalance_moved"] / ideal),
+            "J/(n+1) +- 10 %", abs(R["rebalance_moved"] - ideal) <= 0.1 * ideal)
+        row("  time to settle", "rebalance_settle_ms", "ms", rt(R["rebalance_settle_ms"] * 1000),
+            "<= 1 s", R["rebalance_settle_ms"] <= 1000)
+    if "idle_cmds_per_s_100" in R:
+        a, b = R["idle_cmds_per_s_100"], R["idle_cmds_per_s_100k"]
+        s = g("redis_set_rps_64")
+        row("idle Redis commands/s per node, 100 jobs", "idle_cmds_per_s_100", "/s",
+            "%.3f %% of SET" % (100 * a / s) if s else "")
+        row("idle Redis commands/s per node, %d jobs" % R["scale_jobs"], "idle_cmds_per_s_100k", "/s",
+            "x%.2f of 100 jobs" % (b / a) if a else "", "independent (+-25 %)",
+            a > 0 and abs(b / a - 1) <= 0.25)
+        row("idle Redis CPU per node, 100 jobs", "idle_redis_cpu_ms_per_s_100", "ms/s")
+        row("idle Redis CPU per node, %d jobs" % R["scale_jobs"], "idle_redis_cpu_ms_per_s_100k", "ms/s",
+            "x%.2f" % (R["idle_redis_cpu_ms_per_s_100k"] / R["idle_redis_cpu_ms_per_s_100"])
+            if R.get("idle_redis_cpu_ms_per_s_100") else "")
+    if "rss_kib_0" in R:
+        for tag in ("0", "10k", "100k"):
+            row("pulsed RSS, %s jobs in the pool (max of nodes with workers)" % tag,
+                "rss_kib_%s" % tag, "KiB", "",
+                "<= 32 MiB" if tag == "100k" else "",
+                R["rss_kib_100k"] <= 32 * 1024 if tag == "100k" else None)
+            row("  same, node without workers", "rss_kib_%s_nolocal" % tag, "KiB")
+    if "scale_jobs_running" in R:
+        row("scale: %d jobs, %d nodes, %d workers: running"
+            % (R["scale_jobs"], R["scale_nodes"], R["scale_workers"]),
+            "scale_jobs_running", "", "", "all, each exactly once",
+            R["scale_jobs_running"] == R["scale_jobs"] and
+            R["scale_jobs_started_once"] == R["scale_jobs"] and R["scale_duplicates"] == 0
+            and R["scale_stops"] == 0)
+        row("  time to dispatch them", "scale_dispatch_s", "s",
+            "%.0f/s" % R["scale_dispatch_rps"])
+
+    w = [max(len(r[i]) for r in rows) for i in range(5)]
+    hdr = ("figure", "value", "ratio", "target", "")
+    line = "  ".join(h.ljust(w[i]) for i, h in enumerate(hdr))
+    print("\n" + line.rstrip())
+    print("-" * len(line))
+    for r in rows:
+        print("  ".join((r[i].rjust(w[i]) if i == 1 else r[i].ljust(w[i]))
+                        for i in range(5)).rstrip())
+    missed = [r[0].strip() for r in rows if r[4] == "MISSED"]
+    met = sum(1 for r in rows if r[4] == "MET")
+    print("\n%d targets met, %d missed%s" % (met, len(missed),
+                                            (": " + "; ".join(missed)) if missed else ""))
+    return missed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller sizes, for trying the bench")
+    ap.add_argument("--json", default=os.path.join(BUILD, "bench.json"))
+    ap.add_argument("--only", default="refs,latency,throughput,failover,scale")
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+    for f in (PULSEBENCH, RTT, harness.PULSED, harness.TESTWORKER):
+        if not os.access(f, os.X_OK):
+            sys.exit("bench: %s is missing: run 'make bench'" % f)
+    log("pulsed bench on %d CPUs (%s)" % (os.cpu_count(), cpu_model()))
+    R["cpus"] = os.cpu_count()
+    steps = [("refs", refs), ("latency", latency), ("throughput", throughput),
+             ("failover", None), ("scale", scale)]
+    for name, fn in steps:
+        if name not in only:
+            continue
+        if name == "failover":
+            failovers(args.quick)
+            continue
+        e = env()
+        try:
+            fn(e, args.quick)
+        finally:
+            e.close()
+            harness.shutil.rmtree(e.tmp, ignore_errors=True)
+    R["bench_s"] = time.monotonic() - T0
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump({k: (round(v, 3) if isinstance(v, float) else v) for k, v in R.items()},
+                  f, indent=1, sort_keys=True)
+    print("\nWhere the load goes (per operation):")
+    for n in NOTES:
+        print("  " + n)
+    table()
+    print("\n%s written; the bench took %.0f s" % (args.json, R["bench_s"]))
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
+
+
+if __name__ == "__main__":
+    main()
