@@ -43,7 +43,7 @@ class Planner:
             return False
 
 
-def setup(env, interval=300):
+def make_pool(env, interval=300):
     ns = [env.node("node-%s" % c, worker_ttl="600ms") for c in "abc"]
     for n in ns:
         n.ctlj("jobs", "p")
@@ -79,7 +79,7 @@ def step(ps, planfile, text, ws, expect):
 
 
 def test_seed_schedule_sequence(env):
-    ns, ws, ps, planfile = setup(env)
+    ns, ws, ps, planfile = make_pool(env)
     step(ps, planfile, "start K\n", ws, {"K"})
     step(ps, planfile, "stop K\n", ws, set())
     step(ps, planfile, "start K1\nstart K2\n", ws, {"K1", "K2"})
@@ -97,7 +97,7 @@ def test_seed_schedule_sequence(env):
 
 
 def test_plan_runs_once_per_tick(env):
-    ns, ws, ps, planfile = setup(env, interval=200)
+    ns, ws, ps, planfile = make_pool(env, interval=200)
     with open(planfile, "w") as f:
         f.write("start steady\n")
     wait_for(lambda: len(all_plans(ps)) >= 12, 10, "12 plans")
@@ -110,3 +110,29 @@ def test_plan_runs_once_per_tick(env):
     # the plans were spread over the nodes' producers
     assert sum(1 for p in ps if p.plans()) >= 2
     check_history(ws, {"steady"})
+
+
+def test_producer_gone_another_is_asked(env):
+    ns, ws, ps, planfile = make_pool(env, interval=200)
+    with open(planfile, "w") as f:
+        f.write("start g\n")
+    wait_for(lambda: len(all_plans(ps)) >= 3, 5, "plans")
+    ps[0].proc.kill()
+    ps[1].proc.kill()
+    t = time.time_ns()
+    # the producer on the third node takes over: at most one interval missed
+    wait_for(lambda: len([x for x in ps[2].plans() if x > t]) >= 3, 5,
+             "plans from the remaining producer")
+    after = [x for x in ps[2].plans() if x > t]
+    assert (after[0] - t) / 1e6 < 2 * 200 + 100
+    check_history(ws, {"g"})
+
+
+def test_failed_plan_is_retried(env):
+    ns, ws, ps, planfile = make_pool(env, interval=200)
+    with open(planfile, "w") as f:
+        f.write("fail not today\n")
+    wait_for(lambda: any("plan failed: not today" in n.logtext() for n in ns), 5,
+             "the failure in a log")
+    step(ps, planfile, "start later\n", ws, {"later"})
+    check_history(ws, {"later"})
