@@ -325,7 +325,7 @@ test-asan:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory $(PARALLEL) BUILD=build-asan SANITIZE=1 all
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 unit
-	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 integration
+	$(Q)PULSE_TEST_SLOW=2 $(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 integration
 
 N ?= 20
 test-repeat: all

@@ -161,11 +161,12 @@ const char *pulse_ticker_errmsg(const pulse_ticker *t);
  * during the call. */
 typedef struct pulse_plan pulse_plan;
 
-/* Start the job key with payload (NULL with len 0: an empty payload; the
- * payload is copied). Returns 0, PULSE_ERR_INVALID (a bad key) or
+/* Start the job key with payload (NULL with len 0: an empty payload; key
+ * and payload are copied). Returns 0, PULSE_ERR_INVALID (a bad key),
  * PULSE_ERR_TOO_LARGE (a payload over the cap, or a plan that would no
- * longer fit in one frame: the payload cap plus 64 KiB in all), with the
- * message in pulse_plan_errmsg(); the plan is unchanged then. */
+ * longer fit in one frame: the payload cap plus 64 KiB in all) or
+ * PULSE_ERR_UNAVAILABLE (out of memory), with the message in
+ * pulse_plan_errmsg(); the plan is unchanged then. */
 int pulse_plan_start(pulse_plan *pl, const char *key, const void *payload,
                      size_t len);
 /* Stop the job key (ignored by pulsed after pulse_plan_stop_all()). Same

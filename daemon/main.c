@@ -284,6 +284,8 @@ int main(int argc, char **argv)
 		server_close(&d);
 		store_free(d.store);
 		event_base_free(d.base);
+		free(d.node);
+		free(d.config_path);
 		config_free(&d.cfg);
 		return 1;
 	}

@@ -398,7 +398,11 @@ static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
 			lost(p);
 		return;
 	}
-	if (r->elements < 6) {
+	int ints = r->elements >= 6;
+	for (size_t i = 1; ints && i < 6; i++)
+		ints = r->element[i]->type == REDIS_REPLY_INTEGER;
+	if (!ints) {
+		LOGW(&d->log, "pool %s: malformed lease reply skipped", p->name);
 		d->m.lease_failures++; /* metrics */
 		free(c);
 		return;

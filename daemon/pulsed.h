@@ -179,16 +179,17 @@ struct request {
 
 /* ---- metrics and systemd ------------------------------------------------ */
 
-/* Upper bounds (seconds) of the dispatch latency histogram's buckets;
- * +Inf is implicit. Kept in step with the table in metrics.c. */
+/* How many buckets the dispatch latency histogram has (their bounds are
+ * the table in metrics.c); +Inf is implicit. */
 #define METRICS_NBUCKETS 14
 
 /* Why a job left a local worker for another (pulsed_job_moves_total). */
 enum move_reason { MOVED_REBALANCE = 0, MOVED_DETACH, MOVED_WORKER_GONE,
                    MOVED__COUNT };
 
-/* Counters that other files bump (metrics.c reads them); gauges are read
- * from the context when scraped, never kept here. Only ever increase. */
+/* Counters that other files bump (metrics.c reads them), and the HTTP
+ * listener. Counters only ever increase; gauges are read from the context
+ * when scraped, never kept here. */
 struct metrics {
 	uint64_t dispatches[PULSE_E__COUNT]; /* answered dispatches by code */
 	uint64_t latency_bucket[METRICS_NBUCKETS]; /* not cumulative */

@@ -1,17 +1,19 @@
 /*
  * rtt.c: the Redis round trip that `make bench` compares everything with.
  *
- *   rtt SOCKET [COUNT] [COMMAND...]
+ *   rtt SOCKET [COUNT] [--raw | COMMAND...]
  *
  * Sends COMMAND (default PING) COUNT times (default 20000, after 1000 not
  * counted) over one hiredis connection on the Unix socket SOCKET, the
  * connection kind pulsed uses, one at a time, and prints one JSON object:
- * n, mean_us, p50_us, p90_us, p99_us, p999_us, min_us.
+ * n, mean_us, p50_us, p90_us, p99_us, p999_us, min_us; with --raw, every
+ * round trip in us instead, one per line, in the order measured.
  */
 #include <hiredis/hiredis.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static uint64_t now_ns(void)
@@ -34,9 +36,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	long n = argc > 2 ? atol(argv[2]) : 20000;
-	int cargc = argc > 3 ? argc - 3 : 1;
+	int raw = argc > 3 && strcmp(argv[3], "--raw") == 0;
+	int cargc = argc > 3 && !raw ? argc - 3 : 1;
 	const char *ping[] = {"PING"};
-	const char **cargv = argc > 3 ? (const char **)argv + 3 : ping;
+	const char **cargv = argc > 3 && !raw ? (const char **)argv + 3 : ping;
 	redisContext *c = redisConnectUnix(argv[1]);
 	if (!c || c->err) {
 		fprintf(stderr, "rtt: %s\n", c ? c->errstr : "out of memory");
@@ -57,6 +60,13 @@ int main(int argc, char **argv)
 			v[i] = dt;
 			sum += (double)dt;
 		}
+	}
+	if (raw) {
+		for (long i = 0; i < n; i++)
+			printf("%.2f\n", (double)v[i] / 1000.0);
+		redisFree(c);
+		free(v);
+		return 0;
 	}
 	qsort(v, (size_t)n, sizeof(*v), cmp);
 #define P(p) ((double)v[(size_t)((p) * (double)(n - 1))] / 1000.0)

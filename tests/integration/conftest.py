@@ -33,7 +33,8 @@ class Env:
              **pool_opts):
         """A pulsed node. pool_opts (worker_ttl="1s", ...) go to pools."*"."""
         if pools is None:
-            pools = {"*": dict(pool_opts)}
+            pools = {"*": {k: harness.scaled(v) if k == "worker_ttl" else v
+                           for k, v in pool_opts.items()}}
         if redis_url:
             extra = dict(extra or {})
             extra.setdefault("redis", {})["url"] = redis_url

@@ -29,6 +29,16 @@ TESTWORKER = os.path.join(BUILD, "tests", "testworker")
 SLOW = float(os.environ.get("PULSE_TEST_SLOW", "1"))
 
 
+def scaled(duration):
+    """A TTL like "600ms" stretched by PULSE_TEST_SLOW (sanitizer builds run
+    slower, and a lease renewal must not miss its deadline because of it)."""
+    if SLOW == 1:
+        return duration
+    num = duration.rstrip("ms")
+    unit = duration[len(num):]
+    return "%d%s" % (int(float(num) * SLOW), unit)
+
+
 def wait_for(cond, timeout=5.0, what="condition", interval=0.01):
     """Poll cond() until it returns a true value; fail after timeout s."""
     deadline = time.monotonic() + timeout * SLOW
