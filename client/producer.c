@@ -12,9 +12,13 @@
  * Invariants:
  *   - Every PLAN gets exactly one PLANNED with its id, in the order the
  *     PLANs came, for as long as the session lasts. PLANs that arrive
- *     before the OK to SCHEDULE are queued, never dropped, and answered by
- *     the first pulse_producer_process/run: the plan function never runs
- *     inside pulse_schedule().
+ *     before the OK to SCHEDULE are queued, never dropped, and answered
+ *     right after it.
+ *   - When pulse_schedule() or pulse_producer_process() returns, no whole
+ *     frame is left in the reader and the socket was read until it would
+ *     block, so a caller that waits for the fd to be readable misses
+ *     nothing. (pulse_producer_run() stopped by pulse_producer_stop() may
+ *     leave frames: they are taken by the next call.)
  *   - A PLANNED frame fits the default frame cap: pulse_plan_start/stop
  *     refuse an entry that would take the plan's encoded size (counted
  *     from above) past PLAN_MAX, so a plan is never cut short on the wire.
@@ -467,6 +471,11 @@ pulse_producer *pulse_schedule(const char *socket_path, const char *pool,
 			code = libpulse_conn_send(&p->conn, &q, 0);
 			if (!code)
 				code = pump(p, registered, 1);
+			/* Then what came with the OK: nothing may be left in the
+			 * reader behind a quiet fd. An end found here is kept for
+			 * the next call (the schedule was accepted). */
+			if (!code)
+				pump(p, never, 0);
 		}
 		if (code)
 			libpulse_errf(errbuf, errlen, code, "%s", p->conn.err);

@@ -131,7 +131,9 @@ pulse_ticker *pulse_ticker_open(const char *socket_path, const char *pool,
                                 const char *name, unsigned interval_ms,
                                 int *err, char *errbuf, size_t errlen);
 /* The fd to watch for reading in the caller's loop; then call
- * pulse_ticker_next(t, 0, ...) until it returns PULSE_ERR_TIMEOUT. */
+ * pulse_ticker_next(t, 0, ...) until it returns PULSE_ERR_TIMEOUT. Do
+ * that once right after pulse_ticker_open() as well: a first tick may
+ * have arrived with the subscription's answer, already read. */
 int pulse_ticker_fd(const pulse_ticker *t);
 /* Wait up to timeout_ms (-1: no limit, 0: do not wait) for the next tick:
  * 0 with its number (*seq, counting from 1 pool-wide) and its time
@@ -199,14 +201,17 @@ typedef struct pulse_producer pulse_producer;
  * (>= 10) and offer fn as one of its producers (the seed's
  * Node.Schedule). The newest producer's interval wins for everyone.
  * Returns once pulsed accepted it, or NULL with *err and errbuf. fn is
- * called only from pulse_producer_process() or pulse_producer_run(), with
- * ud, once per plan pulsed asks of this producer. */
+ * called with ud once per plan pulsed asks of this producer, from
+ * pulse_producer_process() or pulse_producer_run(), and from
+ * pulse_schedule() itself for a plan asked at once on registration. */
 pulse_producer *pulse_schedule(const char *socket_path, const char *pool,
                                const char *name, unsigned interval_ms,
                                pulse_plan_fn fn, void *ud, int *err,
                                char *errbuf, size_t errlen);
 /* The fd to watch for reading in the caller's loop; then call
- * pulse_producer_process(). -1 once the session ended. */
+ * pulse_producer_process(). After pulse_schedule() and after
+ * pulse_producer_process() nothing is left pending but what makes the fd
+ * readable. -1 once the session ended. */
 int pulse_producer_fd(const pulse_producer *p);
 /* Read what is available without blocking and answer every plan asked
  * (calling fn). Returns 0, or an error code once the session ended (every

@@ -168,7 +168,12 @@ static void read_cb(struct pulsed *d, redisReply *r, void *arg)
 					         en->element[0]->str);
 				handle(p, en);
 			}
-			trim(p);
+			/* trimming is batched: one XTRIM per many entries, not per read */
+			p->inbox_untrimmed += entries->elements;
+			if (p->inbox_untrimmed >= 64) {
+				p->inbox_untrimmed = 0;
+				trim(p);
+			}
 		}
 	}
 	read_inboxes(d);

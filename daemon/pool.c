@@ -37,7 +37,8 @@ static void rebalance(struct pool *p);
 static void sweep_orphans(struct pool *p);
 static void sweep_strays(struct pool *p);
 
-#define STRAY_EVERY 10 /* lease ticks between two stray checks */
+#define STRAY_EVERY 2     /* lease ticks between two steps of the stray walk */
+#define STRAY_COUNT "100" /* keys per step */
 
 static uint64_t lease_every_ms(const struct pool *p)
 {
@@ -474,34 +475,34 @@ static void free_strays(table *t)
 }
 
 /* Keys Redis says our workers own but none of them runs (a release lost
- * with a Redis connection, say). A key is released only when it was seen
- * stray with the same owner record twice in a row, so that an assignment
- * still on its way through the inbox is never taken for one. */
+ * with a Redis connection, say). The walk goes a slice per call; a key is
+ * released only when the previous full walk also found it stray with the
+ * same owner record, so that an assignment still on its way through the
+ * inbox is never taken for one. */
 static void strays_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct pool *p = arg;
-	if (!r || r->type != REDIS_REPLY_ARRAY)
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
 		return;
-	table now;
-	table_init(&now);
 	size_t n = r->elements / 2, nrel = 0;
 	const char **keys = calloc(n ? n : 1, sizeof(*keys));
 	const char **owners = calloc(n ? n : 1, sizeof(*owners));
 	if (!keys || !owners)
 		abort();
 	size_t nl = strlen(d->node);
-	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+	for (size_t i = 1; i + 1 < r->elements; i += 2) {
 		redisReply *k = r->element[i], *o = r->element[i + 1];
 		if (k->type != REDIS_REPLY_STRING || o->type != REDIS_REPLY_STRING ||
 		    table_get(&p->ljobs, k->str, k->len))
 			continue;
-		const char *seen = table_get(&p->strays, k->str, k->len);
+		const char *seen = table_get(&p->strays_prev, k->str, k->len);
 		if (seen && strcmp(seen, o->str) == 0 && o->len > nl + 1 &&
 		    strncmp(o->str, d->node, nl) == 0 && o->str[nl] == ' ') {
 			keys[nrel] = k->str;
 			owners[nrel++] = o->str + nl + 1;
 		} else {
-			table_set(&now, k->str, k->len, xstrdup(o->str));
+			free(table_set(&p->strays, k->str, k->len, xstrdup(o->str)));
 		}
 	}
 	if (nrel)
@@ -510,14 +511,21 @@ static void strays_cb(struct pulsed *d, redisReply *r, void *arg)
 	worker_release_keys(p, keys, owners, nrel);
 	free(keys);
 	free(owners);
-	free_strays(&p->strays);
-	p->strays = now;
+	snprintf(p->stray_cursor, sizeof(p->stray_cursor), "%s",
+	         r->element[0]->str);
+	if (strcmp(p->stray_cursor, "0") == 0) { /* a full walk ended */
+		free_strays(&p->strays_prev);
+		p->strays_prev = p->strays;
+		table_init(&p->strays);
+	}
 }
 
 static void sweep_strays(struct pool *p)
 {
-	const char *argv[1] = {p->d->node};
-	store_script(p->d->store, S_STRAYS, p->base, 1, argv, NULL, strays_cb, p);
+	if (!p->stray_cursor[0])
+		strcpy(p->stray_cursor, "0");
+	const char *argv[3] = {p->d->node, p->stray_cursor, STRAY_COUNT};
+	store_script(p->d->store, S_STRAYS, p->base, 3, argv, NULL, strays_cb, p);
 }
 
 static void lease_renew(struct pool *p)
@@ -772,6 +780,7 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 	table_init(&p->lworkers);
 	table_init(&p->ljobs);
 	table_init(&p->strays);
+	table_init(&p->strays_prev);
 	table_init(&p->tickers);
 	p->state = POOL_JOINING;
 	p->lease_timer = evtimer_new(d->base, lease_timer_cb, p);
@@ -796,6 +805,7 @@ void pool_free(struct pool *p)
 	table_free(&p->lworkers);
 	table_free(&p->ljobs);
 	free_strays(&p->strays);
+	free_strays(&p->strays_prev);
 	tickers_free(p);
 	clear_members(p);
 	event_free(p->lease_timer);

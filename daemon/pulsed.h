@@ -130,9 +130,12 @@ struct pool {
 	int scan_inflight, scan_again;
 	int moves_inflight;
 	char inbox_last[48];      /* last inbox entry id read */
+	size_t inbox_untrimmed;   /* entries handled since the last XTRIM */
 	char orphan_cursor[24];   /* HSCAN cursor of the orphan sweep */
 	uint64_t ticks;           /* good lease renewals */
-	table strays;             /* key -> owner record seen stray once */
+	table strays;             /* key -> owner record, seen stray this walk */
+	table strays_prev;        /* ... and in the previous full walk */
+	char stray_cursor[24];    /* SSCAN cursor of the stray walk */
 	table tickers;            /* name -> struct ticker (ticker.c) */
 	struct event *lease_timer, *fence_timer, *scan_timer, *rebalance_ev;
 	uint64_t joined_ms;

@@ -206,6 +206,10 @@ static void on_frame(struct session *s, const uint8_t *body, uint32_t len)
 	case PULSE_T_SCHEDULE:
 	case PULSE_T_SHUTDOWN:
 	case PULSE_T_LEAVE:
+	case PULSE_T_WHERE:
+	case PULSE_T_NODES:
+	case PULSE_T_DRAIN:
+	case PULSE_T_UNDRAIN:
 		if (s->role != ROLE_CLIENT) {
 			session_drop(s, PULSE_E_PROTOCOL,
 			             "requests need a client session");

@@ -192,6 +192,10 @@ static const struct mtype {
 	{PULSE_T_PLANNED, "PLANNED", PM_ID},
 	{PULSE_T_SHUTDOWN, "SHUTDOWN", PM_ID | PM_POOL},
 	{PULSE_T_LEAVE, "LEAVE", PM_ID | PM_POOL},
+	{PULSE_T_WHERE, "WHERE", PM_ID | PM_POOL | PM_KEY},
+	{PULSE_T_NODES, "NODES", PM_ID | PM_POOL},
+	{PULSE_T_DRAIN, "DRAIN", PM_ID},
+	{PULSE_T_UNDRAIN, "UNDRAIN", PM_ID},
 };
 
 static const struct mtype *mtype_of(uint32_t type)

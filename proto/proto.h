@@ -46,7 +46,8 @@ enum pulse_type {
 	PULSE_T_DISPATCH = 10,  /* client: id, pool, key, [payload] */
 	PULSE_T_STOP = 11,      /* client: id, pool, key */
 	PULSE_T_NOTIFY = 12,    /* client: id, pool, key, [payload] */
-	PULSE_T_JOBS = 13,      /* client: id, pool -> OK keys */
+	PULSE_T_JOBS = 13,      /* client: id, pool, [worker] -> OK keys (only
+	                         * those the worker owns when given) */
 	PULSE_T_JOB = 14,       /* client: id, pool, key -> OK exists, [payload] */
 	PULSE_T_WORKERS = 15,   /* client: id, pool, [local] -> OK workers */
 	PULSE_T_STATUS = 16,    /* client: id -> OK status */
@@ -60,6 +61,13 @@ enum pulse_type {
 	                         * stopped every job and the pool's state is gone */
 	PULSE_T_LEAVE = 31,     /* client (admin): id, pool -> OK once this node
 	                         * handed its jobs on and left the pool */
+	PULSE_T_WHERE = 32,     /* client: id, pool, key -> OK worker, node,
+	                         * exists (1: owns the job, 0: would own it) */
+	PULSE_T_NODES = 33,     /* client: id, pool -> OK workers: array of
+	                         * maps {node, lease_ms, workers} */
+	PULSE_T_DRAIN = 34,     /* client (admin): id, [timeout] -> OK once no
+	                         * job runs here; this pulsed takes no new ones */
+	PULSE_T_UNDRAIN = 35,   /* client (admin): id -> OK: takes jobs again */
 	PULSE_T_START = 20,     /* pulsed -> worker: id, key, payload */
 	PULSE_T_HALT = 21,      /* pulsed -> worker: id, key (stop a job) */
 	PULSE_T_EVENT = 22,     /* pulsed -> worker: id, key, payload (notify) */
