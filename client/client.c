@@ -243,7 +243,10 @@ void pulse_free_keys(char **keys)
 	free(keys);
 }
 
-int pulse_job_keys(pulse_client *c, const char *pool, char ***keys, size_t *n)
+/* JOBS: every key of the pool, or those the worker owns (worker not
+ * NULL). */
+static int keys_call(pulse_client *c, const char *pool, const char *worker,
+                     char ***keys, size_t *n)
 {
 	if (keys)
 		*keys = NULL;
@@ -257,6 +260,10 @@ int pulse_job_keys(pulse_client *c, const char *pool, char ***keys, size_t *n)
 	if (code)
 		return code;
 	pulse_msg q = request(PULSE_T_JOBS, pool, NULL), a;
+	if (worker) {
+		q.has |= PM_WORKER;
+		q.worker = (pulse_str){worker, strlen(worker)};
+	}
 	if ((code = call(c, &q, &a)))
 		return code;
 	if (!(a.has & PM_KEYS) || a.keys->type != MSGPACK_OBJECT_ARRAY)
@@ -278,6 +285,53 @@ int pulse_job_keys(pulse_client *c, const char *pool, char ***keys, size_t *n)
 	*keys = out;
 	if (n)
 		*n = count;
+	return 0;
+}
+
+int pulse_job_keys(pulse_client *c, const char *pool, char ***keys, size_t *n)
+{
+	return keys_call(c, pool, NULL, keys, n);
+}
+
+int pulse_worker_job_keys(pulse_client *c, const char *pool,
+                          const char *worker, char ***keys, size_t *n)
+{
+	if (c && !worker)
+		return fail(c, PULSE_ERR_INVALID, "worker must not be NULL");
+	return keys_call(c, pool, worker, keys, n);
+}
+
+int pulse_where(pulse_client *c, const char *pool, const char *key,
+                char **worker, char **node, int *owned)
+{
+	if (worker)
+		*worker = NULL;
+	if (node)
+		*node = NULL;
+	if (!c)
+		return PULSE_ERR_INVALID;
+	if (!worker || !node || !owned)
+		return fail(c, PULSE_ERR_INVALID,
+		            "worker, node and owned must not be NULL");
+	int code = check(c, pool, key, 1, NULL, 0);
+	if (code)
+		return code;
+	pulse_msg q = request(PULSE_T_WHERE, pool, key), a;
+	if ((code = call(c, &q, &a)))
+		return code;
+	if ((a.has & (PM_WORKER | PM_NODE | PM_EXISTS)) !=
+	    (PM_WORKER | PM_NODE | PM_EXISTS))
+		return out_of_step(c, "no worker, node or exists field");
+	*worker = dup_str(a.worker.p, a.worker.n);
+	*node = dup_str(a.node.p, a.node.n);
+	*owned = a.exists != 0;
+	libpulse_conn_done(&c->conn);
+	if (!*worker || !*node) {
+		free(*worker);
+		free(*node);
+		*worker = *node = NULL;
+		return fail(c, ENOMEM_CODE, "out of memory");
+	}
 	return 0;
 }
 
@@ -418,6 +472,107 @@ int pulse_pool_workers(pulse_client *c, const char *pool, int local,
 	*workers = out;
 	*n = count;
 	return 0;
+}
+
+void pulse_free_nodes(pulse_node_info *nodes, size_t n)
+{
+	if (!nodes)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(nodes[i].node);
+	free(nodes);
+}
+
+/* One node of a NODES answer: a map with node (a string), lease_ms and
+ * workers (counts); unknown fields are skipped. */
+static int node_info(const msgpack_object *o, pulse_node_info *nd)
+{
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return -1;
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		const msgpack_object *k = &o->via.map.ptr[i].key;
+		const msgpack_object *v = &o->via.map.ptr[i].val;
+		if (k->type != MSGPACK_OBJECT_STR)
+			continue;
+		const char *name = k->via.str.ptr;
+		size_t kn = k->via.str.size;
+		uint64_t *count = kn == 8 && memcmp(name, "lease_ms", 8) == 0
+		                  ? &nd->lease_ms
+		                  : kn == 7 && memcmp(name, "workers", 7) == 0
+		                  ? &nd->workers : NULL;
+		if (count) {
+			if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+				return -1;
+			*count = v->via.u64;
+		} else if (kn == 4 && memcmp(name, "node", 4) == 0) {
+			if (v->type != MSGPACK_OBJECT_STR || nd->node ||
+			    !(nd->node = dup_str(v->via.str.ptr, v->via.str.size)))
+				return -1;
+		}
+	}
+	return nd->node ? 0 : -1;
+}
+
+int pulse_pool_nodes(pulse_client *c, const char *pool,
+                     pulse_node_info **nodes, size_t *n)
+{
+	if (nodes)
+		*nodes = NULL;
+	if (n)
+		*n = 0;
+	if (!c)
+		return PULSE_ERR_INVALID;
+	if (!nodes || !n)
+		return fail(c, PULSE_ERR_INVALID, "nodes and n must not be NULL");
+	int code = check(c, pool, NULL, 0, NULL, 0);
+	if (code)
+		return code;
+	pulse_msg q = request(PULSE_T_NODES, pool, NULL), a;
+	if ((code = call(c, &q, &a)))
+		return code;
+	if (!(a.has & PM_WORKERS) || a.workers->type != MSGPACK_OBJECT_ARRAY)
+		return out_of_step(c, "no node list");
+	const msgpack_object_array *arr = &a.workers->via.array;
+	size_t count = arr->size; /* arr goes with the frame */
+	pulse_node_info *out = calloc(count ? count : 1, sizeof(*out));
+	for (uint32_t i = 0; out && i < arr->size; i++) {
+		if (node_info(&arr->ptr[i], &out[i]) < 0) {
+			pulse_free_nodes(out, arr->size);
+			out = NULL;
+		}
+	}
+	if (!out)
+		return out_of_step(c, "a malformed node entry");
+	libpulse_conn_done(&c->conn);
+	*nodes = out;
+	*n = count;
+	return 0;
+}
+
+/* DRAIN and UNDRAIN: no pool, an empty OK. */
+static int node_call(pulse_client *c, uint32_t type, unsigned timeout_s)
+{
+	if (!c)
+		return PULSE_ERR_INVALID;
+	pulse_msg q = {.type = type}, a;
+	if (timeout_s) {
+		q.has |= PM_TIMEOUT;
+		q.timeout_ms = (uint64_t)timeout_s * 1000;
+	}
+	int code = call(c, &q, &a);
+	if (!code)
+		libpulse_conn_done(&c->conn);
+	return code;
+}
+
+int pulse_drain(pulse_client *c, unsigned timeout_s)
+{
+	return node_call(c, PULSE_T_DRAIN, timeout_s);
+}
+
+int pulse_undrain(pulse_client *c)
+{
+	return node_call(c, PULSE_T_UNDRAIN, 0);
 }
 
 /* ---- status as JSON ---------------------------------------------------- */

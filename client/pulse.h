@@ -81,6 +81,17 @@ int pulse_notify(pulse_client *c, const char *pool, const char *key,
 int pulse_job_keys(pulse_client *c, const char *pool, char ***keys,
                    size_t *n);
 void pulse_free_keys(char **keys);
+/* The keys the worker `worker` (an id, as pulse_pool_workers() lists
+ * them) owns now; same result as pulse_job_keys(). */
+int pulse_worker_job_keys(pulse_client *c, const char *pool,
+                          const char *worker, char ***keys, size_t *n);
+
+/* Which worker owns the job key (*owned = 1), or, when the job does not
+ * exist or waits for a worker, which one pulsed would place it on now
+ * (*owned = 0); *node is that worker's node. Free *worker and *node with
+ * free(). PULSE_ERR_UNAVAILABLE when the pool has no worker at all. */
+int pulse_where(pulse_client *c, const char *pool, const char *key,
+                char **worker, char **node, int *owned);
 
 /* A job's payload: 0 with *exists = 1 and *payload (malloc'd, may be NULL
  * when *len is 0) when the job exists; 0 with *exists = 0 when it does
@@ -101,6 +112,18 @@ int pulse_pool_workers(pulse_client *c, const char *pool, int local,
                        pulse_worker_info **workers, size_t *n);
 void pulse_free_workers(pulse_worker_info *workers, size_t n);
 
+typedef struct pulse_node_info {
+	char *node;        /* node id */
+	uint64_t lease_ms; /* time left on its lease (0: expired, about to
+	                    * be reaped) */
+	uint64_t workers;  /* its workers in placement */
+} pulse_node_info;
+
+/* Nodes of a pool. Free with pulse_free_nodes(). */
+int pulse_pool_nodes(pulse_client *c, const char *pool,
+                     pulse_node_info **nodes, size_t *n);
+void pulse_free_nodes(pulse_node_info *nodes, size_t n);
+
 /* Shut the pool down on every node (admin only: root or the configured
  * admin group, else PULSE_ERR_PERMISSION): every node stops every job
  * through its worker's stop handler, then the pool's state is removed
@@ -113,6 +136,13 @@ int pulse_shutdown(pulse_client *c, const char *pool);
  * handed to the other nodes' workers, its workers of that pool are let go.
  * Using the pool again on this pulsed joins it anew. */
 int pulse_leave(pulse_client *c, const char *pool);
+/* Drain this pulsed (admin only): in every pool its workers stay attached
+ * but leave placement, its jobs are handed to other nodes' workers, and it
+ * takes no new ones. Returns 0 once no job runs here, PULSE_ERR_TIMEOUT
+ * (the message says how many remain) after timeout_s seconds (0: 60). */
+int pulse_drain(pulse_client *c, unsigned timeout_s);
+/* End a drain (admin only): this pulsed's workers are placed again. */
+int pulse_undrain(pulse_client *c);
 
 /* Node status as a JSON text (malloc'd): pools, counts, lease, Redis
  * round trip. Used by pulsectl. */

@@ -333,18 +333,148 @@ struct view {
 	struct pulsed *d;
 	uint64_t sid, id;
 	int type;
+	char *pool;   /* found again by name when the reply comes */
+	char *key;    /* WHERE: the key asked about */
+	char *worker; /* JOBS --worker: keep the keys this worker owns */
 };
 
 static struct view *view_new(struct session *s, const pulse_msg *m)
 {
-	struct view *v = malloc(sizeof(*v));
+	struct view *v = calloc(1, sizeof(*v));
 	if (!v)
 		abort();
 	v->d = s->d;
 	v->sid = s->sid;
 	v->id = m->id;
 	v->type = (int)m->type;
+	v->pool = xstrndup(m->pool.p, m->pool.n);
+	if (m->has & PM_KEY)
+		v->key = xstrndup(m->key.p, m->key.n);
+	if (m->type == PULSE_T_JOBS && (m->has & PM_WORKER))
+		v->worker = xstrndup(m->worker.p, m->worker.n);
 	return v;
+}
+
+static void view_free(struct view *v)
+{
+	free(v->pool);
+	free(v->key);
+	free(v->worker);
+	free(v);
+}
+
+/* Split an owner record "<node> <worker> <fence>" (REDIS.md) into its
+ * node and worker, copied into buffers of len bytes. -1 if malformed. */
+static int owner_record(const char *rec, size_t n, char *node, char *worker,
+                        size_t len)
+{
+	const char *sp1 = memchr(rec, ' ', n);
+	const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', n - (size_t)(sp1 + 1 - rec))
+	                      : NULL;
+	if (!sp2 || (size_t)(sp1 - rec) >= len || (size_t)(sp2 - sp1 - 1) >= len)
+		return -1;
+	memcpy(node, rec, (size_t)(sp1 - rec));
+	node[sp1 - rec] = '\0';
+	memcpy(worker, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+	worker[sp2 - sp1 - 1] = '\0';
+	return 0;
+}
+
+/* WHERE: the owner record when the job has an owner (exists true);
+ * otherwise the worker this node's view would place the key on (a job
+ * that waits, or none yet), so that an operator sees where it goes. */
+static void where_reply(struct session *s, struct view *v, struct pool *p,
+                        redisReply *r)
+{
+	char node[PULSE_MAX_POOL + 1], worker[PULSE_MAX_POOL + 1];
+	int owned = r->type == REDIS_REPLY_STRING &&
+	            owner_record(r->str, r->len, node, worker, sizeof(node)) == 0;
+	if (!owned) {
+		const char *w = pool_owner_of(p, v->key, strlen(v->key));
+		const char *nd = w ? table_get(&p->workers, w, strlen(w)) : NULL;
+		if (!w || !nd) {
+			session_error(s, v->id, PULSE_E_UNAVAILABLE,
+			              "no worker in pool %s", p->name);
+			return;
+		}
+		snprintf(worker, sizeof(worker), "%s", w);
+		snprintf(node, sizeof(node), "%s", nd);
+	}
+	pulse_buf b = {0};
+	pulse_enc e;
+	pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 3);
+	pulse_enc_cstr(&e, "worker", worker);
+	pulse_enc_cstr(&e, "node", node);
+	pulse_enc_bool(&e, "exists", owned);
+	if (pulse_enc_end(&e) == 0)
+		session_send(s, &b);
+	pulse_buf_free(&b);
+}
+
+/* NODES: each node of the pool with its lease's remaining time (its score
+ * in B nodes minus Redis's clock) and its workers in this node's view. */
+static void nodes_reply(struct session *s, struct view *v, struct pool *p,
+                        redisReply *r)
+{
+	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
+	uint64_t now = pool_redis_now_ms(p);
+	pulse_buf b = {0};
+	pulse_enc e;
+	pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
+	pulse_enc_key(&e, "workers");
+	msgpack_pack_array(&e.pk, n);
+	for (size_t i = 0; i < n; i++) {
+		redisReply *nd = r->element[2 * i], *sc = r->element[2 * i + 1];
+		const char *node = nd->type == REDIS_REPLY_STRING ? nd->str : "";
+		uint64_t until = sc->type == REDIS_REPLY_STRING
+		                 ? strtoull(sc->str, NULL, 10) : 0;
+		uint64_t workers = 0;
+		for (size_t w = 0; w < p->nwids; w++) {
+			const char *wn = table_get(&p->workers, p->wids[w],
+			                           strlen(p->wids[w]));
+			workers += wn && strcmp(wn, node) == 0;
+		}
+		msgpack_pack_map(&e.pk, 3);
+		pulse_enc_cstr(&e, "node", node);
+		pulse_enc_uint(&e, "lease_ms", until > now ? until - now : 0);
+		pulse_enc_uint(&e, "workers", workers);
+	}
+	if (pulse_enc_end(&e) == 0)
+		session_send(s, &b);
+	pulse_buf_free(&b);
+}
+
+/* Whether an owner record (a reply element) names the worker. */
+static int owned_by(const redisReply *rec, const char *wid)
+{
+	char node[PULSE_MAX_POOL + 1], worker[PULSE_MAX_POOL + 1];
+	return rec->type == REDIS_REPLY_STRING &&
+	       owner_record(rec->str, rec->len, node, worker, sizeof(node)) == 0 &&
+	       strcmp(worker, wid) == 0;
+}
+
+/* JOBS --worker: the keys whose owner record names the worker (HGETALL
+ * owner: key, record pairs). */
+static void owned_reply(struct session *s, struct view *v, redisReply *r)
+{
+	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0, count = 0;
+	for (size_t i = 0; i < n; i++)
+		count += owned_by(r->element[2 * i + 1], v->worker);
+	pulse_buf b = {0};
+	pulse_enc e;
+	pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
+	pulse_enc_key(&e, "keys");
+	msgpack_pack_array(&e.pk, count);
+	for (size_t i = 0; i < n; i++) {
+		redisReply *k = r->element[2 * i];
+		if (owned_by(r->element[2 * i + 1], v->worker)) {
+			msgpack_pack_str(&e.pk, k->len);
+			msgpack_pack_str_body(&e.pk, k->str, k->len);
+		}
+	}
+	if (pulse_enc_end(&e) == 0)
+		session_send(s, &b);
+	pulse_buf_free(&b);
 }
 
 static void view_cb(struct pulsed *d, redisReply *r, void *arg)
@@ -355,6 +485,20 @@ static void view_cb(struct pulsed *d, redisReply *r, void *arg)
 		goto out;
 	if (!r || r->type == REDIS_REPLY_ERROR) {
 		session_error(s, v->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		goto out;
+	}
+	if (v->type == PULSE_T_WHERE || v->type == PULSE_T_NODES || v->worker) {
+		/* the views that read the pool's worker view */
+		struct pool *p = table_get(&d->pools, v->pool, strlen(v->pool));
+		if (!p)
+			session_error(s, v->id, PULSE_E_UNAVAILABLE, "pool %s is gone",
+			              v->pool);
+		else if (v->type == PULSE_T_WHERE)
+			where_reply(s, v, p, r);
+		else if (v->type == PULSE_T_NODES)
+			nodes_reply(s, v, p, r);
+		else
+			owned_reply(s, v, r);
 		goto out;
 	}
 	pulse_buf b = {0};
@@ -399,7 +543,7 @@ static void view_cb(struct pulsed *d, redisReply *r, void *arg)
 		session_send(s, &b);
 	pulse_buf_free(&b);
 out:
-	free(v);
+	view_free(v);
 }
 
 static void local_workers(struct session *s, const pulse_msg *m,
@@ -443,8 +587,9 @@ static void status(struct session *s, const pulse_msg *m)
 	uint64_t now = now_ms();
 	pulse_enc_begin(&e, &b, PULSE_T_OK, m->id, 1);
 	pulse_enc_key(&e, "status");
-	msgpack_pack_map(&e.pk, 6);
+	msgpack_pack_map(&e.pk, 7);
 	pulse_enc_cstr(&e, "node", d->node);
+	pulse_enc_bool(&e, "draining", d->draining);
 	pulse_enc_cstr(&e, "version", PULSED_VERSION);
 	pulse_enc_uint(&e, "uptime_ms", now - d->start_ms);
 	pulse_enc_bool(&e, "redis", store_up(d->store));
@@ -491,6 +636,13 @@ void client_request(struct session *s, const pulse_msg *m)
 	int code = 0;
 	if (m->type == PULSE_T_STATUS) {
 		status(s, m);
+		return;
+	}
+	if (m->type == PULSE_T_DRAIN || m->type == PULSE_T_UNDRAIN) {
+		if (m->type == PULSE_T_DRAIN)
+			drain_request(s, m);
+		else
+			undrain_request(s, m);
 		return;
 	}
 	if (cstr(pool, sizeof(pool), m->pool) < 0 ||
@@ -540,9 +692,22 @@ void client_request(struct session *s, const pulse_msg *m)
 	if (!mutating) {
 		char key[512];
 		snprintf(key, sizeof(key), "%sjobs", p->base);
-		if (m->type == PULSE_T_JOBS) {
+		if (m->type == PULSE_T_JOBS && (m->has & PM_WORKER)) {
+			snprintf(key, sizeof(key), "%sowner", p->base);
+			const char *argv[2] = {"HGETALL", key};
+			store_cmd(d->store, 2, argv, NULL, view_cb, view_new(s, m));
+		} else if (m->type == PULSE_T_JOBS) {
 			const char *argv[2] = {"HKEYS", key};
 			store_cmd(d->store, 2, argv, NULL, view_cb, view_new(s, m));
+		} else if (m->type == PULSE_T_WHERE) {
+			snprintf(key, sizeof(key), "%sowner", p->base);
+			const char *argv[3] = {"HGET", key, m->key.p};
+			size_t lens[3] = {4, strlen(key), m->key.n};
+			store_cmd(d->store, 3, argv, lens, view_cb, view_new(s, m));
+		} else if (m->type == PULSE_T_NODES) {
+			snprintf(key, sizeof(key), "%snodes", p->base);
+			const char *argv[5] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+			store_cmd(d->store, 5, argv, NULL, view_cb, view_new(s, m));
 		} else if (m->type == PULSE_T_JOB) {
 			const char *argv[3] = {"HGET", key, m->key.p};
 			size_t lens[3] = {4, strlen(key), m->key.n};

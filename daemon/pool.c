@@ -102,7 +102,7 @@ static int view_has_local_workers(struct pool *p)
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it))) {
 		struct lworker *w = e->val;
-		if (w->attached && !w->detaching &&
+		if (worker_in_placement(w) &&
 		    !table_get(&p->workers, w->id, strlen(w->id)))
 			return 0;
 	}
@@ -287,7 +287,7 @@ static void scan_cb(struct pulsed *d, redisReply *r, void *arg)
 		if (!owner)
 			break; /* no worker anywhere */
 		struct lworker *w = table_get(&p->lworkers, owner, strlen(owner));
-		if (!w || w->detaching)
+		if (!w || !worker_in_placement(w))
 			continue;
 		sargs_add(&a, k->str, k->len);
 		sargs_str(&a, owner);
@@ -306,7 +306,9 @@ static void scan_cb(struct pulsed *d, redisReply *r, void *arg)
 
 void pool_scan_waiting(struct pool *p)
 {
-	if (!pool_usable(p) || p->lworkers.n == 0)
+	/* a draining pulsed claims nothing (its workers are out of the view,
+	 * but a view loaded before the drain may still name them) */
+	if (!pool_usable(p) || p->lworkers.n == 0 || p->d->draining)
 		return;
 	if (p->scan_inflight) {
 		p->scan_again = 1;
@@ -677,13 +679,13 @@ static void pool_join(struct pool *p)
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it))) {
 		struct lworker *w = e->val;
-		nw += w->attached && !w->detaching;
+		nw += worker_in_placement(w);
 	}
 	sargs_u64(&a, nw);
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it))) {
 		struct lworker *w = e->val;
-		if (w->attached && !w->detaching)
+		if (worker_in_placement(w))
 			sargs_str(&a, w->id);
 	}
 	add_local_jobs(p, &a);

@@ -15,6 +15,7 @@
  *   ticker.c    pool-wide clocks of tickers and schedules, one taker a tick
  *   schedule.c  schedules: asking a producer for a plan and applying it
  *   shutdown.c  pool shutdown (all nodes) and leaving one pool
+ *   drain.c     draining this pulsed: its jobs go elsewhere, workers stay
  *   metrics.c   the counters, Prometheus metrics and health over HTTP
  *   sdnotify.c  systemd notifications: READY, STATUS, WATCHDOG, STOPPING
  *   table.c     a string-keyed hash table
@@ -231,6 +232,7 @@ struct pulsed {
 	char *node;         /* node id */
 	uint64_t start_ms;
 	int stopping;       /* enum stop_phase */
+	int draining;       /* DRAIN: local workers stay out of placement */
 
 	/* server */
 	int lfd;
@@ -313,6 +315,16 @@ void worker_fence_job(struct job *j);
  * stopping or leaving the pool); workers stay attached. */
 void worker_drain_pool(struct pool *p);
 void worker_free(struct lworker *w);
+/* Hand every job of w to other workers (not those already stopping). */
+void worker_move_jobs(struct lworker *w);
+/* Take w out of placement in Redis (detach.lua); it stays attached. */
+void worker_leave_placement(struct lworker *w);
+/* Record w in Redis (attach.lua): placed unless pulsed drains; the first
+ * success sends WELCOME. */
+void worker_send_attach(struct lworker *w);
+/* Whether w belongs in the pool's placement (attached, not leaving, and
+ * pulsed not draining). */
+int worker_in_placement(const struct lworker *w);
 void worker_release_keys(struct pool *p, const char *const *keys,
                          const char *const *owners, size_t n);
 /* Send LEASE (ms) to one worker, or to every worker of the pool (w NULL). */
@@ -352,6 +364,9 @@ void clock_stop(struct pool *p, int sched, const char *name);
 
 /* shutdown.c */
 void shutdown_request(struct session *s, struct pool *p, const pulse_msg *m);
+/* 0 when the session may run an admin request (P17); else answers
+ * PERMISSION for `what` and returns -1. */
+int admin_only(struct session *s, const pulse_msg *m, const char *what);
 void leave_request(struct session *s, struct pool *p, const pulse_msg *m);
 void pool_shutdown_local(struct pool *p);
 void shutdown_local_done(struct pool *p);
@@ -366,6 +381,11 @@ void schedule_session_closed(struct session *s);
 void schedules_free(struct pulsed *d);
 void ticker_session_closed(struct session *s);
 void tickers_free(struct pool *p);
+
+/* drain.c */
+/* DRAIN and UNDRAIN requests (admin only). */
+void drain_request(struct session *s, const pulse_msg *m);
+void undrain_request(struct session *s, const pulse_msg *m);
 
 /* metrics.c */
 /* Serve /metrics, /healthz and /readyz on cfg.metrics_listen (nothing

@@ -144,7 +144,7 @@ static void begun_cb(struct pulsed *d, redisReply *r, void *arg)
 	arm(sh->poll, 0);
 }
 
-static int admin_only(struct session *s, const pulse_msg *m, const char *what)
+int admin_only(struct session *s, const pulse_msg *m, const char *what)
 {
 	if (s->admin)
 		return 0;
@@ -189,19 +189,25 @@ static void ignore_cb(struct pulsed *d, redisReply *r, void *arg)
 	(void)arg;
 }
 
-/* Every local job of a shut-down pool has stopped: report, and let the
- * pool's workers go. */
-void shutdown_local_done(struct pool *p)
+/* Let every worker session of the pool go, telling it why. */
+static void drop_workers(struct pool *p, int code, const char *why)
 {
-	call(p, "done", ignore_cb, NULL);
 	table_iter it;
 	struct tentry *e;
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it))) {
 		struct lworker *w = e->val;
 		if (w->sess)
-			session_drop(w->sess, PULSE_E_SHUTDOWN, "pool is shut down");
+			session_drop(w->sess, code, why);
 	}
+}
+
+/* Every local job of a shut-down pool has stopped: report, and let the
+ * pool's workers go. */
+void shutdown_local_done(struct pool *p)
+{
+	call(p, "done", ignore_cb, NULL);
+	drop_workers(p, PULSE_E_SHUTDOWN, "pool is shut down");
 }
 
 /* ---- leaving one pool ----------------------------------------------------- */
@@ -237,14 +243,7 @@ void leave_done(struct pool *p)
 {
 	p->leaving = 0;
 	p->state = POOL_LEFT;
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &p->lworkers);
-	while ((e = table_next(&it))) {
-		struct lworker *w = e->val;
-		if (w->sess)
-			session_drop(w->sess, PULSE_E_CLOSED, "this node left the pool");
-	}
+	drop_workers(p, PULSE_E_CLOSED, "this node left the pool");
 	struct session *s = session_find(p->d, p->leave_sid);
 	if (s)
 		session_ok(s, p->leave_id);

@@ -479,9 +479,10 @@ void worker_assign(struct pool *p, const char *wid, const char *key,
 		j->fence = fence; /* already runs it: never a second START */
 		return;
 	}
-	if (!w || w->detaching || j) {
+	if (!w || w->detaching || p->d->draining || j) {
 		/* The worker left (or another local worker still holds the
-		 * key): give the job back at once. */
+		 * key, or pulsed drains and a view older than the drain chose
+		 * this worker): give the job back at once. */
 		struct lworker tmpw = {.id = (char *)wid, .pool = p};
 		struct job tmp = {.key = (char *)key, .w = &tmpw, .fence = fence};
 		struct job *tp = &tmp;
@@ -573,11 +574,16 @@ static void attach_cb(struct pulsed *d, redisReply *r, void *arg)
 	                   r->element[0]->type == REDIS_REPLY_STRING
 	                   ? r->element[0]->str : NULL;
 	if (code && strcmp(code, "OK") == 0) {
+		/* an undrain attaches a worker again: one WELCOME only */
+		int first = !w->attached;
 		w->attached = 1;
-		LOGI(&d->log, "pool %s: worker %s attached (session %llu)",
-		     w->pool->name, w->id, (unsigned long long)sid);
-		session_welcome_worker(s, w->id);
-		pool_send_lease(w->pool, w);
+		if (first) {
+			LOGI(&d->log, "pool %s: worker %s attached (session %llu)%s",
+			     w->pool->name, w->id, (unsigned long long)sid,
+			     d->draining ? " out of placement (draining)" : "");
+			session_welcome_worker(s, w->id);
+			pool_send_lease(w->pool, w);
+		}
 		pool_membership_changed(w->pool);
 		return;
 	}
@@ -592,11 +598,19 @@ static void attach_cb(struct pulsed *d, redisReply *r, void *arg)
 		session_drop(s, PULSE_E_UNAVAILABLE, "Redis is unreachable");
 }
 
-static void send_attach(struct lworker *w)
+/* Record the worker in Redis and, unless this pulsed drains, in
+ * placement (a draining node checks the name but places nothing). */
+void worker_send_attach(struct lworker *w)
 {
-	const char *argv[2] = {w->pool->d->node, w->id};
-	store_script(w->pool->d->store, S_ATTACH, w->pool->base, 2, argv, NULL,
+	const char *argv[3] = {w->pool->d->node, w->id,
+	                       w->pool->d->draining ? "0" : "1"};
+	store_script(w->pool->d->store, S_ATTACH, w->pool->base, 3, argv, NULL,
 	             attach_cb, (void *)(uintptr_t)w->sess->sid);
+}
+
+int worker_in_placement(const struct lworker *w)
+{
+	return w->attached && !w->detaching && !w->pool->d->draining;
 }
 
 int worker_attach(struct session *s, const pulse_msg *m, char *err,
@@ -657,7 +671,7 @@ int worker_attach(struct session *s, const pulse_msg *m, char *err,
 	table_set(&p->lworkers, id, strlen(id), w);
 	s->worker = w;
 	if (p->state == POOL_ACTIVE)
-		send_attach(w);
+		worker_send_attach(w);
 	/* else worker_pool_joined() attaches it once the node is in */
 	return 0;
 }
@@ -670,7 +684,7 @@ void worker_pool_joined(struct pool *p)
 	while ((e = table_next(&it))) {
 		struct lworker *w = e->val;
 		if (!w->attached && !w->detaching && w->sess)
-			send_attach(w);
+			worker_send_attach(w);
 	}
 }
 
@@ -708,7 +722,7 @@ static void ignore_cb(struct pulsed *d, redisReply *r, void *arg)
 }
 
 /* Take the worker out of placement so nothing new lands on it. */
-static void leave_placement(struct lworker *w)
+void worker_leave_placement(struct lworker *w)
 {
 	const char *argv[2] = {w->pool->d->node, w->id};
 	store_script(w->pool->d->store, S_DETACH, w->pool->base, 2, argv, NULL,
@@ -728,7 +742,15 @@ static void begin_detach(struct lworker *w, uint64_t id)
 	w->detach_id = id;
 	LOGI(&w->pool->d->log, "pool %s: worker %s detaching with %zu jobs",
 	     w->pool->name, w->id, w->jobs.n);
-	leave_placement(w);
+	worker_leave_placement(w);
+	worker_move_jobs(w);
+	check_detach_done(w);
+}
+
+/* Hand every job of the worker to another one, except those already being
+ * stopped (a second HALT would stop the job after it moved). */
+void worker_move_jobs(struct lworker *w)
+{
 	table_iter it;
 	struct tentry *e;
 	table_iter_init(&it, &w->jobs);
@@ -739,7 +761,6 @@ static void begin_detach(struct lworker *w, uint64_t id)
 			worker_move_job(j, MOVE_DETACH);
 		}
 	}
-	check_detach_done(w);
 }
 
 void worker_detach_req(struct session *s, const pulse_msg *m)
@@ -819,7 +840,7 @@ void worker_session_closed(struct session *s)
 			js[i++] = j;
 	}
 	if (w->attached && pool_usable(p))
-		leave_placement(w);
+		worker_leave_placement(w);
 	if (i > 0 && pool_usable(p)) {
 		p->d->m.moves[MOVED_WORKER_GONE] += i; /* metrics */
 		release_jobs(p, js, i);

@@ -97,7 +97,9 @@ int cmd_jobs(struct ctl *ctl, int argc, char **argv)
 	(void)argc;
 	char **keys;
 	size_t n;
-	int code = pulse_job_keys(ctl->client, argv[0], &keys, &n);
+	int code = ctl->worker
+		? pulse_worker_job_keys(ctl->client, argv[0], ctl->worker, &keys, &n)
+		: pulse_job_keys(ctl->client, argv[0], &keys, &n);
 	if (code)
 		return code;
 	view_print(ctl, &view, (const char *const *)keys, n);

@@ -1,9 +1,9 @@
 /*
  * cmd-pool.c: pulsectl's pool commands: workers (pool-wide, or --local for
- * those attached to this pulsed). Later pool commands (where, drain,
- * undrain, shutdown, leave) belong here too.
+ * those attached to this pulsed), nodes, and where a key runs.
  *
- * Owns: the workers view (ID NAME NODE JOBS).
+ * Owns: the workers view (ID NAME NODE JOBS), the nodes view (NODE
+ * LEASE_MS WORKERS) and the where view (WORKER NODE OWNED).
  *
  * Invariants: the cells handed to the view point into the library's
  * worker list and a buffer of formatted counts, both alive until the view
@@ -50,4 +50,64 @@ int cmd_workers(struct ctl *ctl, int argc, char **argv)
 	free(nums);
 	pulse_free_workers(w, n);
 	return code;
+}
+
+int cmd_nodes(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct col cols[] = {
+		{"NODE", "node", COL_TEXT},
+		{"LEASE_MS", "lease_ms", COL_COUNT},
+		{"WORKERS", "workers", COL_COUNT},
+	};
+	static const struct view view = {"nodes", cols, 3, 0, 0};
+	enum { NCOLS = 3, NUMLEN = 24 };
+	(void)argc;
+	pulse_node_info *nd;
+	size_t n;
+	int code = pulse_pool_nodes(ctl->client, argv[0], &nd, &n);
+	if (code)
+		return code;
+	const char **cells = calloc(n * NCOLS + 1, sizeof(*cells));
+	char *nums = calloc(2 * n + 1, NUMLEN);
+	if (!cells || !nums) {
+		code = ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory");
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			char *lease = nums + 2 * i * NUMLEN, *workers = lease + NUMLEN;
+			snprintf(lease, NUMLEN, "%" PRIu64, nd[i].lease_ms);
+			snprintf(workers, NUMLEN, "%" PRIu64, nd[i].workers);
+			const char *row[NCOLS] = {nd[i].node, lease, workers};
+			for (size_t c = 0; c < NCOLS; c++)
+				cells[i * NCOLS + c] = row[c];
+		}
+		view_print(ctl, &view, cells, n);
+	}
+	free(cells);
+	free(nums);
+	pulse_free_nodes(nd, n);
+	return code;
+}
+
+/* One row: the worker, its node, and whether it owns the job now (else it
+ * is where the job would go). */
+int cmd_where(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct col cols[] = {
+		{"WORKER", "worker", COL_TEXT},
+		{"NODE", "node", COL_TEXT},
+		{"OWNED", "owned", COL_BOOL},
+	};
+	static const struct view view = {"where", cols, 3, 0, 0};
+	(void)argc;
+	char *worker, *node;
+	int owned;
+	int code = pulse_where(ctl->client, argv[0], argv[1], &worker, &node,
+	                       &owned);
+	if (code)
+		return code;
+	const char *cells[3] = {worker, node, owned ? "true" : "false"};
+	view_print(ctl, &view, cells, 1);
+	free(worker);
+	free(node);
+	return 0;
 }

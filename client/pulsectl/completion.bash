@@ -1,8 +1,9 @@
 # bash completion for pulsectl(1); installed as
 # $(datadir)/bash-completion/completions/pulsectl.
 #
-# Completes options, commands, pool names (from `pulsectl -H status`) and
-# job keys (from `pulsectl -H jobs POOL`), asking the pulsed that the
+# Completes options, commands, pool names (from `pulsectl -H status`), job
+# keys (from `pulsectl -H jobs POOL`) and worker ids (from `pulsectl -H
+# workers POOL`), asking the pulsed that the
 # command line names with -s, if any. Needs nothing from the
 # bash-completion package.
 
@@ -16,7 +17,7 @@ _pulsectl_pools()
 _pulsectl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="status workers jobs job dispatch stop notify version help"
+	local commands="status workers nodes jobs job where dispatch stop notify drain undrain version help"
 	local -a sock=() args=()
 	local cmd= i w opts_done=
 
@@ -29,6 +30,7 @@ _pulsectl()
 			((i++))
 			;;
 		--socket=*) sock=(-s "${w#--socket=}") ;;
+		--worker | --timeout) [[ -z $opts_done ]] && ((i++)) ;;
 		--) [[ -n $cmd ]] && opts_done=1 ;;
 		-*) [[ -n $opts_done ]] && args+=("$w") ;;
 		*)
@@ -41,11 +43,20 @@ _pulsectl()
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
 	fi
+	if [[ $prev == --worker && -n ${args[0]} ]]; then
+		COMPREPLY=($(compgen -W "$(pulsectl "${sock[@]}" -H workers -- "${args[0]}" 2>/dev/null | cut -f1)" -- "$cur"))
+		return
+	fi
+	[[ $prev == --timeout ]] && return
 	if [[ $cur == -* && -z $opts_done ]]; then
 		if [[ -z $cmd ]]; then
 			COMPREPLY=($(compgen -W "-s --socket --json -H -h --help" -- "$cur"))
 		elif [[ $cmd == workers ]]; then
 			COMPREPLY=($(compgen -W "--local --json -H --" -- "$cur"))
+		elif [[ $cmd == jobs ]]; then
+			COMPREPLY=($(compgen -W "--worker --json -H --" -- "$cur"))
+		elif [[ $cmd == drain ]]; then
+			COMPREPLY=($(compgen -W "--timeout --json -H" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "--json -H --" -- "$cur"))
 		fi
@@ -58,10 +69,10 @@ _pulsectl()
 
 	local IFS=$'\n'
 	case $cmd:${#args[@]} in
-	workers:0 | jobs:0 | job:0 | dispatch:0 | stop:0 | notify:0)
+	workers:0 | nodes:0 | jobs:0 | job:0 | where:0 | dispatch:0 | stop:0 | notify:0)
 		COMPREPLY=($(compgen -W "$(_pulsectl_pools "${sock[@]}")" -- "$cur"))
 		;;
-	job:1 | stop:1 | notify:1)
+	job:1 | where:1 | stop:1 | notify:1)
 		COMPREPLY=($(compgen -W "$(pulsectl "${sock[@]}" -H jobs -- "${args[0]}" 2>/dev/null)" -- "$cur"))
 		;;
 	dispatch:2 | notify:2)

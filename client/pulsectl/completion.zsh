@@ -2,8 +2,9 @@
 # zsh completion for pulsectl(1); installed as
 # $(datadir)/zsh/site-functions/_pulsectl.
 #
-# Completes options, commands, pool names (from `pulsectl -H status`) and
-# job keys (from `pulsectl -H jobs POOL`), asking the pulsed that the
+# Completes options, commands, pool names (from `pulsectl -H status`), job
+# keys (from `pulsectl -H jobs POOL`) and worker ids (from `pulsectl -H
+# workers POOL`), asking the pulsed that the
 # command line names with -s, if any.
 
 # Pool names and job keys come from the pulsed that the command line
@@ -24,6 +25,12 @@ _pulsectl_keys() {
 	_describe -t keys 'job key' keys
 }
 
+_pulsectl_workers() {
+	local -a workers
+	workers=(${${(f)"$(_call_program workers pulsectl ${(q)sockopt} -H workers -- ${(q)1} 2>/dev/null)"}%%$'\t'*})
+	_describe -t workers 'worker id' workers
+}
+
 _pulsectl() {
 	local curcontext=$curcontext state line ret=1 i
 	local -a commands sockopt
@@ -36,11 +43,15 @@ _pulsectl() {
 	commands=(
 		'status:show this pulsed'"'"'s node status'
 		'workers:list a pool'"'"'s workers'
+		'nodes:list a pool'"'"'s nodes, their lease left and workers'
 		'jobs:list a pool'"'"'s job keys'
 		'job:print a job'"'"'s payload'
+		'where:show which worker owns or would own a key'
 		'dispatch:start a job and wait until its worker started it'
 		'stop:stop a job and wait until its worker stopped it'
 		'notify:send a payload to a job'"'"'s worker'
+		'drain:hand this pulsed'"'"'s jobs to other nodes, take no new ones'
+		'undrain:take jobs again after a drain'
 		'version:print the versions of pulsectl and pulsed'
 		'help:print the usage'
 	)
@@ -63,10 +74,14 @@ _pulsectl() {
 			_arguments '--local[only workers attached to this pulsed]' \
 				'--json' '-H' '1:pool:_pulsectl_pools' && ret=0
 			;;
-		jobs)
+		nodes)
 			_arguments '--json' '-H' '1:pool:_pulsectl_pools' && ret=0
 			;;
-		job | stop)
+		jobs)
+			_arguments '--worker[only the keys this worker owns]:worker:{_pulsectl_workers $words[2]}' \
+				'--json' '-H' '1:pool:_pulsectl_pools' && ret=0
+			;;
+		job | stop | where)
 			_arguments '--json' '-H' '1:pool:_pulsectl_pools' \
 				'2:key:{_pulsectl_keys $words[2]}' && ret=0
 			;;
@@ -78,6 +93,13 @@ _pulsectl() {
 			_arguments '--json' '-H' '1:pool:_pulsectl_pools' \
 				'2:key:{_pulsectl_keys $words[2]}' \
 				'3:payload (- for stdin):(-)' && ret=0
+			;;
+		drain)
+			_arguments '--timeout[give up after this many seconds]:seconds:' \
+				'--json' '-H' && ret=0
+			;;
+		undrain)
+			_arguments '--json' '-H' && ret=0
 			;;
 		esac
 		;;

@@ -65,6 +65,8 @@ static json_t *cell_json(const struct col *col, const char *s)
 {
 	if (col->kind == COL_COUNT)
 		return json_integer((json_int_t)strtoll(s, NULL, 10));
+	if (col->kind == COL_BOOL)
+		return json_boolean(strcmp(s, "true") == 0);
 	return json_text(s, strlen(s));
 }
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,9 @@ enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
 
 static int cmd_help(struct ctl *ctl, int argc, char **argv);
 
-/* Every command pulsectl knows. Later ones (nodes, where, drain, undrain,
- * shutdown, leave, tickers, schedules) are one entry each here, with
- * their code in a file per group (cmd-node.c, cmd-admin.c, cmd-ticker.c).
+/* Every command pulsectl knows. Later ones (tickers, schedules) are one
+ * entry each here, with their code in a file per group (cmd-node.c,
+ * cmd-admin.c, cmd-ticker.c).
  *   name       args                    summary
  *   min max    options    connect  run */
 static const struct cmd commands[] = {
@@ -36,10 +37,15 @@ static const struct cmd commands[] = {
 	{"workers", "POOL [--local]",
 	 "list a pool's workers (--local: those of this pulsed)",
 	 1, 1, OPT_LOCAL, 1, cmd_workers},
-	{"jobs", "POOL", "list a pool's job keys",
-	 1, 1, 0, 1, cmd_jobs},
+	{"nodes", "POOL", "list a pool's nodes, their lease left and workers",
+	 1, 1, 0, 1, cmd_nodes},
+	{"jobs", "POOL [--worker ID]",
+	 "list a pool's job keys (--worker: those the worker owns)",
+	 1, 1, OPT_WORKER, 1, cmd_jobs},
 	{"job", "POOL KEY", "print a job's payload (exit 1 if there is no job)",
 	 2, 2, 0, 1, cmd_job},
+	{"where", "POOL KEY", "show which worker owns the key, or would own it",
+	 2, 2, 0, 1, cmd_where},
 	{"dispatch", "POOL KEY [PAYLOAD|-]",
 	 "start a job, wait until its worker started it",
 	 2, 3, 0, 1, cmd_dispatch},
@@ -53,6 +59,11 @@ static const struct cmd commands[] = {
 	 1, 1, 0, 1, cmd_shutdown},
 	{"leave", "POOL", "hand this node's jobs of the pool to other nodes and "
 	 "leave it (admin)", 1, 1, 0, 1, cmd_leave},
+	{"drain", "[--timeout SECONDS]", "hand this pulsed's jobs to other nodes "
+	 "and take no new ones; workers stay attached (admin)",
+	 0, 0, OPT_TIMEOUT, 1, cmd_drain},
+	{"undrain", "", "take jobs again after a drain (admin)",
+	 0, 0, 0, 1, cmd_undrain},
 	{"version", "", "print the versions of pulsectl and pulsed",
 	 0, 0, 0, 0, cmd_version},
 	{"help", "", "print this help",
@@ -60,12 +71,16 @@ static const struct cmd commands[] = {
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-/* Command options by name; a command accepts those in its opts. */
+/* Command options by name; a command accepts those in its opts. One
+ * with a value (the next argument) stores it at its offset in ctl. */
 static const struct {
 	const char *name;
 	unsigned bit;
+	size_t value; /* offsetof(struct ctl, ...), or 0: a flag */
 } command_options[] = {
-	{"--local", OPT_LOCAL},
+	{"--local", OPT_LOCAL, 0},
+	{"--worker", OPT_WORKER, offsetof(struct ctl, worker)},
+	{"--timeout", OPT_TIMEOUT, offsetof(struct ctl, timeout)},
 };
 #define NOPTIONS (sizeof(command_options) / sizeof(command_options[0]))
 
@@ -179,6 +194,15 @@ static int parse_args(struct ctl *ctl, const struct cmd *cmd, int argc,
 			return -1;
 		}
 		ctl->opts |= command_options[o].bit;
+		if (command_options[o].value) {
+			if (i + 1 >= argc) {
+				usage_error(cmd, "%s: option %s needs a value", cmd->name,
+				            a);
+				return -1;
+			}
+			*(const char **)((char *)ctl + command_options[o].value) =
+				argv[++i];
+		}
 	}
 	if (n < cmd->min_args || n > cmd->max_args) {
 		usage_error(cmd, "%s: %s arguments", cmd->name,

@@ -28,6 +28,8 @@
 /* Command options (after the command name), as bits in ctl.opts. */
 enum {
 	OPT_LOCAL = 1u << 0, /* workers: only this pulsed's */
+	OPT_WORKER = 1u << 1, /* jobs --worker ID: only the keys it owns */
+	OPT_TIMEOUT = 1u << 2, /* drain --timeout SECONDS */
 };
 
 struct ctl {
@@ -35,6 +37,8 @@ struct ctl {
 	int json;           /* --json: one JSON document on stdout */
 	int bare;           /* -H: no headers, tab-separated fields */
 	unsigned opts;      /* OPT_* given to the command */
+	const char *worker; /* the value of --worker */
+	const char *timeout; /* the value of --timeout */
 	pulse_client *client; /* connected by ctl_client() on first use */
 	int connect_code;   /* why ctl_client() failed */
 	char what[256];     /* "dispatch demo/job-1": names the failure */
@@ -67,6 +71,7 @@ int ctl_fail(struct ctl *ctl, int code, const char *fmt, ...)
 enum col_kind {
 	COL_TEXT,  /* a string; "-" in tables when empty */
 	COL_COUNT, /* a decimal count: right-aligned, a JSON number */
+	COL_BOOL,  /* "true" or "false": a JSON boolean */
 };
 
 struct col {
@@ -106,9 +111,13 @@ int cmd_notify(struct ctl *ctl, int argc, char **argv);
 int cmd_job(struct ctl *ctl, int argc, char **argv);
 int cmd_jobs(struct ctl *ctl, int argc, char **argv);
 int cmd_workers(struct ctl *ctl, int argc, char **argv); /* cmd-pool.c */
+int cmd_nodes(struct ctl *ctl, int argc, char **argv);
+int cmd_where(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);  /* cmd-node.c */
 int cmd_version(struct ctl *ctl, int argc, char **argv);
 int cmd_shutdown(struct ctl *ctl, int argc, char **argv); /* cmd-admin.c */
 int cmd_leave(struct ctl *ctl, int argc, char **argv);
+int cmd_drain(struct ctl *ctl, int argc, char **argv);
+int cmd_undrain(struct ctl *ctl, int argc, char **argv);
 
 #endif

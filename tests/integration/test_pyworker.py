@@ -10,13 +10,14 @@ import signal
 import subprocess
 import time
 
+import harness
 from harness import SLOW, check_history, wait_for
 
 PYWORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyworker.py")
 PYTHON = "/usr/bin/python3"
 
 
-class PyWorker:
+class PyWorker(harness.LoggedWorker):
     """pyworker.py as a process, with the .id and .events() check_history needs."""
 
     count = 0
@@ -28,38 +29,10 @@ class PyWorker:
         argv = [PYTHON, PYWORKER, node.sock, pool, self.evlog]
         if name:
             argv.append(name)
-        self.proc = env.procs.spawn(argv, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("ready "):
-            self.proc.wait(timeout=5)
-            raise AssertionError("pyworker did not attach: %r %s"
-                                 % (line, self.proc.stderr.read()))
-        self.id = line.split()[1]
-
-    def events(self):
-        try:
-            with open(self.evlog) as f:
-                return [l.rstrip("\n").split(" ", 4) for l in f if l.strip()]
-        except FileNotFoundError:
-            return []
-
-    def running(self):
-        run = set()
-        for ev in self.events():
-            if ev[0] == "start":
-                run.add(ev[1])
-            elif ev[0] == "stop":
-                run.discard(ev[1])
-        return run
-
-    def count_of(self, kind, key=None):
-        return sum(1 for ev in self.events()
-                   if ev[0] == kind and (key is None or ev[1] == key))
+        self.spawn(env.procs, argv)
 
     def term(self, timeout=30):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=timeout * SLOW)
+        rc = super().term(timeout)
         self.stderr = self.proc.stderr.read()
         return rc
 
