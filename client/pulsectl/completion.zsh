@@ -52,6 +52,8 @@ _pulsectl() {
 		'notify:send a payload to a job'"'"'s worker'
 		'drain:hand this pulsed'"'"'s jobs to other nodes, take no new ones'
 		'undrain:take jobs again after a drain'
+		'shutdown:stop every job of a pool on every node and remove it'
+		'leave:hand this node'"'"'s jobs of a pool to other nodes and leave it'
 		'version:print the versions of pulsectl and pulsed'
 		'help:print the usage'
 	)
@@ -100,6 +102,9 @@ _pulsectl() {
 			;;
 		undrain)
 			_arguments '--json' '-H' && ret=0
+			;;
+		shutdown|leave)
+			_arguments '--json' '-H' '1:pool:_pulsectl_pools' && ret=0
 			;;
 		esac
 		;;
