@@ -41,20 +41,6 @@ static void wait_free(struct drain_wait *dw)
 	free(dw);
 }
 
-/* Jobs still run by local workers, all pools. */
-static size_t local_jobs(struct pulsed *d)
-{
-	size_t n = 0;
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &d->pools);
-	while ((e = table_next(&it))) {
-		struct pool *p = e->val;
-		n += p->ljobs.n;
-	}
-	return n;
-}
-
 /* Hand on every local job of every pool that is not already stopping; a
  * worker is taken out of placement first (take_out) so that what moves
  * does not come back. Called at the start and at each poll, which catches
@@ -99,7 +85,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	struct drain_wait *dw = arg;
 	struct pulsed *d = dw->d;
 	struct session *s = session_find(d, dw->sid);
-	size_t left = local_jobs(d);
+	size_t left = pools_local_jobs(d);
 	if (!s) {
 		wait_free(dw);
 		return;
@@ -132,7 +118,7 @@ void drain_request(struct session *s, const pulse_msg *m)
 	}
 	if (!d->draining)
 		LOGI(&d->log, "draining: handing %zu jobs to other nodes; workers "
-		     "stay attached", local_jobs(d));
+		     "stay attached", pools_local_jobs(d));
 	d->draining = 1;
 	move_all(d, 1);
 	struct drain_wait *dw = calloc(1, sizeof(*dw));

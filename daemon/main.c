@@ -77,19 +77,13 @@ void daemon_leave_done(struct pulsed *d)
 
 void daemon_progress(struct pulsed *d)
 {
-	if (d->stopping != STOP_DRAINING)
+	if (d->stopping != STOP_DRAINING || pools_local_jobs(d) > 0)
 		return;
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &d->pools);
-	while ((e = table_next(&it))) {
-		struct pool *p = e->val;
-		if (p->ljobs.n > 0)
-			return;
-	}
 	/* every job was handed on: leave each pool */
 	d->stopping = STOP_LEAVING;
 	int any = 0;
+	table_iter it;
+	struct tentry *e;
 	table_iter_init(&it, &d->pools);
 	while ((e = table_next(&it))) {
 		struct pool *p = e->val;

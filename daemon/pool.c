@@ -724,6 +724,17 @@ void pools_redis_up(struct pulsed *d)
 		pool_start(e->val);
 }
 
+size_t pools_local_jobs(struct pulsed *d)
+{
+	size_t n = 0;
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d->pools);
+	while ((e = table_next(&it)))
+		n += ((struct pool *)e->val)->ljobs.n;
+	return n;
+}
+
 void pools_redis_down(struct pulsed *d)
 {
 	table_iter it;

@@ -354,6 +354,8 @@ void daemon_leave_done(struct pulsed *d);
 /* main.c: something finished that a stopping pulsed may wait for. */
 void daemon_progress(struct pulsed *d);
 void pools_redis_down(struct pulsed *d);
+/* Jobs run by local workers, all pools together. */
+size_t pools_local_jobs(struct pulsed *d);
 
 /* ticker.c */
 void ticker_request(struct session *s, struct pool *p, const pulse_msg *m);

@@ -358,6 +358,33 @@ class Worker(LoggedWorker):
         self.spawn(procs, argv)
 
 
+class LogTool:
+    """A test tool process (tickwatch, planner) that prints "ready" once set
+    up and appends "WORD NUMBERS..." lines, and "end", to self.log."""
+
+    def spawn(self, procs, argv):
+        self.proc = procs.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        line = self.proc.stdout.readline()
+        assert line.strip() == "ready", (line, self.proc.stderr.read())
+
+    def lines(self, word):
+        """The numbers of every `word` line, as tuples of ints."""
+        try:
+            with open(self.log) as f:
+                return [tuple(int(x) for x in l.split()[1:]) for l in f
+                        if l.startswith(word + " ")]
+        except FileNotFoundError:
+            return []
+
+    def ended(self):
+        try:
+            with open(self.log) as f:
+                return "end\n" in f.read()
+        except FileNotFoundError:
+            return False
+
+
 def intervals(workers):
     """Run intervals per key from the event logs: key -> [(start, stop, wid)].
     A job still running in a killed worker ends at the kill time; one still

@@ -10,37 +10,22 @@ import os
 import subprocess
 import time
 
-from harness import BUILD, check_history, wait_for
+from harness import BUILD, LogTool, check_history, wait_for
 
 PLANNER = os.path.join(BUILD, "tests", "planner")
 
 
-class Planner:
+class Planner(LogTool):
     count = 0
 
     def __init__(self, env, node, planfile, name="sched", interval=300):
         Planner.count += 1
         self.log = os.path.join(env.tmp, "plan-%d.log" % Planner.count)
-        argv = [PLANNER, "-s", node.sock, "-p", "p", "-N", name, "-i", str(interval),
-                "-f", planfile, "-l", self.log]
-        self.proc = env.procs.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-        line = self.proc.stdout.readline()
-        assert line.strip() == "ready", (line, self.proc.stderr.read())
+        self.spawn(env.procs, [PLANNER, "-s", node.sock, "-p", "p", "-N", name,
+                               "-i", str(interval), "-f", planfile, "-l", self.log])
 
     def plans(self):
-        try:
-            with open(self.log) as f:
-                return [int(l.split()[1]) for l in f if l.startswith("plan")]
-        except FileNotFoundError:
-            return []
-
-    def ended(self):
-        try:
-            with open(self.log) as f:
-                return "end\n" in f.read()
-        except FileNotFoundError:
-            return False
+        return [t[0] for t in self.lines("plan")]
 
 
 def make_pool(env, interval=300):

@@ -10,38 +10,24 @@ import os
 import subprocess
 import time
 
-from harness import BUILD, wait_for
+from harness import BUILD, LogTool, wait_for
 
 TICKWATCH = os.path.join(BUILD, "tests", "tickwatch")
 
 
-class Watch:
+class Watch(LogTool):
     count = 0
 
     def __init__(self, env, node, name="clock", interval=100, stop=False):
         Watch.count += 1
         self.node = node
         self.log = os.path.join(env.tmp, "tick-%d.log" % Watch.count)
-        argv = [TICKWATCH, "-s", node.sock, "-p", "p", "-N", name, "-i", str(interval),
-                "-l", self.log] + (["-S"] if stop else [])
-        self.proc = env.procs.spawn(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
-        line = self.proc.stdout.readline()
-        assert line.strip() == "ready", (line, self.proc.stderr.read())
+        self.spawn(env.procs, [TICKWATCH, "-s", node.sock, "-p", "p", "-N", name,
+                               "-i", str(interval), "-l", self.log] +
+                   (["-S"] if stop else []))
 
     def ticks(self):
-        try:
-            with open(self.log) as f:
-                return [tuple(int(x) for x in l.split()[1:]) for l in f if l.startswith("tick")]
-        except FileNotFoundError:
-            return []
-
-    def ended(self):
-        try:
-            with open(self.log) as f:
-                return "end\n" in f.read()
-        except FileNotFoundError:
-            return False
+        return self.lines("tick")
 
 
 def all_ticks(watches):
