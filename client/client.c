@@ -710,7 +710,8 @@ static int json_value(pulse_buf *b, const msgpack_object *o)
 	}
 }
 
-int pulse_status_json(pulse_client *c, char **json)
+/* A request answered by OK with a `status` map, returned as JSON text. */
+static int status_call(pulse_client *c, pulse_msg *q, char **json)
 {
 	if (json)
 		*json = NULL;
@@ -718,8 +719,8 @@ int pulse_status_json(pulse_client *c, char **json)
 		return PULSE_ERR_INVALID;
 	if (!json)
 		return fail(c, PULSE_ERR_INVALID, "json must not be NULL");
-	pulse_msg q = {.type = PULSE_T_STATUS}, a;
-	int code = call(c, &q, &a);
+	pulse_msg a;
+	int code = call(c, q, &a);
 	if (code)
 		return code;
 	if (!(a.has & PM_STATUS))
@@ -737,4 +738,27 @@ int pulse_status_json(pulse_client *c, char **json)
 		return fail(c, ENOMEM_CODE, "out of memory");
 	*json = s;
 	return 0;
+}
+
+int pulse_status_json(pulse_client *c, char **json)
+{
+	pulse_msg q = {.type = PULSE_T_STATUS};
+	return status_call(c, &q, json);
+}
+
+int pulse_clocks_json(pulse_client *c, const char *pool, int schedules,
+                      char **json)
+{
+	if (json)
+		*json = NULL;
+	if (!c)
+		return PULSE_ERR_INVALID;
+	int code = check(c, pool, NULL, 0, NULL, 0);
+	if (code)
+		return code;
+	pulse_msg q = request(PULSE_T_CLOCKS, pool, NULL);
+	const char *role = schedules ? "sched" : "tick";
+	q.has |= PM_ROLE;
+	q.role = (pulse_str){role, strlen(role)};
+	return status_call(c, &q, json);
 }

@@ -124,6 +124,12 @@ int pulse_pool_nodes(pulse_client *c, const char *pool,
                      pulse_node_info **nodes, size_t *n);
 void pulse_free_nodes(pulse_node_info *nodes, size_t n);
 
+/* The pool's tickers (schedules = 0) or schedules (1) as a JSON object
+ * {"tickers"|"schedules": [{name, interval_ms, seq, next_in_ms, stopped,
+ * subscribers_here|producers_here, keys (schedules)}]} (malloc'd). */
+int pulse_clocks_json(pulse_client *c, const char *pool, int schedules,
+                      char **json);
+
 /* Shut the pool down on every node (admin only: root or the configured
  * admin group, else PULSE_ERR_PERMISSION): every node stops every job
  * through its worker's stop handler, then the pool's state is removed

@@ -684,6 +684,10 @@ void client_request(struct session *s, const pulse_msg *m)
 		session_error(s, m->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
 		return;
 	}
+	if (m->type == PULSE_T_CLOCKS) {
+		clocks_request(s, p, m);
+		return;
+	}
 	if (m->type == PULSE_T_TICKER || m->type == PULSE_T_TICKER_STOP ||
 	    m->type == PULSE_T_SCHEDULE) {
 		ticker_request(s, p, m);

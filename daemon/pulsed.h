@@ -383,6 +383,8 @@ void schedule_session_closed(struct session *s);
 void schedules_free(struct pulsed *d);
 void ticker_session_closed(struct session *s);
 void tickers_free(struct pool *p);
+/* CLOCKS: the pool's tickers or schedules with this node's subscribers. */
+void clocks_request(struct session *s, struct pool *p, const pulse_msg *m);
 
 /* drain.c */
 /* DRAIN and UNDRAIN requests (admin only). */

@@ -204,6 +204,7 @@ static void on_frame(struct session *s, const uint8_t *body, uint32_t len)
 	case PULSE_T_TICKER:
 	case PULSE_T_TICKER_STOP:
 	case PULSE_T_SCHEDULE:
+	case PULSE_T_CLOCKS:
 	case PULSE_T_SHUTDOWN:
 	case PULSE_T_LEAVE:
 	case PULSE_T_WHERE:

@@ -19,7 +19,7 @@
 #include "store.h"
 
 static const char *const script_names[S__COUNT] = {
-	[S_ADMIT] = "admit",
+	[S_ADMIT] = "admit",     [S_CLOCKS] = "clocks",
 	[S_ATTACH] = "attach",   [S_CLAIM] = "claim",
 	[S_DETACH] = "detach",   [S_JOIN] = "join",
 	[S_LEASE] = "lease",     [S_LEAVE] = "leave",

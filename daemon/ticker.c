@@ -312,3 +312,74 @@ void tickers_free(struct pool *p)
 		ticker_free(e->val);
 	table_free(&p->tickers);
 }
+
+/* ---- the CLOCKS view (pulsectl tickers, schedules) ---------------------- */
+
+struct clocks_view {
+	struct pool *p;
+	uint64_t sid, id;
+	int sched;
+};
+
+static void clocks_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct clocks_view *v = arg;
+	struct session *s = session_find(d, v->sid);
+	if (!s)
+		goto out;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER) {
+		session_error(s, v->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		goto out;
+	}
+	uint64_t now = (uint64_t)r->element[0]->integer;
+	size_t n = (r->elements - 1) / 6;
+	pulse_buf b = {0};
+	pulse_enc e;
+	pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
+	pulse_enc_key(&e, "status");
+	msgpack_pack_map(&e.pk, 1);
+	pulse_enc_key(&e, v->sched ? "schedules" : "tickers");
+	msgpack_pack_array(&e.pk, n);
+	for (size_t i = 0; i < n; i++) {
+		redisReply **f = &r->element[1 + 6 * i];
+		char key[PULSE_MAX_POOL + 8];
+		snprintf(key, sizeof(key), "%s:%s", kind(v->sched), f[0]->str ? f[0]->str : "");
+		struct ticker *t = table_get(&v->p->tickers, key, strlen(key));
+		uint64_t next = (uint64_t)f[2]->integer;
+		msgpack_pack_map(&e.pk, v->sched ? 7 : 6);
+		pulse_enc_str(&e, "name", f[0]->str ? f[0]->str : "", f[0]->len);
+		pulse_enc_uint(&e, "interval_ms", (uint64_t)f[1]->integer);
+		pulse_enc_uint(&e, "seq", (uint64_t)f[3]->integer);
+		pulse_enc_uint(&e, "next_in_ms", next > now ? next - now : 0);
+		pulse_enc_bool(&e, "stopped", f[4]->integer != 0);
+		pulse_enc_uint(&e, v->sched ? "producers_here" : "subscribers_here",
+		               t ? t->nsids : 0);
+		if (v->sched)
+			pulse_enc_uint(&e, "keys", (uint64_t)f[5]->integer);
+	}
+	if (pulse_enc_end(&e) == 0)
+		session_send(s, &b);
+	pulse_buf_free(&b);
+out:
+	free(v);
+}
+
+void clocks_request(struct session *s, struct pool *p, const pulse_msg *m)
+{
+	int sched = m->role.n == 5 && memcmp(m->role.p, "sched", 5) == 0;
+	if (!sched && !(m->role.n == 4 && memcmp(m->role.p, "tick", 4) == 0)) {
+		session_error(s, m->id, PULSE_E_INVALID,
+		              "role must be \"tick\" or \"sched\"");
+		return;
+	}
+	struct clocks_view *v = malloc(sizeof(*v));
+	if (!v)
+		abort();
+	v->p = p;
+	v->sid = s->sid;
+	v->id = m->id;
+	v->sched = sched;
+	const char *argv[1] = {kind(sched)};
+	store_script(p->d->store, S_CLOCKS, p->base, 1, argv, NULL, clocks_cb, v);
+}

@@ -196,6 +196,7 @@ static const struct mtype {
 	{PULSE_T_NODES, "NODES", PM_ID | PM_POOL},
 	{PULSE_T_DRAIN, "DRAIN", PM_ID},
 	{PULSE_T_UNDRAIN, "UNDRAIN", PM_ID},
+	{PULSE_T_CLOCKS, "CLOCKS", PM_ID | PM_POOL | PM_ROLE},
 };
 
 static const struct mtype *mtype_of(uint32_t type)

@@ -68,6 +68,8 @@ enum pulse_type {
 	PULSE_T_DRAIN = 34,     /* client (admin): id, [timeout] -> OK once no
 	                         * job runs here; this pulsed takes no new ones */
 	PULSE_T_UNDRAIN = 35,   /* client (admin): id -> OK: takes jobs again */
+	PULSE_T_CLOCKS = 36,    /* client: id, pool, role ("tick" or "sched")
+	                         * -> OK status {tickers|schedules: [maps]} */
 	PULSE_T_START = 20,     /* pulsed -> worker: id, key, payload */
 	PULSE_T_HALT = 21,      /* pulsed -> worker: id, key (stop a job) */
 	PULSE_T_EVENT = 22,     /* pulsed -> worker: id, key, payload (notify) */

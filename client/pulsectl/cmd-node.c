@@ -187,12 +187,15 @@ static int print_object(struct ctl *ctl, json_t *obj)
 	return rc ? ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory") : 0;
 }
 
-/* pulsed's status as a JSON object, or NULL with the failure recorded. */
-static json_t *fetch_status(struct ctl *ctl, int *code)
+/* A JSON object from pulsed (its status, a pool's clocks), or NULL with
+ * the failure recorded. pool NULL: the status. */
+static json_t *fetch_object(struct ctl *ctl, const char *pool, int schedules,
+                            int *code)
 {
 	char *text;
 	json_error_t jerr;
-	*code = pulse_status_json(ctl->client, &text);
+	*code = pool ? pulse_clocks_json(ctl->client, pool, schedules, &text)
+	             : pulse_status_json(ctl->client, &text);
 	if (*code)
 		return NULL;
 	/* Status strings may hold any bytes, NUL among them (\u0000). */
@@ -200,7 +203,7 @@ static json_t *fetch_status(struct ctl *ctl, int *code)
 	free(text);
 	if (!json_is_object(j)) {
 		*code = ctl_fail(ctl, PULSE_ERR_PROTOCOL,
-		                 "pulsed's status is not a JSON object: %s",
+		                 "pulsed's answer is not a JSON object: %s",
 		                 j ? "another type" : jerr.text);
 		json_decref(j);
 		return NULL;
@@ -213,8 +216,28 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	int code;
-	json_t *status = fetch_status(ctl, &code);
+	json_t *status = fetch_object(ctl, NULL, 0, &code);
 	return status ? print_object(ctl, status) : code;
+}
+
+/* tickers POOL / schedules POOL: the pool's clocks, as tables. */
+static int clocks(struct ctl *ctl, const char *pool, int schedules)
+{
+	int code;
+	json_t *obj = fetch_object(ctl, pool, schedules, &code);
+	return obj ? print_object(ctl, obj) : code;
+}
+
+int cmd_tickers(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	return clocks(ctl, argv[0], 0);
+}
+
+int cmd_schedules(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	return clocks(ctl, argv[0], 1);
 }
 
 /* The versions of pulsectl, its protocol and, when it answers, pulsed.
@@ -226,7 +249,7 @@ int cmd_version(struct ctl *ctl, int argc, char **argv)
 	json_t *obj = json_pack("{s:s,s:i}", "pulsectl", PULSECTL_VERSION,
 	                        "protocol", PULSE_PROTO_VERSION);
 	int code = PULSE_ERR_UNAVAILABLE;
-	json_t *status = ctl_client(ctl) ? fetch_status(ctl, &code) : NULL;
+	json_t *status = ctl_client(ctl) ? fetch_object(ctl, NULL, 0, &code) : NULL;
 	const char *fields[] = {"version", "node"}, *names[] = {"pulsed", "node"};
 	for (size_t i = 0; i < 2; i++) {
 		json_t *v = json_object_get(status, fields[i]);

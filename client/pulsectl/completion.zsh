@@ -53,6 +53,8 @@ _pulsectl() {
 		'drain:hand this pulsed'"'"'s jobs to other nodes, take no new ones'
 		'undrain:take jobs again after a drain'
 		'shutdown:stop every job of a pool on every node and remove it'
+		'tickers:list a pool'"'"'s tickers'
+		'schedules:list a pool'"'"'s schedules'
 		'leave:hand this node'"'"'s jobs of a pool to other nodes and leave it'
 		'version:print the versions of pulsectl and pulsed'
 		'help:print the usage'
@@ -103,7 +105,7 @@ _pulsectl() {
 		undrain)
 			_arguments '--json' '-H' && ret=0
 			;;
-		shutdown|leave)
+		shutdown|leave|tickers|schedules)
 			_arguments '--json' '-H' '1:pool:_pulsectl_pools' && ret=0
 			;;
 		esac

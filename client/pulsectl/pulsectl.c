@@ -64,6 +64,10 @@ static const struct cmd commands[] = {
 	 0, 0, OPT_TIMEOUT, 1, cmd_drain},
 	{"undrain", "", "take jobs again after a drain (admin)",
 	 0, 0, 0, 1, cmd_undrain},
+	{"tickers", "POOL", "list a pool's tickers (interval, last tick, next)",
+	 1, 1, 0, 1, cmd_tickers},
+	{"schedules", "POOL", "list a pool's schedules (interval, last plan, "
+	 "keys started)", 1, 1, 0, 1, cmd_schedules},
 	{"version", "", "print the versions of pulsectl and pulsed",
 	 0, 0, 0, 0, cmd_version},
 	{"help", "", "print this help",

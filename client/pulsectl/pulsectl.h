@@ -115,6 +115,8 @@ int cmd_nodes(struct ctl *ctl, int argc, char **argv);
 int cmd_where(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);  /* cmd-node.c */
 int cmd_version(struct ctl *ctl, int argc, char **argv);
+int cmd_tickers(struct ctl *ctl, int argc, char **argv);
+int cmd_schedules(struct ctl *ctl, int argc, char **argv);
 int cmd_shutdown(struct ctl *ctl, int argc, char **argv); /* cmd-admin.c */
 int cmd_leave(struct ctl *ctl, int argc, char **argv);
 int cmd_drain(struct ctl *ctl, int argc, char **argv);

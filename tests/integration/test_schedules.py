@@ -121,3 +121,13 @@ def test_failed_plan_is_retried(env):
              "the failure in a log")
     step(ps, planfile, "start later\n", ws, {"later"})
     check_history(ws, {"later"})
+
+
+def test_schedules_view(env):
+    ns, ws, ps, planfile = make_pool(env, interval=200)
+    step(ps, planfile, "start v1\nstart v2\n", ws, {"v1", "v2"})
+    rc, data, err = ns[1].ctlj("schedules", "p")
+    assert rc == 0, err
+    (sc,) = data["schedules"]
+    assert sc["name"] == "sched" and sc["interval_ms"] == 200
+    assert sc["keys"] == 2 and sc["producers_here"] == 1 and not sc["stopped"]

@@ -104,3 +104,19 @@ def test_stop_ends_everywhere_close_only_locally(env):
     wait_for(lambda: ws[1].ended() and ws[2].ended(), 5, "every subscriber to see the end")
     for w in ws[1:]:
         assert w.proc.wait(timeout=5) == 0
+
+
+def test_tickers_view(env):
+    ns = nodes3(env)
+    ws = [Watch(env, ns[0]), Watch(env, ns[0]), Watch(env, ns[1])]
+    wait_for(lambda: len(all_ticks(ws)) >= 3, 5, "ticks")
+    rc, data, err = ns[0].ctlj("tickers", "p")
+    assert rc == 0, err
+    (t,) = data["tickers"]
+    assert t["name"] == "clock" and t["interval_ms"] == 100 and not t["stopped"]
+    assert t["seq"] >= 3 and 0 <= t["next_in_ms"] <= 100
+    assert t["subscribers_here"] == 2
+    rc, data, _ = ns[2].ctlj("tickers", "p")
+    assert data["tickers"][0]["subscribers_here"] == 0
+    rc, out, _ = ns[0].ctl("tickers", "p")
+    assert rc == 0 and "SUBSCRIBERS_HERE" in out and "clock" in out
