@@ -90,21 +90,50 @@ int cmd_stop(struct ctl *ctl, int argc, char **argv)
 	return code;
 }
 
+/* The keys of one pool (all, or the worker's with --worker). */
+static int pool_keys(struct ctl *ctl, const char *pool, char ***keys,
+                     size_t *n)
+{
+	return ctl->worker
+		? pulse_worker_job_keys(ctl->client, pool, ctl->worker, keys, n)
+		: pulse_job_keys(ctl->client, pool, keys, n);
+}
+
+/* jobs POOL: the pool's keys; jobs (no POOL): every pool this pulsed
+ * knows, one POOL KEY row per job. */
 int cmd_jobs(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct col cols[] = {{"KEY", "keys", COL_TEXT}};
 	static const struct view view = {"keys", cols, 1, 1, 0};
-	(void)argc;
+	static const struct col all_cols[] = {{"POOL", "pool", COL_TEXT},
+	                                      {"KEY", "key", COL_TEXT}};
+	static const struct view all_view = {"jobs", all_cols, 2, 0, 0};
 	char **keys;
 	size_t n;
-	int code = ctl->worker
-		? pulse_worker_job_keys(ctl->client, argv[0], ctl->worker, &keys, &n)
-		: pulse_job_keys(ctl->client, argv[0], &keys, &n);
-	if (code)
-		return code;
-	view_print(ctl, &view, (const char *const *)keys, n);
-	pulse_free_keys(keys);
-	return 0;
+	if (argc == 1) {
+		int code = pool_keys(ctl, argv[0], &keys, &n);
+		if (code)
+			return code;
+		view_print(ctl, &view, (const char *const *)keys, n);
+		pulse_free_keys(keys);
+		return 0;
+	}
+	struct cells pools = {0}, rows = {0};
+	int code = ctl_pool_names(ctl, &pools);
+	for (size_t p = 0; !code && p < pools.n; p++) {
+		if ((code = pool_keys(ctl, pools.v[p], &keys, &n)))
+			break;
+		for (size_t i = 0; !code && i < n; i++)
+			if (cells_add(&rows, strdup(pools.v[p])) < 0 ||
+			    cells_add(&rows, strdup(keys[i])) < 0)
+				code = ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory");
+		pulse_free_keys(keys);
+	}
+	if (!code)
+		view_print(ctl, &all_view, (const char *const *)rows.v, rows.n / 2);
+	cells_free(&pools);
+	cells_free(&rows);
+	return code;
 }
 
 static char *base64(const unsigned char *p, size_t n)

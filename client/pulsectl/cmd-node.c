@@ -19,38 +19,6 @@
 #include "pulsectl.h"
 #include "proto.h"
 
-/* A growing list of malloc'd cell strings. */
-struct cells {
-	char **v;
-	size_t n, cap;
-};
-
-static int cells_add(struct cells *c, char *s)
-{
-	if (!s)
-		return -1;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		char **v = realloc(c->v, cap * sizeof(*v));
-		if (!v) {
-			free(s);
-			return -1;
-		}
-		c->v = v;
-		c->cap = cap;
-	}
-	c->v[c->n++] = s;
-	return 0;
-}
-
-static void cells_free(struct cells *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		free(c->v[i]);
-	free(c->v);
-	*c = (struct cells){0};
-}
-
 /* A JSON value as a table cell: strings bare, null empty, numbers and
  * booleans as JSON writes them, anything nested as compact JSON. */
 static char *cell_text(const json_t *v)
@@ -226,6 +194,24 @@ static int clocks(struct ctl *ctl, const char *pool, int schedules)
 	int code;
 	json_t *obj = fetch_object(ctl, pool, schedules, &code);
 	return obj ? print_object(ctl, obj) : code;
+}
+
+int ctl_pool_names(struct ctl *ctl, struct cells *names)
+{
+	int code;
+	json_t *status = fetch_object(ctl, NULL, 0, &code);
+	if (!status)
+		return code;
+	size_t i;
+	json_t *pool;
+	json_array_foreach(json_object_get(status, "pools"), i, pool)
+	{
+		const char *name = json_string_value(json_object_get(pool, "name"));
+		if (name && cells_add(names, strdup(name)) < 0)
+			code = ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory");
+	}
+	json_decref(status);
+	return code;
 }
 
 int cmd_tickers(struct ctl *ctl, int argc, char **argv)

@@ -12,43 +12,59 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pulsectl.h"
 
+/* Append the rows of one pool's workers (with a POOL cell first when
+ * pool_col) to rows. */
+static int add_workers(struct ctl *ctl, const char *pool, int pool_col,
+                       struct cells *rows)
+{
+	pulse_worker_info *w;
+	size_t n;
+	int code = pulse_pool_workers(ctl->client, pool,
+	                              (ctl->opts & OPT_LOCAL) != 0, &w, &n);
+	if (code)
+		return code;
+	for (size_t i = 0; i < n && !code; i++) {
+		char num[24];
+		snprintf(num, sizeof(num), "%" PRIu64, w[i].jobs);
+		if ((pool_col && cells_add(rows, strdup(pool)) < 0) ||
+		    cells_add(rows, strdup(w[i].id)) < 0 ||
+		    cells_add(rows, strdup(w[i].name)) < 0 ||
+		    cells_add(rows, strdup(w[i].node)) < 0 ||
+		    cells_add(rows, strdup(num)) < 0)
+			code = ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory");
+	}
+	pulse_free_workers(w, n);
+	return code;
+}
+
+/* workers POOL: the pool's workers; workers (no POOL): every pool this
+ * pulsed knows, with a POOL column. */
 int cmd_workers(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct col cols[] = {
+		{"POOL", "pool", COL_TEXT},
 		{"ID", "id", COL_TEXT},
 		{"NAME", "name", COL_TEXT},
 		{"NODE", "node", COL_TEXT},
 		{"JOBS", "jobs", COL_COUNT},
 	};
-	static const struct view view = {"workers", cols, 4, 0, 0};
-	enum { NCOLS = 4, NUMLEN = 24 };
-	(void)argc;
-	pulse_worker_info *w;
-	size_t n;
-	int code = pulse_pool_workers(ctl->client, argv[0],
-	                              (ctl->opts & OPT_LOCAL) != 0, &w, &n);
-	if (code)
-		return code;
-	const char **cells = calloc(n * NCOLS + 1, sizeof(*cells));
-	char *nums = calloc(n + 1, NUMLEN);
-	if (!cells || !nums) {
-		code = ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory");
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			char *num = nums + i * NUMLEN;
-			snprintf(num, NUMLEN, "%" PRIu64, w[i].jobs);
-			const char *row[NCOLS] = {w[i].id, w[i].name, w[i].node, num};
-			for (size_t c = 0; c < NCOLS; c++)
-				cells[i * NCOLS + c] = row[c];
-		}
-		view_print(ctl, &view, cells, n);
-	}
-	free(cells);
-	free(nums);
-	pulse_free_workers(w, n);
+	const int all = argc == 0;
+	const struct view view = {"workers", all ? cols : cols + 1, all ? 5 : 4,
+	                          0, 0};
+	struct cells pools = {0}, rows = {0};
+	int code = all ? ctl_pool_names(ctl, &pools) : add_workers(ctl, argv[0], 0,
+	                                                          &rows);
+	for (size_t p = 0; all && !code && p < pools.n; p++)
+		code = add_workers(ctl, pools.v[p], 1, &rows);
+	if (!code)
+		view_print(ctl, &view, (const char *const *)rows.v,
+		           rows.n / view.ncols);
+	cells_free(&pools);
+	cells_free(&rows);
 	return code;
 }
 

@@ -16,6 +16,32 @@
 
 #include "pulsectl.h"
 
+int cells_add(struct cells *c, char *s)
+{
+	if (!s)
+		return -1;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		char **v = realloc(c->v, cap * sizeof(*v));
+		if (!v) {
+			free(s);
+			return -1;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = s;
+	return 0;
+}
+
+void cells_free(struct cells *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		free(c->v[i]);
+	free(c->v);
+	*c = (struct cells){0};
+}
+
 json_t *json_text(const char *s, size_t n)
 {
 	json_t *j = json_stringn(s, n);

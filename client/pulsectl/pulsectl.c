@@ -34,14 +34,14 @@ static int cmd_help(struct ctl *ctl, int argc, char **argv);
 static const struct cmd commands[] = {
 	{"status", "", "show this pulsed's node status",
 	 0, 0, 0, 1, cmd_status},
-	{"workers", "POOL [--local]",
-	 "list a pool's workers (--local: those of this pulsed)",
-	 1, 1, OPT_LOCAL, 1, cmd_workers},
+	{"workers", "[POOL] [--local]",
+	 "list a pool's workers, or every known pool's (--local: those of "
+	 "this pulsed)", 0, 1, OPT_LOCAL, 1, cmd_workers},
 	{"nodes", "POOL", "list a pool's nodes, their lease left and workers",
 	 1, 1, 0, 1, cmd_nodes},
-	{"jobs", "POOL [--worker ID]",
-	 "list a pool's job keys (--worker: those the worker owns)",
-	 1, 1, OPT_WORKER, 1, cmd_jobs},
+	{"jobs", "[POOL] [--worker ID]",
+	 "list a pool's job keys, or every known pool's (--worker: those the "
+	 "worker owns)", 0, 1, OPT_WORKER, 1, cmd_jobs},
 	{"job", "POOL KEY", "print a job's payload (exit 1 if there is no job)",
 	 2, 2, 0, 1, cmd_job},
 	{"where", "POOL KEY", "show which worker owns the key, or would own it",

@@ -83,6 +83,17 @@ struct col {
 /* A list printed as an aligned table (people), tab-separated lines (-H)
  * or JSON (--json): {"<list>": [ {field: value, ...}, ... ]}, or with
  * flat set {"<list>": [value, ...]} of the one column. */
+/* A growing list of malloc'd cell strings (output.c). */
+struct cells {
+	char **v;
+	size_t n, cap;
+};
+/* Append s (taken; NULL counts as out of memory). Returns 0 or -1. */
+int cells_add(struct cells *c, char *s);
+void cells_free(struct cells *c);
+/* The names of the pools this pulsed knows, from its status (cmd-node.c). */
+int ctl_pool_names(struct ctl *ctl, struct cells *names);
+
 struct view {
 	const char *list;
 	const struct col *cols;

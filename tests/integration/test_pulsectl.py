@@ -157,3 +157,21 @@ def test_drain_and_undrain_need_admin(env):
         assert r.returncode == 1, r.stdout + r.stderr
         assert '"PERMISSION"' in r.stdout
     assert n.status()["draining"] is False
+
+
+def test_workers_and_jobs_of_every_pool(env):
+    n = env.node()
+    wa = env.worker(n, pool="pa", name="wa")
+    wb = env.worker(n, pool="pb", name="wb")
+    assert n.ctlj("dispatch", "pa", "ka")[0] == 0
+    assert n.ctlj("dispatch", "pb", "kb")[0] == 0
+    rc, data, err = n.ctlj("jobs")
+    assert rc == 0, err
+    assert sorted((r["pool"], r["key"]) for r in data["jobs"]) == [("pa", "ka"), ("pb", "kb")]
+    rc, data, err = n.ctlj("workers")
+    assert rc == 0, err
+    assert sorted((r["pool"], r["id"]) for r in data["workers"]) == [("pa", "wa"), ("pb", "wb")]
+    rc, out, _ = n.ctl("-H", "jobs")
+    assert sorted(out.split("\n")[:-1]) == ["pa\tka", "pb\tkb"]
+    rc, out, _ = n.ctl("workers")
+    assert rc == 0 and out.split("\n")[0].split() == ["POOL", "ID", "NAME", "NODE", "JOBS"]
