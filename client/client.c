@@ -158,6 +158,16 @@ static int check(pulse_client *c, const char *pool, const char *key,
 	                              sizeof(c->conn.err));
 }
 
+/* A request answered by an empty OK. */
+static int empty_call(pulse_client *c, pulse_msg *q)
+{
+	pulse_msg a;
+	int code = call(c, q, &a);
+	if (!code)
+		libpulse_conn_done(&c->conn);
+	return code;
+}
+
 /* DISPATCH, STOP and NOTIFY: a key, maybe a payload, and an empty OK. */
 static int job_call(pulse_client *c, uint32_t type, const char *pool,
                     const char *key, const void *payload, size_t len)
@@ -167,15 +177,12 @@ static int job_call(pulse_client *c, uint32_t type, const char *pool,
 	int code = check(c, pool, key, 1, payload, len);
 	if (code)
 		return code;
-	pulse_msg q = request(type, pool, key), a;
+	pulse_msg q = request(type, pool, key);
 	if (type != PULSE_T_STOP) {
 		q.has |= PM_PAYLOAD;
 		q.payload = (pulse_str){payload ? payload : "", len};
 	}
-	code = call(c, &q, &a);
-	if (!code)
-		libpulse_conn_done(&c->conn);
-	return code;
+	return empty_call(c, &q);
 }
 
 /* SHUTDOWN and LEAVE: a pool and an empty OK. */
@@ -186,11 +193,8 @@ static int pool_call(pulse_client *c, uint32_t type, const char *pool)
 	int code = check(c, pool, NULL, 0, NULL, 0);
 	if (code)
 		return code;
-	pulse_msg q = request(type, pool, NULL), a;
-	code = call(c, &q, &a);
-	if (!code)
-		libpulse_conn_done(&c->conn);
-	return code;
+	pulse_msg q = request(type, pool, NULL);
+	return empty_call(c, &q);
 }
 
 int pulse_shutdown(pulse_client *c, const char *pool)
@@ -435,43 +439,85 @@ static int worker_info(const msgpack_object *o, pulse_worker_info *w,
 	return 0;
 }
 
+/* One kind of list answer (an array of maps in the `workers` field): the
+ * size of an element, how to fill one from its map (0, or -1 with a
+ * reason), and how to free a partly filled array. */
+struct list_kind {
+	size_t size;
+	int (*fill)(const msgpack_object *o, void *elem, const char **why);
+	void (*drop)(void *arr, size_t n);
+	const char *none; /* the complaint when the list is missing */
+};
+
+/* Send q and decode its list answer into a malloc'd array. */
+static int list_call(pulse_client *c, pulse_msg *q, const struct list_kind *k,
+                     void **out, size_t *n)
+{
+	pulse_msg a;
+	int code = call(c, q, &a);
+	if (code)
+		return code;
+	if (!(a.has & PM_WORKERS) || a.workers->type != MSGPACK_OBJECT_ARRAY)
+		return out_of_step(c, k->none);
+	const msgpack_object_array *arr = &a.workers->via.array;
+	size_t count = arr->size; /* arr goes with the frame */
+	char *v = calloc(count ? count : 1, k->size);
+	const char *why = "out of memory";
+	for (uint32_t i = 0; v && i < count; i++) {
+		if (k->fill(&arr->ptr[i], v + i * k->size, &why) < 0) {
+			k->drop(v, count);
+			v = NULL;
+		}
+	}
+	if (!v)
+		return out_of_step(c, why);
+	libpulse_conn_done(&c->conn);
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+static int fill_worker(const msgpack_object *o, void *e, const char **why)
+{
+	return worker_info(o, e, why);
+}
+
+static void drop_workers(void *arr, size_t n)
+{
+	pulse_free_workers(arr, n);
+}
+
+static const struct list_kind worker_list = {
+	sizeof(pulse_worker_info), fill_worker, drop_workers, "no worker list"};
+
+/* The checks every list call starts with: outputs cleared, arguments
+ * present, pool syntax. */
+static int list_args(pulse_client *c, const char *pool, void *out, size_t *n)
+{
+	if (n)
+		*n = 0;
+	if (!c)
+		return PULSE_ERR_INVALID;
+	if (!out || !n)
+		return fail(c, PULSE_ERR_INVALID, "the list and n must not be NULL");
+	return check(c, pool, NULL, 0, NULL, 0);
+}
+
 int pulse_pool_workers(pulse_client *c, const char *pool, int local,
                        pulse_worker_info **workers, size_t *n)
 {
 	if (workers)
 		*workers = NULL;
-	if (n)
-		*n = 0;
-	if (!c)
-		return PULSE_ERR_INVALID;
-	if (!workers || !n)
-		return fail(c, PULSE_ERR_INVALID, "workers and n must not be NULL");
-	int code = check(c, pool, NULL, 0, NULL, 0);
+	int code = list_args(c, pool, workers, n);
 	if (code)
 		return code;
-	pulse_msg q = request(PULSE_T_WORKERS, pool, NULL), a;
+	pulse_msg q = request(PULSE_T_WORKERS, pool, NULL);
 	q.has |= PM_LOCAL;
 	q.local = local != 0;
-	if ((code = call(c, &q, &a)))
-		return code;
-	if (!(a.has & PM_WORKERS) || a.workers->type != MSGPACK_OBJECT_ARRAY)
-		return out_of_step(c, "no worker list");
-	const msgpack_object_array *arr = &a.workers->via.array;
-	size_t count = arr->size; /* arr goes with the frame */
-	pulse_worker_info *out = calloc(count ? count : 1, sizeof(*out));
-	const char *why = "out of memory";
-	for (uint32_t i = 0; out && i < arr->size; i++) {
-		if (worker_info(&arr->ptr[i], &out[i], &why) < 0) {
-			pulse_free_workers(out, arr->size);
-			out = NULL;
-		}
-	}
-	if (!out)
-		return out_of_step(c, why);
-	libpulse_conn_done(&c->conn);
-	*workers = out;
-	*n = count;
-	return 0;
+	void *out;
+	if ((code = list_call(c, &q, &worker_list, &out, n)) == 0)
+		*workers = out;
+	return code;
 }
 
 void pulse_free_nodes(pulse_node_info *nodes, size_t n)
@@ -513,40 +559,33 @@ static int node_info(const msgpack_object *o, pulse_node_info *nd)
 	return nd->node ? 0 : -1;
 }
 
+static int fill_node(const msgpack_object *o, void *e, const char **why)
+{
+	*why = "a malformed node entry";
+	return node_info(o, e);
+}
+
+static void drop_nodes(void *arr, size_t n)
+{
+	pulse_free_nodes(arr, n);
+}
+
+static const struct list_kind node_list = {
+	sizeof(pulse_node_info), fill_node, drop_nodes, "no node list"};
+
 int pulse_pool_nodes(pulse_client *c, const char *pool,
                      pulse_node_info **nodes, size_t *n)
 {
 	if (nodes)
 		*nodes = NULL;
-	if (n)
-		*n = 0;
-	if (!c)
-		return PULSE_ERR_INVALID;
-	if (!nodes || !n)
-		return fail(c, PULSE_ERR_INVALID, "nodes and n must not be NULL");
-	int code = check(c, pool, NULL, 0, NULL, 0);
+	int code = list_args(c, pool, nodes, n);
 	if (code)
 		return code;
-	pulse_msg q = request(PULSE_T_NODES, pool, NULL), a;
-	if ((code = call(c, &q, &a)))
-		return code;
-	if (!(a.has & PM_WORKERS) || a.workers->type != MSGPACK_OBJECT_ARRAY)
-		return out_of_step(c, "no node list");
-	const msgpack_object_array *arr = &a.workers->via.array;
-	size_t count = arr->size; /* arr goes with the frame */
-	pulse_node_info *out = calloc(count ? count : 1, sizeof(*out));
-	for (uint32_t i = 0; out && i < arr->size; i++) {
-		if (node_info(&arr->ptr[i], &out[i]) < 0) {
-			pulse_free_nodes(out, arr->size);
-			out = NULL;
-		}
-	}
-	if (!out)
-		return out_of_step(c, "a malformed node entry");
-	libpulse_conn_done(&c->conn);
-	*nodes = out;
-	*n = count;
-	return 0;
+	pulse_msg q = request(PULSE_T_NODES, pool, NULL);
+	void *out;
+	if ((code = list_call(c, &q, &node_list, &out, n)) == 0)
+		*nodes = out;
+	return code;
 }
 
 /* DRAIN and UNDRAIN: no pool, an empty OK. */
@@ -554,15 +593,12 @@ static int node_call(pulse_client *c, uint32_t type, unsigned timeout_s)
 {
 	if (!c)
 		return PULSE_ERR_INVALID;
-	pulse_msg q = {.type = type}, a;
+	pulse_msg q = {.type = type};
 	if (timeout_s) {
 		q.has |= PM_TIMEOUT;
 		q.timeout_ms = (uint64_t)timeout_s * 1000;
 	}
-	int code = call(c, &q, &a);
-	if (!code)
-		libpulse_conn_done(&c->conn);
-	return code;
+	return empty_call(c, &q);
 }
 
 int pulse_drain(pulse_client *c, unsigned timeout_s)

@@ -406,9 +406,7 @@ static void where_reply(struct session *s, struct view *v, struct pool *p,
 	pulse_enc_cstr(&e, "worker", worker);
 	pulse_enc_cstr(&e, "node", node);
 	pulse_enc_bool(&e, "exists", owned);
-	if (pulse_enc_end(&e) == 0)
-		session_send(s, &b);
-	pulse_buf_free(&b);
+	session_send_enc(s, &e);
 }
 
 /* NODES: each node of the pool with its lease's remaining time (its score
@@ -439,9 +437,7 @@ static void nodes_reply(struct session *s, struct view *v, struct pool *p,
 		pulse_enc_uint(&e, "lease_ms", until > now ? until - now : 0);
 		pulse_enc_uint(&e, "workers", workers);
 	}
-	if (pulse_enc_end(&e) == 0)
-		session_send(s, &b);
-	pulse_buf_free(&b);
+	session_send_enc(s, &e);
 }
 
 /* Whether an owner record (a reply element) names the worker. */
@@ -472,9 +468,7 @@ static void owned_reply(struct session *s, struct view *v, redisReply *r)
 			msgpack_pack_str_body(&e.pk, k->str, k->len);
 		}
 	}
-	if (pulse_enc_end(&e) == 0)
-		session_send(s, &b);
-	pulse_buf_free(&b);
+	session_send_enc(s, &e);
 }
 
 static void view_cb(struct pulsed *d, redisReply *r, void *arg)
@@ -539,9 +533,7 @@ static void view_cb(struct pulsed *d, redisReply *r, void *arg)
 			               ? (uint64_t)c->integer : 0);
 		}
 	}
-	if (pulse_enc_end(&e) == 0)
-		session_send(s, &b);
-	pulse_buf_free(&b);
+	session_send_enc(s, &e);
 out:
 	view_free(v);
 }
@@ -567,9 +559,7 @@ static void local_workers(struct session *s, const pulse_msg *m,
 		pulse_enc_cstr(&e, "node", s->d->node);
 		pulse_enc_uint(&e, "jobs", w->jobs.n);
 	}
-	if (pulse_enc_end(&e) == 0)
-		session_send(s, &b);
-	pulse_buf_free(&b);
+	session_send_enc(s, &e);
 }
 
 static const char *state_name(int st)
@@ -612,9 +602,7 @@ static void status(struct session *s, const pulse_msg *m)
 		pulse_enc_uint(&e, "lease_age_ms", p->lease_ok_ms ? now - p->lease_ok_ms : 0);
 		pulse_enc_uint(&e, "redis_rtt_us", p->rtt_us);
 	}
-	if (pulse_enc_end(&e) == 0)
-		session_send(s, &b);
-	pulse_buf_free(&b);
+	session_send_enc(s, &e);
 }
 
 /* ---- entry -------------------------------------------------------------- */

@@ -272,6 +272,8 @@ void *xmemdup(const void *p, size_t n);
 int server_listen(struct pulsed *d, char *err, size_t errlen);
 void server_close(struct pulsed *d);
 void session_send(struct session *s, pulse_buf *b);
+/* Finish the frame being built in e, send it, and free its buffer. */
+void session_send_enc(struct session *s, pulse_enc *e);
 void session_error(struct session *s, uint64_t id, int code, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 void session_ok(struct session *s, uint64_t id);

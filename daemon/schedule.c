@@ -54,9 +54,7 @@ void schedule_ask(struct pool *p, const char *name, struct session *s)
 	pulse_enc e;
 	pulse_enc_begin(&e, &b, PULSE_T_PLAN, id, 1);
 	pulse_enc_cstr(&e, "name", name);
-	if (pulse_enc_end(&e) == 0)
-		session_send(s, &b);
-	pulse_buf_free(&b);
+	session_send_enc(s, &e);
 }
 
 static void skeys_name(char *buf, size_t len, const struct pool *p,

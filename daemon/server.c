@@ -71,6 +71,13 @@ void session_send(struct session *s, pulse_buf *b)
 	bufferevent_write(s->bev, b->data, b->len);
 }
 
+void session_send_enc(struct session *s, pulse_enc *e)
+{
+	if (pulse_enc_end(e) == 0)
+		session_send(s, e->out);
+	pulse_buf_free(e->out);
+}
+
 /* An ERROR frame; `last` ones (a dropped peer's) bypass the output bound
  * and the closing check: they are small and the last thing it gets. */
 static void send_frame_error(struct session *s, uint64_t id, int code,
@@ -136,9 +143,7 @@ static void send_welcome(struct session *s, const char *worker)
 	pulse_enc_cstr(&e, "node", s->d->node);
 	if (worker)
 		pulse_enc_cstr(&e, "worker", worker);
-	if (pulse_enc_end(&e) == 0)
-		session_send(s, &b);
-	pulse_buf_free(&b);
+	session_send_enc(s, &e);
 }
 
 /* Called by worker.c once the attach is recorded (or failed). */

@@ -70,9 +70,7 @@ static void send_frame(struct session *s, int type, const struct ticker *t,
 		pulse_enc_uint(&e, "seq", seq);
 		pulse_enc_uint(&e, "ts", ts);
 	}
-	if (pulse_enc_end(&e) == 0)
-		session_send(s, &b);
-	pulse_buf_free(&b);
+	session_send_enc(s, &e);
 }
 
 static const char *kind(int sched)
@@ -358,9 +356,7 @@ static void clocks_cb(struct pulsed *d, redisReply *r, void *arg)
 		if (v->sched)
 			pulse_enc_uint(&e, "keys", (uint64_t)f[5]->integer);
 	}
-	if (pulse_enc_end(&e) == 0)
-		session_send(s, &b);
-	pulse_buf_free(&b);
+	session_send_enc(s, &e);
 out:
 	free(v);
 }

@@ -159,9 +159,10 @@ static void send_event(struct job *j, struct jobop *o)
 	pulse_enc_cstr(&e, "key", j->key);
 	if (o->op != OP_HALT)
 		pulse_enc_bin(&e, "payload", o->payload ? o->payload : "", o->plen);
-	if (pulse_enc_end(&e) == 0 && w->sess)
-		session_send(w->sess, &b);
-	pulse_buf_free(&b);
+	if (w->sess)
+		session_send_enc(w->sess, &e);
+	else
+		pulse_buf_free(&b);
 }
 
 static void pump(struct job *j)
@@ -696,9 +697,7 @@ static void send_lease(struct lworker *w, uint64_t ms)
 	pulse_enc e;
 	pulse_enc_begin(&e, &b, PULSE_T_LEASE, 0, 1);
 	pulse_enc_uint(&e, "timeout", ms);
-	if (pulse_enc_end(&e) == 0)
-		session_send(w->sess, &b);
-	pulse_buf_free(&b);
+	session_send_enc(w->sess, &e);
 }
 
 void worker_send_lease(struct pool *p, struct lworker *w, uint64_t ms)

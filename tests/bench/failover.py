@@ -59,6 +59,17 @@ class env(conftest.Env):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def nodes3(e, workers=1, **pool_opts):
+    """Three nodes in pool "p", `workers` testworkers each, every node
+    seeing every worker."""
+    ns = [e.node("node-%s" % c, **pool_opts) for c in "abc"]
+    for x in ns:
+        x.ctlj("jobs", "p")
+    ws = [e.worker(x, name="w-%s-%d" % (x.name, i)) for x in ns for i in range(workers)]
+    wait_for(lambda: all(x.pool_status("p")["workers_pool"] == len(ws) for x in ns), 5, "view")
+    return ns, ws
+
+
 def worker_kill(n):
     e = env()
     try:
@@ -84,11 +95,7 @@ def worker_kill(n):
 def node_kill(n, ttl_ms=2000):
     e = env()
     try:
-        ns = [e.node("node-%s" % c, worker_ttl="%dms" % ttl_ms) for c in "abc"]
-        for x in ns:
-            x.ctlj("jobs", "p")
-        ws = [e.worker(x, name="w-" + x.name) for x in ns]
-        wait_for(lambda: all(x.pool_status("p")["workers_pool"] == 3 for x in ns), 5, "view")
+        ns, ws = nodes3(e, worker_ttl="%dms" % ttl_ms)
         bulk(ns[0], n, "nk-")
         victim = ns[1]
         theirs = ws[1].running()
@@ -110,11 +117,7 @@ def node_kill(n, ttl_ms=2000):
 def rebalance(n):
     e = env()
     try:
-        ns = [e.node("node-%s" % c) for c in "abc"]
-        for x in ns:
-            x.ctlj("jobs", "p")
-        ws = [e.worker(x, name="w-" + x.name) for x in ns]
-        wait_for(lambda: all(x.pool_status("p")["workers_pool"] == 3 for x in ns), 5, "view")
+        ns, ws = nodes3(e)
         t0 = time.monotonic()
         out = bulk(ns[0], n, "rb-")
         t_disp = time.monotonic() - t0

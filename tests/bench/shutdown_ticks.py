@@ -12,27 +12,19 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-import conftest  # noqa: E402
 import harness  # noqa: E402
-from failover import bulk, pct  # noqa: E402
+from failover import bulk, env, nodes3, pct  # noqa: E402
 from test_tickers import Watch, all_ticks, check_exactly_once  # noqa: E402
-
-
-def env():
-    return conftest.Env(tempfile.mkdtemp(prefix="sb", dir="/tmp"))
 
 
 def jitter(n):
     e = env()
     try:
-        ns = [e.node("node-%s" % c) for c in "abc"]
-        for x in ns:
-            x.ctlj("jobs", "p")
+        ns, _ = nodes3(e, workers=0)
         ws = [Watch(e, x) for x in ns for _ in range(2)]
         harness.wait_for(lambda: len(all_ticks(ws)) >= n, n * 0.1 + 10, "ticks")
         ticks = all_ticks(ws)[:n]
@@ -47,11 +39,7 @@ def jitter(n):
 def shutdown(n):
     e = env()
     try:
-        ns = [e.node("node-%s" % c) for c in "abc"]
-        for x in ns:
-            x.ctlj("jobs", "p")
-        ws = [e.worker(x, name="w-%s-%d" % (x.name, i)) for x in ns for i in range(2)]
-        harness.wait_for(lambda: all(x.pool_status("p")["workers_pool"] == 6 for x in ns), 5, "view")
+        ns, ws = nodes3(e, workers=2)
         bulk(ns[0], n, "sd-")
         t = time.monotonic()
         rc, _, err = ns[1].ctlj("shutdown", "p")
