@@ -276,3 +276,49 @@ def test_config_check():
     json.loads(r.stdout)
     r = subprocess.run([PULSED, "-n", "-c", "/nonexistent.conf"], capture_output=True, text=True)
     assert r.returncode == 1 and "nonexistent" in r.stderr
+
+
+def test_frames_checked_and_peers_dropped(env):
+    # P16: a request with a field of the wrong type, and a worker ACK for
+    # an event it never got, each get an ERROR frame and a disconnect
+    n = env.node()
+    s = raw_session(n.sock)
+    s.sendall(frame({"t": 1, "v": 1, "role": "client"}))
+    assert read_frame(s)["t"] == 2
+    s.sendall(frame({"t": 10, "id": 1, "pool": "p", "key": 42}))
+    m = read_frame(s)
+    assert m["t"] == 3 and m["code"] == "PROTOCOL" and "key" in m["msg"]
+    assert read_frame(s) is None
+    w = raw_session(n.sock)
+    w.sendall(frame({"t": 1, "v": 1, "role": "worker", "pool": "p"}))
+    assert read_frame(w)["t"] == 2
+    w.sendall(frame({"t": 23, "id": 999, "r": 0}))
+    while True:
+        m = read_frame(w)
+        if m is None or m["t"] == 3:
+            break
+    assert m is not None and m["code"] == "PROTOCOL"
+    assert n.ready()
+
+
+def test_socket_mode_and_peer_credentials(env):
+    # P17: the socket is 0660 and each session's credentials are logged
+    n = env.node()
+    assert os.stat(n.sock).st_mode & 0o777 == 0o660
+    assert "uid 0 gid 0" in n.logtext()
+
+
+def test_closed_while_stopping(env):
+    # P2: a dispatch on a session that is open while pulsed stops gets CLOSED
+    n = env.node()
+    env.worker(n, opts=["--stop-delay", "1500"])
+    assert dispatch(n, "p", "slow")[0] == 0
+    s = raw_session(n.sock)
+    s.sendall(frame({"t": 1, "v": 1, "role": "client"}))
+    assert read_frame(s)["t"] == 2
+    n.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "stopping" in n.logtext(), 5, "the stop to begin")
+    s.sendall(frame({"t": 10, "id": 7, "pool": "p", "key": "late"}))
+    m = read_frame(s)
+    assert m["t"] == 3 and m["id"] == 7 and m["code"] == "CLOSED"
+    assert n.proc.wait(timeout=10) == 0
