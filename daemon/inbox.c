@@ -6,9 +6,10 @@
  * writing answers into other nodes' inboxes.
  *
  * Entries (stream fields): t = a (assigned: k key, w worker, f fence,
- * p payload), s (stop: k, c caller node, i request id), n (notify: k, c,
- * i, p), r (reply: i request id, c code name or RETRY, m message),
- * h (hello, written at join). See daemon/REDIS.md.
+ * p payload, c and i the dispatch's caller node and request id),
+ * s (stop: k, c caller node, i request id), n (notify: k, c, i, p),
+ * r (reply: i request id, c code name or RETRY, m message), h (hello,
+ * written at join). See daemon/REDIS.md.
  *
  * Invariants: an inbox is created only by its node (join.lua); others
  * append with NOMKSTREAM. Entries are trimmed only after they were
@@ -67,11 +68,19 @@ static void handle(struct pool *p, redisReply *entry)
 	switch (x.t[0]) {
 	case 'h':
 		return;
-	case 'a':
+	case 'a': {
 		if (!x.k || !x.w || !x.f)
 			break;
-		worker_assign(p, x.w, x.k, x.f, x.p ? x.p : "", x.plen);
+		/* c and i name the dispatch (entries from older nodes lack
+		 * them: started.lua then looks it up) */
+		char disp[384];
+		int known = x.c && x.i &&
+		            snprintf(disp, sizeof(disp), "%s %s", x.c, x.i) <
+		            (int)sizeof(disp);
+		worker_assign(p, x.w, x.k, x.f, x.p ? x.p : "", x.plen,
+		              known ? disp : NULL);
 		return;
+	}
 	case 's':
 	case 'n':
 		if (!x.k || !x.c || !x.i)

@@ -12,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <hiredis/adapters/libevent.h>
+#include <event2/event.h>
+#include <hiredis/async.h>
 
 #include "pulsed.h"
+#include "redisev.h"
 #include "scripts.h"
 #include "store.h"
 
@@ -404,7 +406,7 @@ static redisAsyncContext *open_one(struct store *s)
 		return NULL;
 	}
 	c->data = s;
-	redisLibeventAttach(c, s->d->base);
+	redisev_attach(c, s->d->base);
 	redisAsyncSetConnectCallback(c, on_connect);
 	redisAsyncSetDisconnectCallback(c, on_disconnect);
 	if (cf->redis_password) {
@@ -460,8 +462,7 @@ static void schedule_reconnect(struct store *s)
 		s->retry = evtimer_new(s->d->base, retry_cb, s);
 	if (evtimer_pending(s->retry, NULL))
 		return;
-	struct timeval tv = {s->backoff_ms / 1000, (s->backoff_ms % 1000) * 1000};
-	evtimer_add(s->retry, &tv);
+	timer_arm_ms(s->retry, s->backoff_ms);
 	s->backoff_ms = s->backoff_ms * 2 > 2000 ? 2000 : s->backoff_ms * 2;
 }
 

@@ -1,7 +1,9 @@
 /*
  * store.h: pulsed's connections to Redis.
  *
- * Owns three hiredis async connections on the daemon's libevent loop:
+ * Owns three hiredis async connections on the daemon's libevent loop
+ * (attached by redisev.c: what every callback of one loop pass sends goes
+ * out in one write at the end of the pass):
  *   cmd  commands and scripts (pipelined, answered in order);
  *   sub  pub/sub: one channel per pool for membership and waiting hints;
  *   blk  the blocking XREAD of this node's inboxes.

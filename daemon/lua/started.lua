@@ -1,6 +1,8 @@
 -- started.lua: a worker answered START.
 -- ARGV: key, node, worker, fence, result ('ok'|'error'|'requeue'), message,
---       retry delay (ms).
+--       retry delay (ms), dispatch record ("<caller node> <request id>"
+--       when the node knows which dispatch this start answers: a direct
+--       admission; '' when it must be looked up: a claimed job).
 -- The owner record must still name this worker and fence, else {'STALE'}
 -- (the job was stopped or moved meanwhile). When the start belongs to a
 -- dispatch, its caller is answered: through the caller's inbox when remote,
@@ -10,30 +12,41 @@
 -- later, like a requeue: a job is never lost because a start failed.
 local key, node, wid, fence = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local result, msg, delay = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local rec = ARGV[8] or ''
 if redis.call('HGET', B .. 'owner', key) ~= node .. ' ' .. wid .. ' ' .. fence then
   return {'STALE'}
 end
-local d = redis.call('HGET', B .. 'disp', key)
-local caller, rid
-if d then caller, rid = parse_disp(d) end
+local function later()
+  unown(key, node)
+  to_wait(key, now_ms() + delay)
+  redis.call('PUBLISH', B .. 'ev', 'w')
+  return {'WAIT'}
+end
+-- a requeue keeps the dispatch: the next start answers it
+if result == 'requeue' then return later() end
+-- The dispatch this start answers, taken (compare-and-delete). The owner
+-- record matched, so a 'disp' entry belongs to the admission of this very
+-- job: with the record given, deleting it is the comparison.
+local d
+if rec ~= '' then
+  if redis.call('HDEL', B .. 'disp', key) == 1 then d = rec end
+else
+  d = redis.call('HGET', B .. 'disp', key)
+  if d then redis.call('HDEL', B .. 'disp', key) end
+end
 local function answer(code, m)
   if not d then return {code} end
-  redis.call('HDEL', B .. 'disp', key)
+  local caller, rid = parse_disp(d)
   if caller ~= node then
     reply(caller, rid, code, m)
     return {code}
   end
   return {code, rid}
 end
-if result == 'ok' then
-  return answer('OK', '')
-end
-if result == 'error' and d then
+if result == 'ok' then return answer('OK', '') end
+if d then
   redis.call('HDEL', B .. 'jobs', key)
   unown(key, node)
   return answer('HANDLER', msg)
 end
-unown(key, node)
-to_wait(key, now_ms() + delay)
-redis.call('PUBLISH', B .. 'ev', 'w')
-return {'WAIT'}
+return later()
