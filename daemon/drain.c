@@ -16,6 +16,8 @@
  *     drain) is handed on by the next poll: a drain answers OK only when
  *     no pool has a local job left, or TIMEOUT naming how many remain.
  *   - Sessions are never closed by a drain: workers keep their LEASE.
+ *   - Every waiting DRAIN is on d->drains until it answers, so that a
+ *     pulsed stopping during a drain frees it (drain_free_all()).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -33,12 +35,23 @@ struct drain_wait {
 	uint64_t sid, id;
 	uint64_t deadline_ms;   /* now_ms() after which it answers TIMEOUT */
 	struct event *poll;
+	struct drain_wait *next; /* on d->drains */
 };
 
 static void wait_free(struct drain_wait *dw)
 {
+	struct drain_wait **pp = &dw->d->drains;
+	while (*pp != dw)
+		pp = &(*pp)->next;
+	*pp = dw->next;
 	event_free(dw->poll);
 	free(dw);
+}
+
+void drain_free_all(struct pulsed *d)
+{
+	while (d->drains)
+		wait_free(d->drains);
 }
 
 /* Hand on every local job of every pool that is not already stopping; a
@@ -70,12 +83,6 @@ static void move_all(struct pulsed *d, int take_out)
 	}
 }
 
-static void arm(struct event *ev, uint64_t ms)
-{
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-	evtimer_add(ev, &tv);
-}
-
 /* Answer the drain once nothing runs here, or at its deadline; an
  * undrain in between ends the wait too (nothing is draining any more). */
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -101,7 +108,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 		              "%zu jobs are still running here", left);
 	} else {
 		move_all(d, 0);
-		arm(dw->poll, POLL_MS);
+		timer_arm_ms(dw->poll, POLL_MS);
 		return;
 	}
 	wait_free(dw);
@@ -130,7 +137,9 @@ void drain_request(struct session *s, const pulse_msg *m)
 	dw->deadline_ms = now_ms() + ((m->has & PM_TIMEOUT) ? m->timeout_ms
 	                                                   : DEFAULT_TIMEOUT_MS);
 	dw->poll = evtimer_new(d->base, poll_cb, dw);
-	arm(dw->poll, 0);
+	dw->next = d->drains;
+	d->drains = dw;
+	timer_arm_ms(dw->poll, 0);
 }
 
 void undrain_request(struct session *s, const pulse_msg *m)

@@ -132,8 +132,7 @@ static void begin_stop(struct pulsed *d)
 		worker_drain_pool(p);
 	}
 	d->stop_timer = evtimer_new(d->base, stop_timeout, d);
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-	evtimer_add(d->stop_timer, &tv);
+	timer_arm_ms(d->stop_timer, ms);
 	daemon_progress(d);
 }
 
@@ -261,26 +260,15 @@ int main(int argc, char **argv)
 	d.start_ms = now_ms();
 	srandom((unsigned)(now_us() ^ (uint64_t)getpid() << 16));
 	signal(SIGPIPE, SIG_IGN);
-	table_init(&d.sessions);
-	table_init(&d.requests);
-	table_init(&d.plans);
-	table_init(&d.pools);
-
-	d.base = event_base_new();
-	if (!d.base) {
+	if (context_init(&d) < 0) {
 		LOGE(&d.log, "cannot create the event loop");
+		context_free(&d);
 		return 1;
 	}
-	d.store = store_new(&d);
 	if (server_listen(&d, err, sizeof(err)) < 0 ||
 	    metrics_start(&d, err, sizeof(err)) < 0) {
 		LOGE(&d.log, "%s", err);
-		server_close(&d);
-		store_free(d.store);
-		event_base_free(d.base);
-		free(d.node);
-		free(d.config_path);
-		config_free(&d.cfg);
+		context_free(&d);
 		return 1;
 	}
 	sdnotify_init(&d);
@@ -294,29 +282,6 @@ int main(int argc, char **argv)
 	store_connect(d.store);
 	event_base_dispatch(d.base);
 
-	/* teardown: sessions first (their workers reference pools) */
-	d.stopping = STOP_DONE;
-	server_close(&d);
-	requests_fail_all(&d, PULSE_E_CLOSED, "pulsed is stopping");
-	store_free(d.store);
-	metrics_stop(&d);
-	sdnotify_close(&d);
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &d.pools);
-	while ((e = table_next(&it)))
-		pool_free(e->val);
-	table_free(&d.pools);
-	table_free(&d.sessions);
-	table_free(&d.requests);
-	schedules_free(&d);
-	for (int i = 0; i < 3; i++)
-		event_free(d.sigev[i]);
-	if (d.stop_timer)
-		event_free(d.stop_timer);
-	event_base_free(d.base);
-	free(d.node);
-	free(d.config_path);
-	config_free(&d.cfg);
+	context_free(&d);
 	return 0;
 }

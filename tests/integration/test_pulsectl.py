@@ -131,16 +131,24 @@ def test_drain_moves_every_job_and_undrain_takes_new_ones(env):
         assert i < 100, "no dispatch reached b after undrain"
 
 
+def slow_worker_with_a_job(env, a, b, stop_delay_ms, prefix):
+    """A worker on b whose stop handler takes stop_delay_ms, given a job
+    by dispatching keys prefix-0, prefix-1, ... on a until one lands on
+    it. Returns the keys dispatched."""
+    slow = env.worker(b, name="node-b-slow", opts=("--stop-delay", str(stop_delay_ms)))
+    wait_for(lambda: a.pool_status("p")["workers_pool"] == 3, 5, "view")
+    keys = []
+    while not slow.running():
+        keys.append("%s-%d" % (prefix, len(keys)))
+        dispatch_all(a, keys[-1:])
+        assert len(keys) < 100
+    return keys
+
+
 def test_drain_times_out_naming_what_remains(env):
     (a, b), ws = cluster(env, "ab", workers=1)
     # a worker whose stop handler hangs keeps its job on b
-    slow = env.worker(b, name="node-b-slow", opts=("--stop-delay", "30000"))
-    wait_for(lambda: a.pool_status("p")["workers_pool"] == 3, 5, "view")
-    i = 0
-    while not slow.running():
-        dispatch_all(a, ["ds-%d" % i])
-        i += 1
-        assert i < 100
+    slow_worker_with_a_job(env, a, b, 30000, "ds")
     rc, data, err = b.ctlj("drain", "--timeout", "1")
     assert rc == 1
     assert data["code"] == "TIMEOUT" and "still running here" in data["message"]
@@ -175,3 +183,19 @@ def test_workers_and_jobs_of_every_pool(env):
     assert sorted(out.split("\n")[:-1]) == ["pa\tka", "pb\tkb"]
     rc, out, _ = n.ctl("workers")
     assert rc == 0 and out.split("\n")[0].split() == ["POOL", "ID", "NAME", "NODE", "JOBS"]
+
+
+def test_pulsed_stopping_during_a_drain_answers_the_drain(env):
+    """A DRAIN still waiting when pulsed stops ends with the session (the
+    caller is not left hanging) and pulsed exits cleanly, its waiting
+    drain freed (make test-asan checks the leak)."""
+    (a, b), ws = cluster(env, "ab", workers=1)
+    keys = slow_worker_with_a_job(env, a, b, 2000, "dq")
+    drain = subprocess.Popen([PULSECTL, "-s", b.sock, "--json", "drain", "--timeout", "60"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: b.status()["draining"] is True, 5, "b draining")
+    assert b.stop() == 0
+    out, err = drain.communicate(timeout=30)
+    assert drain.returncode != 0, out + err
+    # nothing was lost: every job runs on a's worker
+    wait_for(lambda: ws[0].running() >= set(keys), 10, "jobs on a")

@@ -1,0 +1,65 @@
+/*
+ * context.c: building and tearing down the daemon's one context struct.
+ *
+ * Owns: the order in which struct pulsed's parts are created and freed.
+ * main() and the session fuzzer (tests/fuzz/fuzz_session.c) both use it,
+ * so a part added to the context is freed in one place for both.
+ *
+ * Invariants:
+ *   - context_init() leaves every table empty, an event base and a store
+ *     that has not connected; what it cannot create is reported, and
+ *     context_free() may still be called on it.
+ *   - context_free() frees sessions before pools (a session's worker
+ *     points into its pool), answers every request still waiting with
+ *     CLOSED, and frees the event base last (the parts' events live in it).
+ */
+#include <stdlib.h>
+
+#include "pulsed.h"
+#include "store.h"
+
+int context_init(struct pulsed *d)
+{
+	table_init(&d->sessions);
+	table_init(&d->requests);
+	table_init(&d->plans);
+	table_init(&d->pools);
+	d->base = event_base_new();
+	if (!d->base)
+		return -1;
+	d->store = store_new(d);
+	return 0;
+}
+
+void context_free(struct pulsed *d)
+{
+	d->stopping = STOP_DONE;
+	server_close(d);
+	requests_fail_all(d, PULSE_E_CLOSED, "pulsed is stopping");
+	drain_free_all(d);
+	if (d->store)
+		store_free(d->store);
+	d->store = NULL;
+	metrics_stop(d);
+	sdnotify_close(d);
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d->pools);
+	while ((e = table_next(&it)))
+		pool_free(e->val);
+	table_free(&d->pools);
+	table_free(&d->sessions);
+	table_free(&d->requests);
+	schedules_free(d);
+	for (size_t i = 0; i < sizeof(d->sigev) / sizeof(d->sigev[0]); i++)
+		if (d->sigev[i])
+			event_free(d->sigev[i]);
+	if (d->stop_timer)
+		event_free(d->stop_timer);
+	if (d->base)
+		event_base_free(d->base);
+	d->base = NULL;
+	free(d->node);
+	free(d->config_path);
+	config_free(&d->cfg);
+}
