@@ -112,7 +112,7 @@ EXAMPLE_SRCS := $(sort $(wildcard client/examples/*.c))
 TOOL_SRCS    := $(sort $(wildcard tests/tools/*.c))
 UNIT_SRCS    := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(sort $(wildcard tests/unit/*.c)))
-FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/*.c))
+FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRCS   := $(sort $(wildcard tests/bench/*.c))
 
 OBJ := $(BUILD)/obj
@@ -152,7 +152,8 @@ ALL_PRODUCTS := $(PULSED) $(LIBPULSED) $(LIBS_CLIENT) $(PULSECTL) $(EXAMPLES) $(
 # ---------------------------------------------------------------------------
 # Targets.
 
-.PHONY: all asan unit integration test test-asan test-repeat chaos fuzz bench \
+.PHONY: all asan unit integration test test-asan test-valgrind test-repeat chaos chaos-short \
+	chaos-run chaos-repeat fuzz fuzz-replay bench \
 	run deps install uninstall clean help verify-unit FORCE
 
 all: $(ALL_PRODUCTS)
@@ -166,12 +167,16 @@ help:
 	@echo 'make deps             install the Debian packages the build and tests need (root), or print the apt-get line'
 	@echo 'make unit             build and run the Check unit tests'
 	@echo 'make integration      run the pytest integration suite against $(BUILD)/'
-	@echo 'make test             deps, all, unit, integration (what .ci/run runs)'
+	@echo 'make test             deps, all, unit, integration, chaos-short, fuzz-replay (what .ci/run runs)'
 	@echo 'make test-repeat N=20 run the integration suite N times, stop at the first failure'
+	@echo 'make test-valgrind    the integration suite with every pulsed under valgrind'
 	@echo 'make asan             build everything into build-asan/ with ASan and UBSan'
-	@echo 'make test-asan        unit and integration tests against build-asan/'
+	@echo 'make test-asan        unit, fuzz-replay, integration and chaos-short against build-asan/'
 	@echo 'make run              start a private Redis and pulsed, run the demo, wait for Ctrl-C (DEMO_ONLY=1 to exit after the demo)'
-	@echo 'make chaos|fuzz       fault tests, libFuzzer targets (FUZZ_SECONDS=20)'
+	@echo 'make chaos            the fault matrix of tests/chaos (CHAOS_SECONDS=6 per fault, CHAOS_JOBS=3000)'
+	@echo 'make chaos-repeat N=20 make chaos N times, stop at the first failure'
+	@echo 'make fuzz             libFuzzer targets of tests/fuzz (FUZZ_SECONDS=20 each)'
+	@echo 'make fuzz-replay      the fuzz targets over their seed corpora and regression inputs (gcc, no clang)'
 	@echo 'make bench            DESIGN.md section 4 figures: table and $(BUILD)/bench.json (BENCH_ARGS=--quick)'
 	@echo 'make install          PREFIX=$(PREFIX) DESTDIR= SYSCONFDIR=$(SYSCONFDIR); make uninstall'
 	@echo 'make verify-unit      systemd-analyze verify on systemd/pulsed.service'
@@ -319,13 +324,25 @@ test:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory $(PARALLEL) all
 	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory fuzz-replay
 	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory chaos-short
 
 test-asan:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory $(PARALLEL) BUILD=build-asan SANITIZE=1 all
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 unit
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 fuzz-replay
 	$(Q)PULSE_TEST_SLOW=2 $(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 integration
+	$(Q)PULSE_TEST_SLOW=2 $(MAKE) --no-print-directory BUILD=build-asan SANITIZE=1 chaos-short
+
+# The integration suite with every pulsed under valgrind (memcheck): a
+# test fails when a pulsed's valgrind log reports an error or a definite
+# leak. Deadlines and TTLs stretch by PULSE_TEST_SLOW=5.
+test-valgrind:
+	$(Q)DEPS_EXTRA=valgrind $(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory $(PARALLEL) all
+	$(Q)PULSE_VALGRIND=1 PULSE_TEST_SLOW=$${PULSE_TEST_SLOW:-5} $(MAKE) --no-print-directory integration
 
 N ?= 20
 test-repeat: all
@@ -349,8 +366,28 @@ define suite
 	fi
 endef
 
+# The chaos suite (tests/chaos): every fault of DESIGN.md section 5
+# injected again and again for CHAOS_SECONDS under traffic, then the
+# checker. `make chaos` is the full matrix; `make test` runs chaos-short,
+# the same scenarios for a short while with fewer jobs. CHAOS_REPORT=FILE
+# collects "fault injections jobs settle_ms" lines; CHAOS_SEED replays.
+CHAOS_SECONDS ?= 6
+CHAOS_JOBS ?= 3000
 chaos: all
+	$(Q)CHAOS_SECONDS=$(CHAOS_SECONDS) CHAOS_JOBS=$(CHAOS_JOBS) $(MAKE) --no-print-directory chaos-run
+
+chaos-short: all
+	$(Q)CHAOS_SECONDS=2 CHAOS_JOBS=1000 $(MAKE) --no-print-directory chaos-run
+
+chaos-run:
 	$(call suite,chaos)
+
+chaos-repeat: all
+	$(Q)for i in $$(seq 1 $(N)); do \
+		echo "== chaos-repeat: run $$i of $(N)"; \
+		$(MAKE) --no-print-directory chaos || \
+			{ echo "chaos-repeat: run $$i of $(N) failed"; exit 1; }; \
+	done; echo "chaos-repeat: all $(N) runs passed"
 
 # Benchmark programs tests/bench/*.c are built into $(BUILD)/bench/ first.
 BENCH_BINS := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
@@ -369,14 +406,23 @@ bench:
 	$(Q)$(MAKE) --no-print-directory $(PARALLEL) all $(BENCH_BINS)
 	$(Q)PULSE_BUILD=$(ABS_BUILD) bash tests/bench/run.sh $(BENCH_ARGS)
 
-# libFuzzer targets: tests/fuzz/*.c, each defining LLVMFuzzerTestOneInput,
+# libFuzzer targets: tests/fuzz/fuzz_*.c, each defining LLVMFuzzerTestOneInput,
 # linked with the codec and the daemon objects (all built again with clang
 # and -fsanitize=fuzzer-no-link). Each runs FUZZ_SECONDS on a corpus under
-# $(BUILD)/fuzz/corpus/<name>, seeded from tests/fuzz/corpus/<name>.
+# $(BUILD)/fuzz/corpus/<name>, seeded from tests/fuzz/corpus/<name> and
+# tests/fuzz/regress/<name>, with tests/fuzz/<name>.dict when present.
+# tests/fuzz/README.md describes the targets.
 FUZZ := $(BUILD)/fuzz
 FUZZ_SECONDS ?= 20
+# Per-input limits: going over one is a finding (an input that makes the
+# code allocate or take that much is a bug), reported like a crash.
+FUZZ_RSS_MB ?= 2048
+FUZZ_MALLOC_MB ?= 512
+FUZZ_TIMEOUT ?= 10
+FUZZ_ARGS ?=
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(FUZZ)/%,$(FUZZ_SRCS))
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(FUZZ_SRCS))
+FUZZ_BINS := $(addprefix $(FUZZ)/,$(FUZZ_NAMES))
 FUZZ_LIBOBJS := $(patsubst %.c,$(FUZZ)/obj/%.o,$(PROTO_SRCS) $(filter-out daemon/main.c,$(DAEMON_SRCS))) \
 	$(if $(DAEMON_SRCS),$(FUZZ)/obj/gen/scripts.o)
 FUZZ_CFLAGS = -std=gnu11 -O1 -g -Wall -Wextra -D_GNU_SOURCE $(FUZZ_FLAGS) $(CFLAGS_EXTRA) \
@@ -396,19 +442,47 @@ $(FUZZ_BINS): $(FUZZ)/%: $(FUZZ)/obj/tests/fuzz/%.o $(FUZZ)/libfuzzbase.a
 
 fuzz:
 ifeq ($(FUZZ_SRCS),)
-	@echo "make fuzz: not implemented yet (no tests/fuzz/*.c)" >&2; exit 1
+	@echo "make fuzz: not implemented yet (no tests/fuzz/fuzz_*.c)" >&2; exit 1
 else
 	$(Q)command -v $(FUZZ_CC) >/dev/null || bash mk/deps.sh clang
 	$(Q)$(MAKE) --no-print-directory $(PARALLEL) $(FUZZ_BINS)
 	$(Q)for f in $(FUZZ_BINS); do \
 		n=$${f##*/}; c=$(FUZZ)/corpus/$$n; mkdir -p $$c; \
-		if [ -d tests/fuzz/corpus/$$n ]; then cp -rn tests/fuzz/corpus/$$n/. $$c/; fi; \
+		for s in tests/fuzz/corpus/$$n tests/fuzz/regress/$$n; do \
+			[ -d $$s ] && find $$s -maxdepth 1 -type f ! -name '.*' ! -name 'README*' \
+				-exec cp -n {} $$c/ \; ; \
+		done; \
 		echo "== fuzz $$n for $(FUZZ_SECONDS)s"; \
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-rss_limit_mb=$(FUZZ_RSS_MB) -malloc_limit_mb=$(FUZZ_MALLOC_MB) \
+			-timeout=$(FUZZ_TIMEOUT) \
 			$$( [ -f tests/fuzz/$$n.dict ] && echo -dict=tests/fuzz/$$n.dict ) \
-			-artifact_prefix=$(FUZZ)/$$n- $$c || { echo "fuzz: $$n failed"; exit 1; }; \
+			-artifact_prefix=$(FUZZ)/$$n- $(FUZZ_ARGS) $$c </dev/null || \
+			{ echo "fuzz: $$n failed (input saved as $(FUZZ)/$$n-*)"; exit 1; }; \
 	done; echo "fuzz: all targets ran $(FUZZ_SECONDS)s without a finding"
 endif
+
+# The same targets without clang: tests/fuzz/replay.c is their main(),
+# built like the unit tests (gcc, -Werror; ASan with SANITIZE=1), and
+# `make fuzz-replay` runs each over its seed corpus and regression inputs.
+FUZZ_REPLAY_BINS := $(addprefix $(BUILD)/tests/fuzz/,$(FUZZ_NAMES))
+FUZZ_REPLAY_LINK = $(OBJ)/tests/fuzz/replay.o $(LIBPULSED) $(PROTO_OBJS)
+$(OBJ)/tests/fuzz/%.o: DIR_CFLAGS = -Itests/fuzz -Idaemon -Iproto \
+	$(HIREDIS_CFLAGS) $(EVENT_CFLAGS) $(JANSSON_CFLAGS)
+$(FUZZ_REPLAY_BINS): $(BUILD)/tests/fuzz/%: $(OBJ)/tests/fuzz/%.o $(FUZZ_REPLAY_LINK)
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(@D) && $(CC) $(ALL_LDFLAGS) -o $@ $< $(FUZZ_REPLAY_LINK) $(DAEMON_LIBS)
+
+fuzz-replay: $(FUZZ_REPLAY_BINS)
+	$(Q)for n in $(FUZZ_NAMES); do \
+		set -- ; \
+		for s in tests/fuzz/corpus/$$n tests/fuzz/regress/$$n; do \
+			if [ -d $$s ]; then set -- "$$@" $$s; fi; \
+		done; \
+		[ $$# -gt 0 ] || continue; \
+		$(BUILD)/tests/fuzz/$$n "$$@" </dev/null || \
+			{ echo "fuzz-replay: $$n failed"; exit 1; }; \
+	done
 
 # --- the demo --------------------------------------------------------------
 

@@ -102,13 +102,17 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 		route(q);
 }
 
+/* Try a request again after ms (its own deadline still applies). */
+static void retry_in(struct request *q, uint64_t ms)
+{
+	timer_arm_ms(q->retry, ms);
+}
+
 void request_retry(struct pulsed *d, uint64_t rid)
 {
 	struct request *q = table_get_u64(&d->requests, rid);
-	if (!q)
-		return;
-	struct timeval tv = {0, RETRY_MS * 1000};
-	evtimer_add(q->retry, &tv);
+	if (q)
+		retry_in(q, RETRY_MS);
 }
 
 /* A request waiting for its answer, registered before anything is sent
@@ -139,8 +143,7 @@ static struct request *request_make(struct pulsed *d, uint64_t sid,
 	uint64_t ms = 2 * p->opts.ack_grace_ms;
 	if (limit_ms && limit_ms < ms)
 		ms = limit_ms;
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-	evtimer_add(q->timer, &tv);
+	timer_arm_ms(q->timer, ms);
 	table_set_u64(&d->requests, q->rid, q);
 	return q;
 }
@@ -211,18 +214,31 @@ static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 	}
 	if (strcmp(code, "OWNED") == 0 && r->elements >= 2 &&
 	    r->element[1]->type == REDIS_REPLY_INTEGER) {
-		/* the worker admit.lua recorded, not a fresh pick: the view
-		 * may have changed since */
-		const char *owner = q->owner;
-		if (owner && table_get(&q->pool->lworkers, owner, strlen(owner)))
-			worker_assign(q->pool, owner, q->key,
+		/* The local worker admit.lua recorded, not a fresh pick (the
+		 * view may have changed since): worker_assign starts it, or
+		 * gives the job back to 'wait' if that worker is gone. The
+		 * dispatch record lets the start answer skip a lookup. */
+		if (q->owner) {
+			char disp[384];
+			int n = snprintf(disp, sizeof(disp), "%s %" PRIu64, d->node,
+			                 q->rid);
+			worker_assign(q->pool, q->owner, q->key,
 			              (uint64_t)r->element[1]->integer, q->payload
-			              ? q->payload : "", q->plen);
+			              ? q->payload : "", q->plen,
+			              n < (int)sizeof(disp) ? disp : NULL);
+		}
 		/* else the owner node starts it from its inbox */
 		return;
 	}
 	if (strcmp(code, "WAIT") == 0)
 		return; /* started by whichever node claims it */
+	if (strcmp(code, "REBUILD") == 0 && r->elements >= 2 &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER) {
+		/* Redis lost the pool and the nodes are re-announcing what
+		 * runs: admit once they all had the time to (join.lua) */
+		retry_in(q, (uint64_t)r->element[1]->integer + 1);
+		return;
+	}
 	request_finish(d, q->rid, code_of(code),
 	               strcmp(code, "JOB_EXISTS") == 0 ? "job exists"
 	               : strcmp(code, "POOL_FULL") == 0
@@ -248,7 +264,9 @@ static void dispatch(struct request *q)
 	const char *onode = owner ? table_get(&p->workers, owner, strlen(owner))
 	                          : NULL;
 	free(q->owner);
-	q->owner = owner && onode ? xstrdup(owner) : NULL;
+	/* kept only for a worker of this node: admit_cb starts it here */
+	q->owner = owner && onode && strcmp(onode, p->d->node) == 0
+	           ? xstrdup(owner) : NULL;
 	sargs a = {0};
 	sargs_str(&a, q->key);
 	sargs_add(&a, q->payload ? q->payload : "", q->plen);
@@ -352,11 +370,15 @@ static struct view *view_new(struct session *s, const pulse_msg *m)
 		v->key = xstrndup(m->key.p, m->key.n);
 	if (m->type == PULSE_T_JOBS && (m->has & PM_WORKER))
 		v->worker = xstrndup(m->worker.p, m->worker.n);
+	s->inflight++; /* a view holds memory until Redis answers, as a request */
 	return v;
 }
 
 static void view_free(struct view *v)
 {
+	struct session *s = session_find(v->d, v->sid);
+	if (s && s->inflight)
+		s->inflight--;
 	free(v->pool);
 	free(v->key);
 	free(v->worker);
@@ -681,6 +703,10 @@ void client_request(struct session *s, const pulse_msg *m)
 		ticker_request(s, p, m);
 		return;
 	}
+	if (s->inflight >= MAX_INFLIGHT) {
+		session_error(s, m->id, PULSE_E_BUSY, "too many requests in flight");
+		return;
+	}
 	if (!mutating) {
 		char key[512];
 		snprintf(key, sizeof(key), "%sjobs", p->base);
@@ -718,10 +744,6 @@ void client_request(struct session *s, const pulse_msg *m)
 		session_error(s, m->id, PULSE_E_TOO_LARGE,
 		              "payload of %zu bytes is over the %" PRIu64 " byte cap",
 		              m->payload.n, d->cfg.max_payload);
-		return;
-	}
-	if (s->inflight >= MAX_INFLIGHT) {
-		session_error(s, m->id, PULSE_E_BUSY, "too many requests in flight");
 		return;
 	}
 	struct request *q = request_new(s, m, p);

@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "proto.h"
 #include "log.h"
 
 #define MS_SECOND 1000ull
@@ -580,6 +581,10 @@ static const struct field socket_fields[] = {
 	{"mode", T_MODE, D(c.socket_mode), 0, 0777, 0, NULL},
 	{"admin_group", T_STRING, D(c.admin_group), 0, 0, F_NULL, NULL},
 	{"max_sessions", T_UINT, D(c.max_sessions), 1, 65536, 0, NULL},
+	{"handshake_timeout", T_DURATION, D(c.handshake_ms), 10, DURATION_MAX, 0,
+	 NULL},
+	{"frame_timeout", T_DURATION, D(c.frame_ms), 10, DURATION_MAX, 0, NULL},
+	{"write_timeout", T_DURATION, D(c.write_ms), 10, DURATION_MAX, 0, NULL},
 	{NULL, T_STRING, 0, 0, 0, 0, NULL},
 };
 
@@ -1027,6 +1032,20 @@ static int resolve_redis(const struct pctx *x, struct draft *d)
 	return 0;
 }
 
+/* The largest frame pulsed may send (a START carrying a max_payload
+ * payload) must fit in a peer's output buffer, or that job could never
+ * reach a worker: its session would be dropped at each try. */
+static int check_limits(const struct pctx *x, const struct draft *d)
+{
+	static const struct kpath at = {{"limits", "max_peer_buffer"}, 2};
+	uint64_t frame = d->c.max_payload + PULSE_FRAME_OVERHEAD + 4;
+	if (d->c.max_peer_buffer < frame)
+		return fail(x, &at, "must be at least limits.max_payload + 65540 "
+		            "(%llu), the largest frame",
+		            (unsigned long long)frame);
+	return 0;
+}
+
 /* ---- public: load, free, look up ---------------------------------------- */
 
 void config_defaults(config *c)
@@ -1035,6 +1054,9 @@ void config_defaults(config *c)
 	c->socket_path = cfg_strdup("/run/pulse/pulsed.sock");
 	c->socket_mode = 0660;
 	c->max_sessions = 1024;
+	c->handshake_ms = 10 * MS_SECOND;
+	c->frame_ms = 10 * MS_SECOND;
+	c->write_ms = 30 * MS_SECOND;
 	c->key_prefix = cfg_strdup("pulse");
 	c->redis_port = DEFAULT_REDIS_PORT;
 	c->log_level = LOG_INFO;
@@ -1080,6 +1102,8 @@ int config_parse(config *c, const char *text, size_t len, const char *name,
 		rc = parse_object(&x, &top, root, top_fields, &d);
 		if (rc == 0)
 			rc = resolve_redis(&x, &d);
+		if (rc == 0)
+			rc = check_limits(&x, &d);
 		json_decref(root);
 	}
 	free(d.password_file);

@@ -42,6 +42,9 @@ typedef struct config {
 	unsigned socket_mode;  /* 0660 */
 	char *admin_group;     /* NULL: root only */
 	unsigned max_sessions; /* 1024 */
+	uint64_t handshake_ms; /* HELLO due this long after connecting: 10 s */
+	uint64_t frame_ms;     /* a begun frame due complete within: 10 s */
+	uint64_t write_ms;     /* a peer that reads nothing this long: 30 s */
 
 	/* "redis" */
 	char *redis_url;      /* NULL: none configured (make run starts one) */

@@ -58,12 +58,6 @@ static uint64_t reap_margin_ms(const struct pool *p)
 	return m < 50 ? 50 : m;
 }
 
-static void arm(struct event *ev, uint64_t ms)
-{
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
-	evtimer_add(ev, &tv);
-}
-
 int pool_usable(struct pool *p)
 {
 	return store_up(p->d->store) && p->state == POOL_ACTIVE;
@@ -250,7 +244,7 @@ static void claim_cb(struct pulsed *d, redisReply *r, void *arg)
 			continue;
 		}
 		worker_assign(p, w->str, k->str, (uint64_t)f->integer, pl->str,
-		              pl->len);
+		              pl->len, NULL);
 	}
 }
 
@@ -297,7 +291,7 @@ static void scan_cb(struct pulsed *d, redisReply *r, void *arg)
 	send_claims(p, &a);
 	sargs_free(&a);
 	if (next)
-		arm(p->scan_timer, next - now + 1);
+		timer_arm_ms(p->scan_timer, next - now + 1);
 	if (p->scan_again) {
 		p->scan_again = 0;
 		pool_scan_waiting(p);
@@ -365,7 +359,7 @@ static void fence_cb(evutil_socket_t fd, short what, void *arg)
 static void arm_fence(struct pool *p)
 {
 	uint64_t at = p->lease_sent_ms + fence_after_ms(p), now = now_ms();
-	arm(p->fence_timer, at > now ? at - now : 0);
+	timer_arm_ms(p->fence_timer, at > now ? at - now : 0);
 }
 
 struct lease_ctx {
@@ -582,7 +576,7 @@ static void lease_timer_cb(evutil_socket_t fd, short what, void *arg)
 		lease_renew(p);
 	else if (p->state != POOL_LEFT)
 		pool_join(p); /* joining, fenced, or shut down until re-opened */
-	arm(p->lease_timer, lease_every_ms(p));
+	timer_arm_ms(p->lease_timer, lease_every_ms(p));
 }
 
 /* The jobs that join.lua re-owned for local workers after Redis lost
@@ -673,6 +667,7 @@ static void pool_join(struct pool *p)
 	sargs_str(&a, p->d->node);
 	sargs_str(&a, p->inc);
 	sargs_u64(&a, p->opts.worker_ttl_ms);
+	sargs_str(&a, p->joined_ms ? "1" : "0"); /* rejoin: see join.lua */
 	size_t nw = 0;
 	table_iter it;
 	struct tentry *e;
@@ -800,7 +795,7 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 	p->fence_timer = evtimer_new(d->base, fence_cb, p);
 	p->scan_timer = evtimer_new(d->base, scan_timer_cb, p);
 	p->rebalance_ev = evtimer_new(d->base, rebalance_cb, p);
-	arm(p->lease_timer, lease_every_ms(p));
+	timer_arm_ms(p->lease_timer, lease_every_ms(p));
 	table_set(&d->pools, name, n, p);
 	LOGI(&d->log, "pool %s: worker_ttl %" PRIu64 " ms, max queued %" PRIu64,
 	     name, p->opts.worker_ttl_ms, p->opts.max_queued_jobs);

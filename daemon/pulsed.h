@@ -5,6 +5,7 @@
  * pool, worker, job, session and request types, and the functions each
  * daemon file exports to the others. Each .c file owns one concern:
  *   main.c      process life: options, signals, start and stop
+ *   context.c   building and freeing struct pulsed, in one order
  *   server.c    the Unix socket, sessions, framing, peer credentials
  *   client.c    client requests: dispatch, stop, notify, views
  *   worker.c    worker sessions: attach, events to workers, ACKs, detach
@@ -78,6 +79,8 @@ struct job {
 	struct lworker *w;
 	uint64_t fence;
 	int running;       /* start answered ok */
+	char *disp;        /* "<caller node> <request id>": the dispatch its
+	                      first START answers, when known (else NULL) */
 	char *payload;     /* kept to rebuild Redis after a flush */
 	size_t plen;
 	struct jobop *ops; /* head is in flight once evid != 0 */
@@ -160,6 +163,8 @@ struct session {
 	gid_t gid;
 	int admin;
 	int closing;        /* error sent, drop after flush */
+	int paused;         /* not read while its output is past high water */
+	struct event *deadline; /* HELLO, then each begun frame, must arrive */
 	struct lworker *worker;
 	unsigned inflight;  /* client requests not answered yet */
 	unsigned tickers;   /* ticker subscriptions opened (ticker.c) */
@@ -175,7 +180,7 @@ struct request {
 	char *key;
 	char *payload;
 	size_t plen;
-	char *owner;        /* worker chosen at admission (dispatch) */
+	char *owner;        /* local worker chosen at admission (dispatch) */
 	uint64_t started_us;
 	struct event *timer;
 	struct event *retry;
@@ -233,6 +238,7 @@ struct pulsed {
 	uint64_t start_ms;
 	int stopping;       /* enum stop_phase */
 	int draining;       /* DRAIN: local workers stay out of placement */
+	struct drain_wait *drains; /* DRAIN requests waiting (drain.c) */
 
 	/* server */
 	int lfd;
@@ -262,8 +268,16 @@ struct pulsed {
 
 /* ---- functions shared between files ------------------------------------- */
 
+/* context.c: main() and the session fuzzer build the context with these.
+ * context_init() returns -1 when the event loop cannot be created;
+ * context_free() may be called on a context in any state after it. */
+int context_init(struct pulsed *d);
+void context_free(struct pulsed *d);
+
 uint64_t now_ms(void);   /* CLOCK_MONOTONIC */
 uint64_t now_us(void);
+/* (Re)arm a timer event to fire in ms milliseconds. */
+void timer_arm_ms(struct event *ev, uint64_t ms);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 void *xmemdup(const void *p, size_t n);
@@ -281,6 +295,12 @@ void session_drop(struct session *s, int code, const char *msg);
 void session_close(struct session *s);
 struct session *session_find(struct pulsed *d, uint64_t sid);
 void session_welcome_worker(struct session *s, const char *wid);
+/* Make a session of a connected, non-blocking socket (it takes fd) whose
+ * peer has credentials cred, as accept does. Exported for the fuzz
+ * harness (tests/fuzz/fuzz_session.c), which feeds one end of a
+ * socketpair through the same read path without a listening socket. */
+struct ucred;
+struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred);
 
 /* client.c */
 void client_request(struct session *s, const pulse_msg *m);
@@ -300,9 +320,12 @@ int worker_attach(struct session *s, const pulse_msg *m, char *err,
 void worker_ack(struct session *s, const pulse_msg *m);
 void worker_detach_req(struct session *s, const pulse_msg *m);
 void worker_session_closed(struct session *s);
-/* Start key on local worker wid (assigned in Redis with fence). */
+/* Start key on local worker wid (assigned in Redis with fence); disp is
+ * the dispatch record of a direct admission ("<caller node> <request
+ * id>", see started.lua), NULL when not known (a claim). */
 void worker_assign(struct pool *p, const char *wid, const char *key,
-                   uint64_t fence, const char *payload, size_t plen);
+                   uint64_t fence, const char *payload, size_t plen,
+                   const char *disp);
 /* Queue a HALT or EVENT for a local job; answer rid / remote reply_node. */
 int worker_job_event(struct pool *p, const char *key, int op,
                      const char *payload, size_t plen, uint64_t rid,
@@ -391,6 +414,8 @@ void clocks_request(struct session *s, struct pool *p, const pulse_msg *m);
 /* drain.c */
 /* DRAIN and UNDRAIN requests (admin only). */
 void drain_request(struct session *s, const pulse_msg *m);
+/* Free the DRAIN requests still waiting (pulsed stops); no answer. */
+void drain_free_all(struct pulsed *d);
 void undrain_request(struct session *s, const pulse_msg *m);
 
 /* metrics.c */

@@ -7,14 +7,27 @@
  * message to client.c or worker.c, and writing frames back.
  *
  * Invariants:
- *   - A peer holds at most max_body + 4 bytes of input (the codec's cap)
- *     and max_peer_buffer bytes of output; past that it is dropped.
+ *   - A peer holds at most max_body + 4 bytes of input (the codec's cap,
+ *     plus one socket read waiting in the bufferevent) and max_peer_buffer
+ *     bytes of output; past that it is dropped.
+ *   - A client is not read while more than half of max_peer_buffer waits
+ *     for it (it does not read its answers): work it asks for cannot pile
+ *     up in pulsed. Reading resumes once that has drained to a quarter.
+ *   - Time is bounded too: HELLO must come within socket.handshake_timeout
+ *     of connecting, a frame begun must be complete within
+ *     socket.frame_timeout (from its first byte, however it dribbles in),
+ *     and a peer with output waiting that takes none of it for
+ *     socket.write_timeout is disconnected. Idle sessions between frames
+ *     have no limit.
  *   - A session is freed only from a libevent callback of its own
- *     (EOF, error, or its output drained after session_drop), never while
- *     a message of it is being handled; a closing session reads nothing.
- *   - Every malformed frame gets an ERROR frame naming the cause, a log
- *     line, and the peer is disconnected. Nothing a peer sends can crash
- *     or stall pulsed.
+ *     (EOF, error, timeout, or its output drained after session_drop),
+ *     never while a message of it is being handled; a closing session
+ *     reads nothing.
+ *   - Every disconnect is logged with the peer's pid and uid and the cause.
+ *     Every malformed frame or overstayed deadline gets an ERROR frame
+ *     naming the cause (where the peer still takes bytes) and the peer is
+ *     disconnected. Nothing a peer sends can crash or stall pulsed, and
+ *     pulsed never blocks writing to a peer.
  */
 #include <errno.h>
 #include <grp.h>
@@ -23,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -41,19 +55,51 @@ struct session *session_find(struct pulsed *d, uint64_t sid)
 	return sid ? table_get_u64(&d->sessions, sid) : NULL;
 }
 
-static void session_free(struct session *s)
+/* Every line about a peer starts with "session N" and names its pid and
+ * uid, so that one grep finds its whole life (the session's end keeps the
+ * "session N: closed" form that operators and tests already grep for). */
+#define PEER_FMT "session %llu (pid %d uid %d)"
+#define PEER_ARGS(s) (unsigned long long)(s)->sid, (int)(s)->pid, (int)(s)->uid
+
+/* A worker's jobs are handed on here (worker_session_closed), whatever
+ * ended the session, so a dropped peer loses nothing that a crashed one
+ * would not. A peer that closes cleanly between frames is routine (every
+ * pulsectl call): that line is debug, any other end is info. */
+static void session_free(struct session *s, int level, const char *cause)
 {
 	struct pulsed *d = s->d;
 	if (s->role == ROLE_WORKER)
 		worker_session_closed(s);
 	if (s->tickers)
 		ticker_session_closed(s);
-	LOGD(&d->log, "session %llu: closed", (unsigned long long)s->sid);
+	plog(&d->log, level, "session %llu: closed (pid %d uid %d): %s",
+	     PEER_ARGS(s), cause);
 	table_del_u64(&d->sessions, s->sid);
 	d->nsessions--;
+	event_free(s->deadline);
 	bufferevent_free(s->bev);
 	pulse_reader_free(&s->rd);
 	free(s);
+}
+
+/* Write what the socket takes now when nothing is queued before it: the
+ * peer gets the frame in this callback instead of after another pass of
+ * the loop (an epoll_ctl to arm EPOLLOUT, an epoll_wait, then the write).
+ * Returns the bytes written; any error (EAGAIN, or a peer that is gone)
+ * leaves the rest to the bufferevent, whose own write reports it. */
+static size_t write_now(struct session *s, const char *p, size_t n)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = send(s->fd, p + done, n - done,
+		                 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	return done;
 }
 
 void session_send(struct session *s, pulse_buf *b)
@@ -61,14 +107,20 @@ void session_send(struct session *s, pulse_buf *b)
 	if (s->closing)
 		return;
 	struct evbuffer *out = bufferevent_get_output(s->bev);
-	if (evbuffer_get_length(out) + b->len > s->d->cfg.max_peer_buffer) {
-		/* What it has not read is dropped: its answers are lost to it
-		 * anyway once it is disconnected. */
-		evbuffer_drain(out, evbuffer_get_length(out));
+	size_t queued = evbuffer_get_length(out);
+	if (queued + b->len > s->d->cfg.max_peer_buffer) {
+		/* What is queued stays (draining it could cut a frame that the
+		 * socket took half of): the ERROR goes behind it, and the write
+		 * timeout ends a peer that reads none of it. */
 		session_drop(s, PULSE_E_BUSY, "peer does not read its answers");
 		return;
 	}
-	bufferevent_write(s->bev, b->data, b->len);
+	/* Bytes never overtake queued ones: direct only behind an empty
+	 * queue; what the socket did not take is queued (and bounded) as
+	 * before. */
+	size_t done = queued == 0 ? write_now(s, b->data, b->len) : 0;
+	if (done < b->len)
+		bufferevent_write(s->bev, b->data + done, b->len - done);
 }
 
 void session_send_enc(struct session *s, pulse_enc *e)
@@ -112,22 +164,29 @@ void session_ok(struct session *s, uint64_t id)
 	pulse_buf_free(&b);
 }
 
+static void log_drop(const struct session *s, int code, const char *msg)
+{
+	LOGW(&s->d->log, PEER_FMT ": %s: %s; disconnecting", PEER_ARGS(s),
+	     pulse_err_name(code), msg);
+}
+
 void session_drop(struct session *s, int code, const char *msg)
 {
 	if (s->closing)
 		return;
-	LOGW(&s->d->log, "session %llu (pid %d): %s: %s; disconnecting",
-	     (unsigned long long)s->sid, (int)s->pid, pulse_err_name(code), msg);
+	log_drop(s, code, msg);
 	send_frame_error(s, 0, code, msg, 1);
 	session_close(s);
 }
 
-/* Close once what is queued for the peer has been written. */
+/* Close once what is queued for the peer has been written (or the write
+ * timeout gives up on it). */
 void session_close(struct session *s)
 {
 	if (s->closing)
 		return;
 	s->closing = 1;
+	evtimer_del(s->deadline);
 	bufferevent_disable(s->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS |
@@ -253,11 +312,117 @@ out:
 	msgpack_unpacked_destroy(&u);
 }
 
+/* The session's deadline passed: no HELLO yet, or a frame begun and not
+ * finished. Either holds a session (and up to a frame of memory) for
+ * nothing; the peer can still be told why. */
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct session *s = arg;
+	const config *c = &s->d->cfg;
+	char msg[128];
+	if (s->role == ROLE_NONE)
+		snprintf(msg, sizeof(msg), "no HELLO within %llu ms of connecting",
+		         (unsigned long long)c->handshake_ms);
+	else
+		snprintf(msg, sizeof(msg), "incomplete frame for %llu ms",
+		         (unsigned long long)c->frame_ms);
+	session_drop(s, PULSE_E_TIMEOUT, msg);
+}
+
+/* After a read: a frame begun gets frame_timeout from its first byte
+ * (restarted only when a frame completes, so dribbling bytes does not
+ * extend it); none held, no deadline. Before HELLO the handshake deadline
+ * set at accept stays. A paused session is not read, so its frame could
+ * not complete: its deadline waits for the resume. */
+static void update_deadline(struct session *s, int completed)
+{
+	if (s->closing || s->role == ROLE_NONE)
+		return;
+	if (s->paused || pulse_reader_held(&s->rd) == 0)
+		evtimer_del(s->deadline);
+	else if (completed || !evtimer_pending(s->deadline, NULL))
+		timer_arm_ms(s->deadline, s->d->cfg.frame_ms);
+}
+
+/* Above this much output waiting for a peer, pulsed stops reading it;
+ * below resume_below() it reads again (hysteresis, so that a slow reader
+ * is not switched on and off for every frame). */
+static size_t pause_above(const struct session *s)
+{
+	return (size_t)(s->d->cfg.max_peer_buffer / 2);
+}
+
+static size_t resume_below(const struct session *s)
+{
+	return (size_t)(s->d->cfg.max_peer_buffer / 4);
+}
+
+/* A client that does not read its answers must not make pulsed read (and
+ * do, and buffer the answers of) more of its requests: stop reading it
+ * until write_cb sees its output drained. What is already read stays in
+ * the reader and the bufferevent, bounded as ever. Workers are always
+ * read: their frames are ACKs, which only ever shrink what pulsed holds
+ * for them, and a worker blocked writing an ACK while pulsed waited for
+ * it to read its events would deadlock until the write timeout. */
+static void pause_reading(struct session *s, size_t queued)
+{
+	s->paused = 1;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setwatermark(s->bev, EV_WRITE, resume_below(s), 0);
+	LOGD(&s->d->log, PEER_FMT ": %zu bytes unread by the peer; not reading it",
+	     PEER_ARGS(s), queued);
+}
+
+/* The frames held while paused are handled from a deferred read_cb: no
+ * new byte may ever come to trigger it. */
+static void resume_reading(struct session *s)
+{
+	s->paused = 0;
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(s->bev, EV_READ);
+	bufferevent_trigger(s->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS |
+	                                         BEV_TRIG_DEFER_CALLBACKS);
+	LOGD(&s->d->log, PEER_FMT ": reading it again", PEER_ARGS(s));
+}
+
+/* Handle the whole frames the reader holds. Returns 0 when it needs more
+ * bytes, 1 when the session stopped reading (closing or paused). */
+static int handle_frames(struct session *s, int *completed)
+{
+	for (;;) {
+		if (s->closing)
+			return 1;
+		size_t queued = evbuffer_get_length(bufferevent_get_output(s->bev));
+		if (s->role == ROLE_CLIENT && queued > pause_above(s)) {
+			pause_reading(s, queued);
+			return 1;
+		}
+		const uint8_t *body;
+		uint32_t len;
+		int r = pulse_reader_next(&s->rd, &body, &len);
+		if (r < 0) {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "frame larger than %u bytes",
+			         max_body(s->d));
+			session_drop(s, PULSE_E_TOO_LARGE, msg);
+			return 1;
+		}
+		if (r == 0)
+			return 0;
+		on_frame(s, body, len);
+		pulse_reader_consume(&s->rd);
+		*completed = 1;
+	}
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	while (!s->closing && evbuffer_get_length(in) > 0) {
+	int completed = 0;
+	while (handle_frames(s, &completed) == 0 && evbuffer_get_length(in) > 0) {
 		size_t room;
 		uint8_t *space = pulse_reader_space(&s->rd, &room);
 		if (!space) {
@@ -268,41 +433,68 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		if (got <= 0)
 			break;
 		pulse_reader_commit(&s->rd, (size_t)got);
-		for (;;) {
-			const uint8_t *body;
-			uint32_t len;
-			int r = pulse_reader_next(&s->rd, &body, &len);
-			if (r < 0) {
-				char msg[128];
-				snprintf(msg, sizeof(msg),
-				         "frame larger than %u bytes", max_body(s->d));
-				session_drop(s, PULSE_E_TOO_LARGE, msg);
-				return;
-			}
-			if (r == 0)
-				break;
-			on_frame(s, body, len);
-			pulse_reader_consume(&s->rd);
-			if (s->closing)
-				return;
-		}
 	}
+	update_deadline(s, completed);
 }
 
+/* Called when the output has drained: empty (watermark 0), or below
+ * resume_below() while paused. */
 static void write_cb(struct bufferevent *bev, void *arg)
 {
 	struct session *s = arg;
-	if (s->closing &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		session_free(s);
+	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
+	if (s->closing) {
+		if (left == 0)
+			session_free(s, LOG_INFO, "disconnected after its ERROR frame");
+		return;
+	}
+	if (s->paused && left <= resume_below(s))
+		resume_reading(s);
+}
+
+/* The peer closed its end. What it sent and we have not handled says
+ * whether it left in the middle of a frame: bytes held by the reader, or
+ * (when a write found the close first) bytes still unread. */
+static void peer_closed(struct session *s)
+{
+	int pending = 0;
+	if (ioctl(s->fd, FIONREAD, &pending) < 0)
+		pending = 0;
+	size_t unread = pulse_reader_held(&s->rd) + (size_t)pending +
+	                evbuffer_get_length(bufferevent_get_input(s->bev));
+	if (unread > 0)
+		session_free(s, LOG_INFO, "peer closed the connection in the "
+		                          "middle of a frame");
+	else
+		session_free(s, LOG_DEBUG, "peer closed the connection");
 }
 
 static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
 	struct session *s = arg;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		session_free(s);
+	char msg[160];
+	if (what & BEV_EVENT_TIMEOUT) {
+		/* Output waits and the peer took none of it for write_timeout:
+		 * no frame can reach it any more, so no ERROR frame. */
+		snprintf(msg, sizeof(msg), "peer has not read for %llu ms",
+		         (unsigned long long)s->d->cfg.write_ms);
+		if (!s->closing)
+			log_drop(s, PULSE_E_TIMEOUT, msg);
+		session_free(s, LOG_INFO, msg);
+	} else if ((what & BEV_EVENT_EOF) ||
+	           ((what & BEV_EVENT_ERROR) && (EVUTIL_SOCKET_ERROR() == ECONNRESET ||
+	                                         EVUTIL_SOCKET_ERROR() == EPIPE))) {
+		/* A reset says the peer closed with our bytes unread, a broken
+		 * pipe that it closed before we wrote: both are its close. */
+		peer_closed(s);
+	} else if (what & BEV_EVENT_ERROR) {
+		int err = EVUTIL_SOCKET_ERROR();
+		snprintf(msg, sizeof(msg), "%s error: %s",
+		         what & BEV_EVENT_READING ? "read" : "write",
+		         evutil_socket_error_to_string(err));
+		session_free(s, LOG_INFO, msg);
+	}
 }
 
 /* Root and members of the admin group may run admin commands (P17). */
@@ -330,16 +522,75 @@ static int is_admin(const struct pulsed *d, uid_t uid, gid_t gid)
 	return 0;
 }
 
-static void refuse(struct pulsed *d, int fd, int code, const char *msg)
+/* The excess of max_sessions is told why (the socket is new and
+ * non-blocking: the small frame fits, and a write never blocks) and
+ * closed; sessions already open never notice. */
+static void refuse(struct pulsed *d, int fd, const struct ucred *cred,
+                   int code, const char *msg)
 {
 	pulse_buf b = {0};
 	if (pulse_encode_error(&b, 0, code, msg) == 0) {
-		ssize_t w = write(fd, b.data, b.len);
+		ssize_t w = send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		(void)w;
 	}
 	pulse_buf_free(&b);
-	LOGW(&d->log, "refused a session: %s", msg);
+	LOGW(&d->log, "refused a session (pid %d uid %d): %s", (int)cred->pid,
+	     (int)cred->uid, msg);
 	close(fd);
+}
+
+/* How long accepting pauses when pulsed is out of descriptors or memory:
+ * the listening socket stays readable, so retrying at once would spin. */
+#define ACCEPT_PAUSE_MS 100
+
+static void accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pulsed *d = arg;
+	if (d->lev && !d->stopping)
+		event_add(d->lev, NULL);
+}
+
+static void accept_pause(struct pulsed *d)
+{
+	struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+	event_del(d->lev);
+	event_base_once(d->base, -1, EV_TIMEOUT, accept_resume, d, &tv);
+}
+
+struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	if (!s)
+		abort();
+	s->d = d;
+	s->fd = fd;
+	s->sid = ++d->next_sid;
+	s->pid = cred->pid;
+	s->uid = cred->uid;
+	s->gid = cred->gid;
+	s->admin = is_admin(d, cred->uid, cred->gid);
+	pulse_reader_init(&s->rd, max_body(d));
+	s->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->deadline = evtimer_new(d->base, deadline_cb, s);
+	if (!s->bev || !s->deadline)
+		abort();
+	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
+	bufferevent_enable(s->bev, EV_READ);
+	/* write_cb matters once closing (output empty) or paused (output
+	 * below resume_below(), set while paused); quiet otherwise */
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	struct timeval wt = {(time_t)(d->cfg.write_ms / 1000),
+	                     (suseconds_t)(d->cfg.write_ms % 1000) * 1000};
+	bufferevent_set_timeouts(s->bev, NULL, &wt);
+	timer_arm_ms(s->deadline, d->cfg.handshake_ms);
+	table_set_u64(&d->sessions, s->sid, s);
+	d->nsessions++;
+	LOGI(&d->log, "session %llu: pid %d uid %d gid %d%s",
+	     (unsigned long long)s->sid, (int)cred->pid, (int)cred->uid,
+	     (int)cred->gid, s->admin ? " (admin)" : "");
+	return s;
 }
 
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
@@ -349,38 +600,24 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				LOGW(&d->log, "accept: %s; not accepting for %d ms",
+				     strerror(errno), ACCEPT_PAUSE_MS);
+				accept_pause(d);
+			} else if (errno != EAGAIN && errno != EINTR &&
+			           errno != ECONNABORTED) {
 				LOGW(&d->log, "accept: %s", strerror(errno));
+			}
 			return;
-		}
-		if (d->nsessions >= d->cfg.max_sessions) {
-			refuse(d, fd, PULSE_E_BUSY, "too many sessions");
-			continue;
 		}
 		struct ucred cred = {0};
 		socklen_t cl = sizeof(cred);
 		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
-		struct session *s = calloc(1, sizeof(*s));
-		if (!s)
-			abort();
-		s->d = d;
-		s->fd = fd;
-		s->sid = ++d->next_sid;
-		s->pid = cred.pid;
-		s->uid = cred.uid;
-		s->gid = cred.gid;
-		s->admin = is_admin(d, cred.uid, cred.gid);
-		pulse_reader_init(&s->rd, max_body(d));
-		s->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
-		bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
-		bufferevent_enable(s->bev, EV_READ);
-		/* write_cb only matters once closing; keep it quiet before */
-		bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-		table_set_u64(&d->sessions, s->sid, s);
-		d->nsessions++;
-		LOGI(&d->log, "session %llu: pid %d uid %d gid %d%s",
-		     (unsigned long long)s->sid, (int)cred.pid, (int)cred.uid,
-		     (int)cred.gid, s->admin ? " (admin)" : "");
+		if (d->nsessions >= d->cfg.max_sessions)
+			refuse(d, fd, &cred, PULSE_E_BUSY, "too many sessions");
+		else
+			session_new(d, fd, &cred);
 	}
 }
 
@@ -452,5 +689,5 @@ void server_close(struct pulsed *d)
 	struct tentry *e;
 	table_iter_init(&it, &d->sessions);
 	while ((e = table_next(&it)))
-		session_free(e->val);
+		session_free(e->val, LOG_INFO, "pulsed is stopping");
 }

@@ -70,12 +70,6 @@ static void finished_cb(struct pulsed *d, redisReply *r, void *arg)
 	       "remain");
 }
 
-static void arm(struct event *ev, uint64_t ms)
-{
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-	evtimer_add(ev, &tv);
-}
-
 static void status_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct shut *sh = arg;
@@ -93,7 +87,7 @@ static void status_cb(struct pulsed *d, redisReply *r, void *arg)
 			return;
 		}
 	}
-	arm(sh->poll, POLL_MS);
+	timer_arm_ms(sh->poll, POLL_MS);
 }
 
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -140,8 +134,8 @@ static void begun_cb(struct pulsed *d, redisReply *r, void *arg)
 	LOGI(&d->log, "pool %s: shutdown begun; waiting for %zu nodes",
 	     sh->p->name, r->elements);
 	pool_shutdown_local(sh->p);
-	arm(sh->deadline, sh->p->opts.worker_shutdown_ttl_ms + 1000);
-	arm(sh->poll, 0);
+	timer_arm_ms(sh->deadline, sh->p->opts.worker_shutdown_ttl_ms + 1000);
+	timer_arm_ms(sh->poll, 0);
 }
 
 int admin_only(struct session *s, const pulse_msg *m, const char *what)

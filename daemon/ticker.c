@@ -55,8 +55,7 @@ static void arm(struct ticker *t)
 {
 	uint64_t now = pool_redis_now_ms(t->p);
 	uint64_t ms = t->next > now ? t->next - now : 0;
-	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-	evtimer_add(t->timer, &tv);
+	timer_arm_ms(t->timer, ms);
 }
 
 static void send_frame(struct session *s, int type, const struct ticker *t,
@@ -104,6 +103,8 @@ static void ended(struct ticker *t)
 /* Give a won tick to the next live subscriber. */
 static void deliver(struct ticker *t, uint64_t seq, uint64_t ts)
 {
+	LOGD(&t->p->d->log, "pool %s: %s %s: tick %" PRIu64 " (ts %" PRIu64
+	     ") won here", t->p->name, kind(t->sched), t->name, seq, ts);
 	for (size_t n = 0; n < t->nsids; n++) {
 		struct session *s = session_find(t->p->d, t->sids[t->rr++ % t->nsids]);
 		if (s && !s->closing) {

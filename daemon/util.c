@@ -38,6 +38,12 @@ char *xstrndup(const char *s, size_t n)
 	return xmemdup(s, n);
 }
 
+void timer_arm_ms(struct event *ev, uint64_t ms)
+{
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+	evtimer_add(ev, &tv);
+}
+
 char *xstrdup(const char *s)
 {
 	return xmemdup(s, strlen(s));

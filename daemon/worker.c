@@ -141,6 +141,7 @@ static void job_free(struct job *j)
 		op_free(p, o);
 	}
 	free(j->key);
+	free(j->disp);
 	free(j->payload);
 	free(j);
 }
@@ -191,6 +192,8 @@ struct ackctx {
 	char *wid;
 	uint64_t fence;
 	char *msg;
+	uint64_t rid; /* remove: the local stop request answered after it */
+	int code;     /* remove: the stop handler's answer */
 };
 
 static struct ackctx *ackctx_new(struct job *j, const char *msg)
@@ -246,6 +249,9 @@ static void started_cb(struct pulsed *d, redisReply *r, void *arg)
 	ackctx_free(c);
 }
 
+/* Record the start answer. The job's dispatch record (a direct
+ * admission) goes along so that started.lua need not look it up; it is
+ * used once: a later start of the job answers nobody. */
 static void call_started(struct job *j, const char *result, const char *msg)
 {
 	struct pool *p = j->w->pool;
@@ -258,8 +264,25 @@ static void call_started(struct job *j, const char *result, const char *msg)
 	sargs_str(&a, result);
 	sargs_str(&a, msg ? msg : "");
 	sargs_u64(&a, p->opts.pending_job_ttl_ms);
+	sargs_str(&a, j->disp ? j->disp : "");
 	store_script(p->d->store, S_STARTED, p->base, a.n, a.v, a.l, started_cb, c);
 	sargs_free(&a);
+	free(j->disp);
+	j->disp = NULL;
+}
+
+/* A dispatch made on this node whose start succeeded is answered now,
+ * not after started.lua: that script only deletes the dispatch record,
+ * which no view shows, and it runs before any later command of this node
+ * (one connection, in order), so nothing can see the difference; the
+ * caller saves a Redis round trip. A failed start is answered only once
+ * Redis removed the job (started_cb): the error says it does not exist. */
+static void answer_local_start(struct job *j)
+{
+	struct pulsed *d = j->w->pool->d;
+	size_t nl = strlen(d->node);
+	if (j->disp && strncmp(j->disp, d->node, nl) == 0 && j->disp[nl] == ' ')
+		request_finish(d, strtoull(j->disp + nl + 1, NULL, 10), 0, NULL);
 }
 
 
@@ -300,11 +323,28 @@ static void release_jobs(struct pool *p, struct job **js, size_t n)
 	free(buf);
 }
 
+/* A local stop request is answered only once Redis has removed the job:
+ * if the owner record changed while the handler stopped it (this node was
+ * reaped during a Redis pause, say), the job lives on elsewhere and the
+ * stop must look for its owner again, not report success. */
 static void remove_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct ackctx *c = arg;
-	(void)r;
-	(void)d;
+	if (c->rid) {
+		if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+		    r->element[0]->type == REDIS_REPLY_STRING &&
+		    strcmp(r->element[0]->str, "STALE") == 0) {
+			LOGI(&d->log, "pool %s: job %s changed owner while it was "
+			     "being stopped; looking for it again", c->p->name, c->key);
+			request_retry(d, c->rid);
+		} else if (r && r->type == REDIS_REPLY_ARRAY) {
+			request_finish(d, c->rid, c->code, c->code ? c->msg : NULL);
+		} else {
+			request_finish(d, c->rid, PULSE_E_UNAVAILABLE,
+			               "Redis went away while the job was removed: "
+			               "JOB tells whether it still exists");
+		}
+	}
 	ackctx_free(c);
 }
 
@@ -323,13 +363,11 @@ static void call_remove(struct job *j, struct jobop *o, int code,
 	sargs_str(&a, o->reply_rid ? o->reply_rid : "");
 	sargs_str(&a, pulse_err_name(code));
 	sargs_str(&a, msg ? msg : "");
-	store_script(p->d->store, S_REMOVE, p->base, a.n, a.v, a.l, remove_cb,
-	             ackctx_new(j, NULL));
+	struct ackctx *c = ackctx_new(j, msg);
+	c->rid = o->rid; /* answered by remove_cb */
+	c->code = code;
+	store_script(p->d->store, S_REMOVE, p->base, a.n, a.v, a.l, remove_cb, c);
 	sargs_free(&a);
-	/* A local caller is answered now: Redis runs the removal before any
-	 * later command of ours, so nothing can observe the job after this. */
-	if (o->rid)
-		request_finish(p->d, o->rid, code, msg);
 	o->rid = 0;
 	free(o->reply_node);
 	o->reply_node = NULL;
@@ -374,9 +412,7 @@ static void requeue_later(struct job *j, struct jobop *o)
 	t->key = xstrdup(j->key);
 	t->fence = j->fence;
 	t->ev = evtimer_new(p->d->base, retry_cb, t);
-	struct timeval tv = {(time_t)(p->opts.pending_job_ttl_ms / 1000),
-	                     (suseconds_t)(p->opts.pending_job_ttl_ms % 1000) * 1000};
-	evtimer_add(t->ev, &tv);
+	timer_arm_ms(t->ev, p->opts.pending_job_ttl_ms);
 }
 
 /* ---- ACKs --------------------------------------------------------------- */
@@ -388,6 +424,7 @@ static void ack_start(struct job *j, struct jobop *o, int r, const char *msg)
 	op_free(p, o);
 	if (r == PULSE_ACK_OK) {
 		j->running = 1;
+		answer_local_start(j);
 		call_started(j, "ok", NULL);
 		pump(j);
 		return;
@@ -472,7 +509,8 @@ void worker_ack(struct session *s, const pulse_msg *m)
 /* ---- assignments and events --------------------------------------------- */
 
 void worker_assign(struct pool *p, const char *wid, const char *key,
-                   uint64_t fence, const char *payload, size_t plen)
+                   uint64_t fence, const char *payload, size_t plen,
+                   const char *disp)
 {
 	struct lworker *w = table_get(&p->lworkers, wid, strlen(wid));
 	struct job *j = table_get(&p->ljobs, key, strlen(key));
@@ -496,6 +534,7 @@ void worker_assign(struct pool *p, const char *wid, const char *key,
 	j->key = xstrdup(key);
 	j->w = w;
 	j->fence = fence;
+	j->disp = disp ? xstrdup(disp) : NULL;
 	j->payload = xmemdup(payload, plen);
 	j->plen = plen;
 	j->tail = &j->ops;
@@ -805,6 +844,7 @@ void worker_free(struct lworker *w)
 		}
 		table_del(&w->pool->ljobs, j->key, strlen(j->key));
 		free(j->key);
+		free(j->disp);
 		free(j->payload);
 		free(j);
 	}

@@ -186,6 +186,11 @@ int pulse_reader_next(pulse_reader *r, const uint8_t **body, uint32_t *len)
 	return 1;
 }
 
+size_t pulse_reader_held(const pulse_reader *r)
+{
+	return held(r);
+}
+
 /* Drop the frame next() returned. An emptied reader restarts at offset 0
  * (and gives back a large buffer); otherwise the held tail is moved to the
  * front once the consumed prefix is at least half the buffer, which bounds

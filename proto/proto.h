@@ -148,6 +148,9 @@ void pulse_reader_commit(pulse_reader *r, size_t n);
  * until pulse_reader_consume(). */
 int pulse_reader_next(pulse_reader *r, const uint8_t **body, uint32_t *len);
 void pulse_reader_consume(pulse_reader *r);
+/* Bytes held and not yet consumed: after next() returned 0, nonzero means
+ * a frame has begun and is incomplete (pulsed times such frames out). */
+size_t pulse_reader_held(const pulse_reader *r);
 
 /* ---- messages ---------------------------------------------------------- */
 

@@ -1,7 +1,9 @@
 -- join.lua: a node (re)joins its pool under a new incarnation.
--- ARGV: node, incarnation, ttl (ms), n, then n ids of its attached
--- workers, then triples (key, worker, payload) of the jobs its workers run
--- now (only after Redis lost this node: a flush, a restart, or a reap).
+-- ARGV: node, incarnation, ttl (ms), rejoin ('1' when this node was in
+-- the pool before: Redis may have lost the pool), n, then n ids of its
+-- attached workers, then triples (key, worker, payload) of the jobs its
+-- workers run now (only after Redis lost this node: a flush, a restart,
+-- or a reap).
 -- Whatever an earlier incarnation of this node id held is reaped first;
 -- the node's inbox is created afresh by its owner. The jobs still running
 -- here are re-owned in the same atomic step, so no other node can claim
@@ -10,12 +12,22 @@
 -- was reaped (others saw it dead and may have stopped the job). When Redis
 -- lost its data (no tombstone in 'reaped'), the node's payloads re-create
 -- the jobs.
+-- A node that re-joins a pool with no state at all (Redis lost it) marks
+-- the pool rebuilding for one TTL ('B rebuild', expiring): admissions wait
+-- meanwhile (admit.lua), since a job may still run on a node that has not
+-- re-joined yet, and must not be started a second time elsewhere. Within
+-- one TTL every live node has renewed (and so re-joined and re-announced
+-- its jobs) or has fenced itself (and stopped them).
 -- Returns {'SHUTDOWN'} or {'OK', now, epoch, empty, then key, fence per
 -- job (fence 0: conflict)}; empty is 1 when the pool had no state at all
 -- (its first node, or Redis lost everything).
-local node, inc, ttl, nw = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local node, inc, ttl, rejoin = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local nw = tonumber(ARGV[5])
 if redis.call('HEXISTS', B .. 'state', 'shutdown') == 1 then return {'SHUTDOWN'} end
 local empty = redis.call('EXISTS', B .. 'epoch') == 0 and 1 or 0
+if empty == 1 and rejoin == '1' then
+  redis.call('SET', B .. 'rebuild', node, 'PX', ttl)
+end
 local was_reaped = redis.call('HEXISTS', B .. 'reaped', node) == 1
 redis.call('HDEL', B .. 'reaped', node)
 local now = now_ms()
@@ -23,13 +35,13 @@ reap(node, now)
 redis.call('HSET', B .. 'inc', node, inc)
 redis.call('ZADD', B .. 'nodes', now + ttl, node)
 redis.call('XADD', B .. 'inbox:' .. node, '*', 't', 'h')
-for i = 5, 4 + nw do
+for i = 6, 5 + nw do
   if not redis.call('HGET', B .. 'workers', ARGV[i]) then
     redis.call('HSET', B .. 'workers', ARGV[i], node)
   end
 end
 local out = {'OK', now, 0, empty}
-for i = 5 + nw, #ARGV, 3 do
+for i = 6 + nw, #ARGV, 3 do
   local key, wid, p = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local o = redis.call('HGET', B .. 'owner', key)
   local n = o and parse_owner(o)

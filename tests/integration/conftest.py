@@ -76,6 +76,7 @@ class Env:
             text = n.logtext(full=True)
             if "Sanitizer" in text or "runtime error:" in text:
                 out.append("%s:\n%s" % (n.name, text[-4000:]))
+            out += n.valgrind_reports()
         return out
 
 

@@ -27,6 +27,9 @@ TESTWORKER = os.path.join(BUILD, "tests", "testworker")
 
 # A slow machine (sanitizers, valgrind) stretches every deadline.
 SLOW = float(os.environ.get("PULSE_TEST_SLOW", "1"))
+# PULSE_VALGRIND=1 runs every pulsed under valgrind (make test-valgrind):
+# each process writes NODE_DIR/valgrind.PID.log, read by valgrind_reports.
+VALGRIND = os.environ.get("PULSE_VALGRIND") == "1"
 
 
 def scaled(duration):
@@ -133,6 +136,10 @@ class Proxy:
             except OSError:
                 c.close()
                 continue
+            # no Nagle: a proxy must not hold back small writes (pulsed's
+            # Redis commands) waiting for the peer's delayed ACK
+            for x in (c, u):
+                x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self.lock:
                 self.conns += [c, u]
             threading.Thread(target=self._pipe, args=(c, u), daemon=True).start()
@@ -232,8 +239,13 @@ class Node:
 
     def start(self, wait=True):
         logf = open(self.log, "ab")
-        self.proc = self.procs.spawn([PULSED, "-c", self.conf],
-                                     stdout=logf, stderr=logf)
+        argv = [PULSED, "-c", self.conf]
+        if VALGRIND:
+            argv = ["valgrind", "--quiet", "--error-exitcode=99",
+                    "--leak-check=full", "--errors-for-leak-kinds=definite",
+                    "--show-leak-kinds=definite", "--track-fds=no",
+                    "--log-file=" + os.path.join(self.dir, "valgrind.%p.log")] + argv
+        self.proc = self.procs.spawn(argv, stdout=logf, stderr=logf)
         logf.close()
         if wait:
             wait_for(lambda: self.ready(), 10, "pulsed %s to answer" % self.name)
@@ -263,6 +275,20 @@ class Node:
             return text if full else text[-6000:]
         except OSError:
             return ""
+
+    def valgrind_reports(self):
+        """The valgrind logs of this node's processes that report an error
+        or a definite leak. A log without a summary (the process was
+        killed with SIGKILL by its test) only counts for its errors."""
+        out = []
+        for name in sorted(os.listdir(self.dir)):
+            if not name.startswith("valgrind."):
+                continue
+            with open(os.path.join(self.dir, name), errors="replace") as f:
+                text = f.read()
+            if text.strip():  # --quiet: only errors and leaks are written
+                out.append("%s %s:\n%s" % (self.name, name, text[-4000:]))
+        return out
 
     def ctl(self, *args, input=None, timeout=60):
         r = subprocess.run([PULSECTL, "-s", self.sock] + [str(a) for a in args],

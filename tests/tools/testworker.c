@@ -4,13 +4,15 @@
  *   testworker [-s SOCKET] -p POOL [-n NAME] -l LOGFILE [-L EVENTLOG]
  *              [--fail-start PREFIX] [--requeue-start PREFIX] [--requeue-once]
  *              [--fail-stop PREFIX] [--start-delay MS] [--stop-delay MS]
- *              [--requeue-stop-once] [--hang-start PREFIX] [--no-notify]
+ *              [--requeue-stop-once] [--hang-start PREFIX] [--hang-stop PREFIX]
+ *              [--no-notify]
  *              [--detach-on-sigterm] [--reattach]
  *
  * Answers: starts of keys with the --fail-start prefix fail ("refused by
  * test"); with the --requeue-start prefix they are requeued (only the
  * first time per key with --requeue-once); with the --hang-start prefix
- * they are never answered (the handler blocks until a signal). Stops of
+ * they are never answered (the handler blocks until a signal), and so are
+ * stops of keys with the --hang-stop prefix (a worker hung in stop). Stops of
  * keys with the --fail-stop prefix fail (the job goes on running here);
  * --requeue-stop-once requeues the first stop of every key. The delays
  * are waited before answering. --no-notify attaches without a notify
@@ -160,6 +162,7 @@ struct tw {
 	/* options */
 	const char *socket, *pool, *name, *logfile, *eventlog;
 	const char *fail_start, *requeue_start, *fail_stop, *hang_start;
+	const char *hang_stop;
 	int requeue_once, requeue_stop_once, no_notify, detach_on_sigterm;
 	int reattach;
 	unsigned start_delay, stop_delay;
@@ -322,6 +325,8 @@ static int on_start(void *ud, const char *key, const void *payload,
 static int on_stop(void *ud, const char *key, char *msg, size_t msglen)
 {
 	struct tw *t = ud;
+	if (has_prefix(key, t->hang_stop))
+		wait_signal(t, -1); /* never answers; exits on a signal */
 	if (t->stop_delay)
 		wait_signal(t, (int)t->stop_delay);
 	if (has_prefix(key, t->fail_stop)) {
@@ -379,7 +384,8 @@ static int usage(void)
 	        "usage: testworker [-s SOCKET] -p POOL [-n NAME] -l LOGFILE [-L EVENTLOG]\n"
 	        "                  [--fail-start PREFIX] [--requeue-start PREFIX] [--requeue-once]\n"
 	        "                  [--fail-stop PREFIX] [--start-delay MS] [--stop-delay MS]\n"
-	        "                  [--requeue-stop-once] [--hang-start PREFIX] [--no-notify]\n"
+	        "                  [--requeue-stop-once] [--hang-start PREFIX] [--hang-stop PREFIX]\n"
+	        "                  [--no-notify]\n"
 	        "                  [--detach-on-sigterm] [--reattach]\n");
 	return 2;
 }
@@ -399,7 +405,7 @@ static int parse_options(struct tw *t, int argc, char **argv)
 {
 	enum { O_FAIL_START = 256, O_REQUEUE_START, O_REQUEUE_ONCE, O_FAIL_STOP,
 	       O_START_DELAY, O_STOP_DELAY, O_HANG_START, O_NO_NOTIFY, O_DETACH,
-	       O_REQUEUE_STOP_ONCE, O_REATTACH };
+	       O_REQUEUE_STOP_ONCE, O_REATTACH, O_HANG_STOP };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"pool", required_argument, NULL, 'p'},
@@ -413,6 +419,7 @@ static int parse_options(struct tw *t, int argc, char **argv)
 		{"start-delay", required_argument, NULL, O_START_DELAY},
 		{"stop-delay", required_argument, NULL, O_STOP_DELAY},
 		{"hang-start", required_argument, NULL, O_HANG_START},
+		{"hang-stop", required_argument, NULL, O_HANG_STOP},
 		{"no-notify", no_argument, NULL, O_NO_NOTIFY},
 		{"detach-on-sigterm", no_argument, NULL, O_DETACH},
 		{"requeue-stop-once", no_argument, NULL, O_REQUEUE_STOP_ONCE},
@@ -432,6 +439,7 @@ static int parse_options(struct tw *t, int argc, char **argv)
 		case O_REQUEUE_ONCE: t->requeue_once = 1; break;
 		case O_FAIL_STOP: t->fail_stop = optarg; break;
 		case O_HANG_START: t->hang_start = optarg; break;
+		case O_HANG_STOP: t->hang_stop = optarg; break;
 		case O_NO_NOTIFY: t->no_notify = 1; break;
 		case O_DETACH: t->detach_on_sigterm = 1; break;
 		case O_REQUEUE_STOP_ONCE: t->requeue_stop_once = 1; break;

@@ -339,6 +339,10 @@ START_TEST(test_bad_values)
 	          NAME ":1: limits.max_payload: must be from 1 to 67108864");
 	parse_err("{\"limits\": {\"max_peer_buffer\": 65535}}",
 	          NAME ":1: limits.max_peer_buffer: must be at least 65536");
+	/* the largest frame must fit in a peer's output buffer */
+	parse_err("{\"limits\": {\"max_payload\": 1048576, \"max_peer_buffer\": 1114115}}",
+	          NAME ":1: limits.max_peer_buffer: must be at least limits.max_payload"
+	          " + 65540 (1114116), the largest frame");
 	/* names and strings */
 	parse_err("{\"redis\": {\"prefix\": \"my prefix\"}}",
 	          NAME ":1: redis.prefix: expected 1 to 64 characters");
@@ -719,10 +723,10 @@ START_TEST(test_nullable_and_misc)
 	ck_assert_str_eq(c.key_prefix, "a.b_c:d-1");
 	config_free(&c);
 	parse_ok(&c, "{\"socket\": {\"mode\": \"0\"}, \"limits\": {\"max_payload\": 67108864,"
-	             " \"max_peer_buffer\": 65536}, \"metrics\": {\"listen\": \"localhost:1\"}}");
+	             " \"max_peer_buffer\": 67174404}, \"metrics\": {\"listen\": \"localhost:1\"}}");
 	ck_assert_uint_eq(c.socket_mode, 0);
 	ck_assert_uint_eq(c.max_payload, 64u << 20);
-	ck_assert_uint_eq(c.max_peer_buffer, 65536);
+	ck_assert_uint_eq(c.max_peer_buffer, (64u << 20) + 65540);
 	config_free(&c);
 	config_free(NULL);
 }
