@@ -14,6 +14,10 @@
  *     node only after its lease ended plus a margin, by Redis's clock.
  *   - A fenced pool re-joins only after every local job's stop answered,
  *     so nothing runs twice.
+ *   - What a self-fence stopped is kept (key and payload) until the next
+ *     join, which re-queues the jobs among them that Redis lost meanwhile
+ *     (join.lua): a Redis restart that outlasts the fence time then loses
+ *     no running job.
  *   - The worker view is replaced whole from Redis (members.lua), never
  *     patched from messages; pub/sub only says "look again", and the lease
  *     reply's epoch catches any message that was lost.
@@ -341,6 +345,49 @@ void pool_on_event(struct pool *p, const char *msg, size_t len)
 
 /* ---- lease, fencing, joining -------------------------------------------- */
 
+/* A job a self-fence stopped, kept for the next join (one allocation). */
+struct fenced_job {
+	size_t plen;
+	char payload[];
+};
+
+/* Free a table whose values are single allocations. */
+static void free_values(table *t)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, t);
+	while ((e = table_next(&it)))
+		free(e->val);
+	table_free(t);
+}
+
+/* Keep what the fence is about to stop: if Redis lost its data while
+ * this node could not reach it, these jobs exist nowhere else, and the
+ * next join re-queues them. */
+static void remember_fenced(struct pool *p)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->ljobs);
+	while ((e = table_next(&it))) {
+		const struct job *j = e->val;
+		struct fenced_job *f = malloc(sizeof(*f) + j->plen);
+		if (!f)
+			abort();
+		f->plen = j->plen;
+		if (j->plen)
+			memcpy(f->payload, j->payload, j->plen);
+		free(table_set(&p->fenced, j->key, strlen(j->key), f));
+	}
+}
+
+static void forget_fenced(struct pool *p)
+{
+	free_values(&p->fenced);
+	table_init(&p->fenced);
+}
+
 static void fence_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -353,6 +400,7 @@ static void fence_cb(evutil_socket_t fd, short what, void *arg)
 	     "(self-fence)", p->name, now_ms() - p->lease_sent_ms);
 	p->state = POOL_FENCED;
 	p->d->m.fences++; /* metrics */
+	remember_fenced(p);
 	worker_fence_pool(p);
 }
 
@@ -460,15 +508,6 @@ static void sweep_orphans(struct pool *p)
 	store_script(p->d->store, S_ORPHANS, p->base, 2, argv, NULL, orphans_cb, p);
 }
 
-static void free_strays(table *t)
-{
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, t);
-	while ((e = table_next(&it)))
-		free(e->val);
-	table_free(t);
-}
 
 /* Keys Redis says our workers own but none of them runs (a release lost
  * with a Redis connection, say). The walk goes a slice per call; a key is
@@ -510,7 +549,7 @@ static void strays_cb(struct pulsed *d, redisReply *r, void *arg)
 	snprintf(p->stray_cursor, sizeof(p->stray_cursor), "%s",
 	         r->element[0]->str);
 	if (strcmp(p->stray_cursor, "0") == 0) { /* a full walk ended */
-		free_strays(&p->strays_prev);
+		free_values(&p->strays_prev);
 		p->strays_prev = p->strays;
 		table_init(&p->strays);
 	}
@@ -584,7 +623,7 @@ static void lease_timer_cb(evutil_socket_t fd, short what, void *arg)
  * was stopped) and must stop here. */
 static void joined_jobs(struct pool *p, redisReply *r)
 {
-	for (size_t i = 4; i + 1 < r->elements; i += 2) {
+	for (size_t i = 5; i + 1 < r->elements; i += 2) {
 		redisReply *k = r->element[i], *f = r->element[i + 1];
 		if (k->type != REDIS_REPLY_STRING || f->type != REDIS_REPLY_INTEGER)
 			continue;
@@ -615,6 +654,19 @@ static void add_local_jobs(struct pool *p, sargs *a)
 	}
 }
 
+/* What the last self-fence stopped, as join.lua's pairs. */
+static void add_fenced_jobs(struct pool *p, sargs *a)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->fenced);
+	while ((e = table_next(&it))) {
+		const struct fenced_job *f = e->val;
+		sargs_add(a, e->key, e->klen);
+		sargs_add(a, f->payload, f->plen);
+	}
+}
+
 static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct pool *p = arg;
@@ -627,9 +679,10 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 		if (p->state != POOL_SHUTDOWN)
 			LOGI(&p->d->log, "pool %s is shut down", p->name);
 		p->state = POOL_SHUTDOWN;
+		forget_fenced(p);
 		return;
 	}
-	if (r->elements < 4)
+	if (r->elements < 5)
 		return;
 	uint64_t now = now_ms();
 	if (p->joined_ms && r->element[3]->type == REDIS_REPLY_INTEGER &&
@@ -644,9 +697,14 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 	strcpy(p->inbox_last, "0");
 	arm_fence(p);
 	LOGI(&p->d->log, "pool %s: joined as node %s", p->name, p->d->node);
-	if (r->elements > 4)
+	if (r->elements > 5)
 		LOGI(&p->d->log, "pool %s: re-announced %zu running jobs", p->name,
-		     (r->elements - 4) / 2);
+		     (r->elements - 5) / 2);
+	if (r->element[4]->type == REDIS_REPLY_INTEGER && r->element[4]->integer > 0)
+		LOGW(&p->d->log, "pool %s: Redis lost %lld jobs this node had stopped "
+		     "when it fenced itself: queued again", p->name,
+		     r->element[4]->integer);
+	forget_fenced(p);
 	joined_jobs(p, r);
 	inbox_restart(p->d);
 	worker_pool_joined(p);
@@ -677,12 +735,14 @@ static void pool_join(struct pool *p)
 		nw += worker_in_placement(w);
 	}
 	sargs_u64(&a, nw);
+	sargs_u64(&a, p->fenced.n);
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it))) {
 		struct lworker *w = e->val;
 		if (worker_in_placement(w))
 			sargs_str(&a, w->id);
 	}
+	add_fenced_jobs(p, &a);
 	add_local_jobs(p, &a);
 	store_script(p->d->store, S_JOIN, p->base, a.n, a.v, a.l, join_cb, p);
 	sargs_free(&a);
@@ -789,6 +849,7 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 	table_init(&p->ljobs);
 	table_init(&p->strays);
 	table_init(&p->strays_prev);
+	table_init(&p->fenced);
 	table_init(&p->tickers);
 	p->state = POOL_JOINING;
 	p->lease_timer = evtimer_new(d->base, lease_timer_cb, p);
@@ -812,8 +873,9 @@ void pool_free(struct pool *p)
 		worker_free(e->val);
 	table_free(&p->lworkers);
 	table_free(&p->ljobs);
-	free_strays(&p->strays);
-	free_strays(&p->strays_prev);
+	free_values(&p->strays);
+	free_values(&p->strays_prev);
+	free_values(&p->fenced);
 	tickers_free(p);
 	clear_members(p);
 	event_free(p->lease_timer);

@@ -139,6 +139,8 @@ struct pool {
 	uint64_t ticks;           /* good lease renewals */
 	table strays;             /* key -> owner record, seen stray this walk */
 	table strays_prev;        /* ... and in the previous full walk */
+	table fenced;             /* key -> struct fenced_job: what the last
+	                             self-fence stopped, until the next join */
 	char stray_cursor[24];    /* SSCAN cursor of the stray walk */
 	table tickers;            /* name -> struct ticker (ticker.c) */
 	struct event *lease_timer, *fence_timer, *scan_timer, *rebalance_ev;

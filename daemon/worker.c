@@ -878,7 +878,11 @@ void worker_session_closed(struct session *s)
 		if (!has_fencing(j))
 			js[i++] = j;
 	}
-	if (w->attached && pool_usable(p))
+	/* Out of placement whenever Redis can be told, even while the pool
+	 * is fenced or re-joining: a join in flight may name this worker, and
+	 * detach.lua, behind it on the same connection, takes it out again
+	 * (it is a no-op where the worker is not this node's). */
+	if (w->attached && store_up(p->d->store))
 		worker_leave_placement(w);
 	if (i > 0 && pool_usable(p)) {
 		p->d->m.moves[MOVED_WORKER_GONE] += i; /* metrics */

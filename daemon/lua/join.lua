@@ -1,7 +1,8 @@
 -- join.lua: a node (re)joins its pool under a new incarnation.
 -- ARGV: node, incarnation, ttl (ms), rejoin ('1' when this node was in
--- the pool before: Redis may have lost the pool), n, then n ids of its
--- attached workers, then triples (key, worker, payload) of the jobs its
+-- the pool before: Redis may have lost the pool), nw, nf, then nw ids of
+-- its attached workers, then nf pairs (key, payload) of the jobs its last
+-- self-fence stopped, then triples (key, worker, payload) of the jobs its
 -- workers run now (only after Redis lost this node: a flush, a restart,
 -- or a reap).
 -- Whatever an earlier incarnation of this node id held is reaped first;
@@ -12,17 +13,23 @@
 -- was reaped (others saw it dead and may have stopped the job). When Redis
 -- lost its data (no tombstone in 'reaped'), the node's payloads re-create
 -- the jobs.
+-- A job the node stopped when it fenced itself is re-created, waiting,
+-- only when Redis lost it: it does not exist and the node was not reaped
+-- (a reaper re-queues the jobs itself, and a stop needs the owner or a
+-- reap, so a job missing otherwise can only have been lost with Redis's
+-- data).
 -- A node that re-joins a pool with no state at all (Redis lost it) marks
 -- the pool rebuilding for one TTL ('B rebuild', expiring): admissions wait
 -- meanwhile (admit.lua), since a job may still run on a node that has not
 -- re-joined yet, and must not be started a second time elsewhere. Within
 -- one TTL every live node has renewed (and so re-joined and re-announced
 -- its jobs) or has fenced itself (and stopped them).
--- Returns {'SHUTDOWN'} or {'OK', now, epoch, empty, then key, fence per
--- job (fence 0: conflict)}; empty is 1 when the pool had no state at all
--- (its first node, or Redis lost everything).
+-- Returns {'SHUTDOWN'} or {'OK', now, epoch, empty, requeued, then key,
+-- fence per job (fence 0: conflict)}; empty is 1 when the pool had no
+-- state at all (its first node, or Redis lost everything); requeued
+-- counts the fenced jobs re-created.
 local node, inc, ttl, rejoin = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local nw = tonumber(ARGV[5])
+local nw, nf = tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('HEXISTS', B .. 'state', 'shutdown') == 1 then return {'SHUTDOWN'} end
 local empty = redis.call('EXISTS', B .. 'epoch') == 0 and 1 or 0
 if empty == 1 and rejoin == '1' then
@@ -35,13 +42,23 @@ reap(node, now)
 redis.call('HSET', B .. 'inc', node, inc)
 redis.call('ZADD', B .. 'nodes', now + ttl, node)
 redis.call('XADD', B .. 'inbox:' .. node, '*', 't', 'h')
-for i = 6, 5 + nw do
+for i = 7, 6 + nw do
   if not redis.call('HGET', B .. 'workers', ARGV[i]) then
     redis.call('HSET', B .. 'workers', ARGV[i], node)
   end
 end
-local out = {'OK', now, 0, empty}
-for i = 6 + nw, #ARGV, 3 do
+local requeued = 0
+local first = 7 + nw
+for i = first, first + 2 * nf - 1, 2 do
+  local key = ARGV[i]
+  if not was_reaped and redis.call('HEXISTS', B .. 'jobs', key) == 0 then
+    redis.call('HSET', B .. 'jobs', key, ARGV[i + 1])
+    to_wait(key, now)
+    requeued = requeued + 1
+  end
+end
+local out = {'OK', now, 0, empty, requeued}
+for i = first + 2 * nf, #ARGV, 3 do
   local key, wid, p = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local o = redis.call('HGET', B .. 'owner', key)
   local n = o and parse_owner(o)

@@ -385,3 +385,23 @@ def test_flush_while_a_node_is_frozen_no_double_run(env):
     expect = [x for x in keys if x not in on_b] + [k]
     wait_for(lambda: all_running_once(ws, expect), 10, "k running once, on a")
     check_history(ws, expect)
+
+
+def test_redis_down_past_the_fence_time_loses_no_running_job(env):
+    # Redis is gone for longer than the fence time: every node stops its
+    # jobs (self-fence), then Redis comes back empty. Those jobs now live
+    # only in what each node remembers of its fence: it queues them again
+    # when it re-joins, so every job runs again, once. (Workers whose lease
+    # from pulsed ran out meanwhile close their session and attach again.)
+    ns, ws = cluster(env, opts=["--reattach"])
+    keys = ["down-%d" % i for i in range(60)]
+    dispatch_all(ns[0], keys)
+    wait_for(lambda: all_running_once(ws, keys), 5, "every job running")
+    env.redis.stop()
+    wait_for(lambda: not running(ws), TTL_S * 4, "every node to fence")
+    env.redis.start()
+    wait_for(lambda: all_running_once(ws, keys), TTL_S * 4 + 5,
+             "every job running again")
+    assert any("jobs this node had stopped when it fenced itself: queued again"
+               in n.logtext(full=True) for n in ns)
+    check_history(ws, keys)
