@@ -388,6 +388,12 @@ class Cluster:
             st = n.pool_status(POOL)
             if not st or st["state"] != "active":
                 return "%s pool state %r" % (n.name, st and st["state"])
+        # every live worker in placement: none still attaching (an attach
+        # moves jobs, so the pool is not quiet until it is done)
+        live = {w.id for ws in self.live.values() for w in ws}
+        placed = set(self.hash("workers"))
+        if placed != live:
+            return "workers live %d, in placement %d" % (len(live), len(placed))
         jobs = self.jobs()
         owner = self.hash("owner")
         wait, disp = self.zcard("wait"), self.hash("disp")

@@ -414,7 +414,12 @@ class LogTool:
 def intervals(workers):
     """Run intervals per key from the event logs: key -> [(start, stop, wid)].
     A job still running in a killed worker ends at the kill time; one still
-    running in a live worker is open (stop None)."""
+    running in a live worker is open (stop None).
+    The logs are read one after the other while workers may still act, so
+    they are cut at one instant taken first: events stamped later are left
+    out. Otherwise a move in progress could read as an overlap (the old
+    worker's log read before its stop, the new one's after its start)."""
+    cut = time.time_ns()
     out = {}
     for w in workers:
         open_ = {}
@@ -425,6 +430,8 @@ def intervals(workers):
             if kind not in ("start", "stop"):
                 continue
             ns = int(ev[3])
+            if ns > cut:
+                continue
             if kind == "start":
                 assert key not in open_, "worker %s started %s twice" % (w.id, key)
                 open_[key] = ns
