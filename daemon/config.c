@@ -593,6 +593,8 @@ static const struct field redis_fields[] = {
 	{"password_file", T_STRING, D(password_file), 0, 0, F_NULL | F_NODUMP, NULL},
 	{"password_env", T_STRING, D(password_env), 0, 0, F_NULL | F_NODUMP, NULL},
 	{"prefix", T_NAME, D(c.key_prefix), 1, PREFIX_MAX_LEN, 0, NULL},
+	{"reply_timeout", T_DURATION, D(c.redis_reply_ms), 100, DURATION_MAX, 0,
+	 NULL},
 	{NULL, T_STRING, 0, 0, 0, 0, NULL},
 };
 
@@ -1056,6 +1058,7 @@ void config_defaults(config *c)
 	c->max_sessions = 1024;
 	c->handshake_ms = 10 * MS_SECOND;
 	c->frame_ms = 10 * MS_SECOND;
+	c->redis_reply_ms = 5 * MS_SECOND;
 	c->write_ms = 30 * MS_SECOND;
 	c->key_prefix = cfg_strdup("pulse");
 	c->redis_port = DEFAULT_REDIS_PORT;

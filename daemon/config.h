@@ -50,6 +50,7 @@ typedef struct config {
 	char *redis_url;      /* NULL: none configured (make run starts one) */
 	char *redis_password; /* resolved from password_file/password_env */
 	char *key_prefix;     /* "pulse" */
+	uint64_t redis_reply_ms; /* no answer this long: reconnect (5 s) */
 	/* parsed from redis_url */
 	char *redis_host;     /* TCP host, or NULL for unix */
 	int redis_port;

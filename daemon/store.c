@@ -7,6 +7,13 @@
  * script, the store is up and pools_redis_up() runs. When any connection
  * drops, all three are freed (their pending callbacks see NULL),
  * pools_redis_down() runs and a reconnect is scheduled with backoff.
+ *
+ * A connection that neither answers nor closes (a network that drops
+ * packets without a reset, a proxy that hangs) is treated as lost: when
+ * the oldest call on cmd has waited redis.reply_timeout without any reply
+ * coming, or a connection has not finished its set-up in that time, all
+ * three are dropped and made again. Without this, a node waiting on such
+ * a connection (for its join, say) would wait forever.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +55,12 @@ struct store {
 	char sha[S__COUNT][41];
 	int loaded;
 	long long blk_id; /* CLIENT ID of blk, for CLIENT UNBLOCK */
+	/* the watchdog of cmd (see the file comment) */
+	struct event *watch;
+	unsigned gen;         /* bumped by store_connect: older calls are not counted */
+	unsigned pending;     /* calls of this generation on cmd not answered */
+	uint64_t progress_ms; /* last reply on cmd, or first call sent after none */
+	uint64_t connect_ms;  /* when store_connect() began */
 };
 
 /* A call in flight: kept whole so that a NOSCRIPT answer can be re-sent
@@ -57,6 +70,7 @@ struct call {
 	store_cb *cb;
 	void *arg;
 	int script; /* -1 for plain commands */
+	unsigned gen; /* counted in s->pending when s->gen (cmd only), else 0 */
 	int argc;
 	char **argv;
 	size_t *lens;
@@ -116,6 +130,8 @@ void store_free(struct store *s)
 	drop_all(s);
 	if (s->retry)
 		event_free(s->retry);
+	if (s->watch)
+		event_free(s->watch);
 	for (int i = 0; i < S__COUNT; i++)
 		free(s->src[i]);
 	free(s);
@@ -195,6 +211,11 @@ static void call_done(redisAsyncContext *c, void *r, void *priv)
 	struct call *k = priv;
 	redisReply *reply = r;
 	struct store *s = k->s;
+	if (k->gen && k->gen == s->gen) {
+		s->pending--;
+		s->progress_ms = now_ms();
+		k->gen = 0;
+	}
 	if (reply && reply->type == REDIS_REPLY_ERROR && k->script >= 0 &&
 	    strncmp(reply->str, "NOSCRIPT", 8) == 0 && c->data) {
 		/* Redis lost the script (restarted): send the source. */
@@ -256,6 +277,12 @@ static void run_call(struct store *s, int conn, struct call *k)
 		if (k->cb)
 			k->cb(s->d, NULL, k->arg);
 		free_call(k);
+		return;
+	}
+	if (conn == C_CMD) {
+		if (s->pending++ == 0)
+			s->progress_ms = now_ms();
+		k->gen = s->gen;
 	}
 }
 
@@ -423,11 +450,48 @@ static redisAsyncContext *open_one(struct store *s)
 	return c;
 }
 
+/* The watchdog: see the file comment. */
+static void watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct store *s = arg;
+	uint64_t limit = s->d->cfg.redis_reply_ms, now = now_ms();
+	char why[96];
+	if (!s->c[C_CMD] && !s->c[C_SUB] && !s->c[C_BLK])
+		return;
+	if (!s->up && now - s->connect_ms > limit)
+		snprintf(why, sizeof(why), "not ready after %llu ms",
+		         (unsigned long long)(now - s->connect_ms));
+	else if (s->up && s->pending > 0 && now - s->progress_ms > limit)
+		snprintf(why, sizeof(why), "no answer for %llu ms",
+		         (unsigned long long)(now - s->progress_ms));
+	else
+		return;
+	LOGW(&s->d->log, "redis: %s (redis.reply_timeout): reconnecting", why);
+	/* the dropped calls answer NULL from inside drop_all; none of them
+	 * counts any more */
+	s->gen++;
+	s->pending = 0;
+	went_down(s, why);
+}
+
 void store_connect(struct store *s)
 {
 	if (s->c[C_CMD] || s->c[C_SUB] || s->c[C_BLK])
 		return;
 	s->loaded = 0;
+	s->gen++;
+	s->pending = 0;
+	s->connect_ms = now_ms();
+	if (!s->watch) {
+		/* a quarter of the limit: overdue by at most a quarter more */
+		uint64_t every = s->d->cfg.redis_reply_ms / 4;
+		s->watch = event_new(s->d->base, -1, EV_PERSIST, watch_cb, s);
+		if (!s->watch)
+			abort();
+		timer_arm_ms(s->watch, every ? every : 1);
+	}
 	for (int i = 0; i < C__N; i++) {
 		s->c[i] = open_one(s);
 		if (!s->c[i]) {

@@ -98,7 +98,9 @@ class Proxy:
         self.lsock.listen(64)
         self.port = self.lsock.getsockname()[1]
         self.cut_ = False
+        self.frozen = False
         self.conns = []
+        self.deads = []
         self.lock = threading.Lock()
         self.closed = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -106,16 +108,24 @@ class Proxy:
     def url(self):
         return "redis://127.0.0.1:%d/0" % self.port
 
-    def _pipe(self, a, b):
+    def _pipe(self, a, b, dead):
         try:
             while True:
                 data = a.recv(65536)
                 if not data:
                     break
-                b.sendall(data)
+                if not dead:
+                    b.sendall(data)
         except OSError:
             pass
+        # shutdown first: close() alone would neither wake the other
+        # direction's thread blocked in recv() on the same socket nor let
+        # the peer see the end (the socket lives while a call uses it)
         for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             try:
                 s.close()
             except OSError:
@@ -140,10 +150,14 @@ class Proxy:
             # Redis commands) waiting for the peer's delayed ACK
             for x in (c, u):
                 x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            dead = []  # not empty: this connection is frozen for good
             with self.lock:
                 self.conns += [c, u]
-            threading.Thread(target=self._pipe, args=(c, u), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(u, c), daemon=True).start()
+                self.deads.append(dead)
+                if self.frozen:
+                    dead.append(True)
+            threading.Thread(target=self._pipe, args=(c, u, dead), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c, dead), daemon=True).start()
 
     def cut(self):
         """Drop every connection and refuse new ones."""
@@ -156,9 +170,23 @@ class Proxy:
                 except OSError:
                     pass
             self.conns = []
+            self.deads = []
 
     def heal(self):
         self.cut_ = False
+
+    def freeze(self):
+        """Until thaw, every connection, old or new, stays open but carries
+        nothing more, ever: a network that loses packets without a reset
+        (TCP would give up on such a connection only after many minutes).
+        Connections made after thaw work."""
+        with self.lock:
+            self.frozen = True
+            for dead in self.deads:
+                dead.append(True)
+
+    def thaw(self):
+        self.frozen = False
 
     def close(self):
         self.closed = True

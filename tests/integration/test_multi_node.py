@@ -387,6 +387,37 @@ def test_flush_while_a_node_is_frozen_no_double_run(env):
     check_history(ws, expect)
 
 
+def test_redis_connection_that_stops_answering_is_made_again(env):
+    # A network that drops packets without a reset: node b's connection
+    # stays open and nothing comes back. b fences itself (no renewal) and
+    # then, its calls unanswered for redis.reply_timeout, drops the
+    # connection and makes a new one, re-joins, and takes jobs again. With
+    # no reply timeout it would wait on the dead connection forever.
+    prox = env.proxy()
+    a = env.node("node-a", worker_ttl=TTL)
+    b = env.node("node-b", worker_ttl=TTL, redis_url=prox.url(),
+                 extra={"redis": {"reply_timeout": "1s"}})
+    for n in (a, b):
+        n.ctlj("jobs", "p")
+    ws = [env.worker(n, name="%s-w" % n.name, opts=["--reattach"]) for n in (a, b)]
+    wait_for(lambda: all(n.pool_status("p")["workers_pool"] == 2 for n in (a, b)), 5, "view")
+    keys = ["frz-%d" % i for i in range(40)]
+    dispatch_all(a, keys)
+    assert ws[1].running()
+    prox.freeze()
+    wait_for(lambda: ws[1].running() == set(), TTL_S * 4, "b to fence")
+    wait_for(lambda: set(running(ws[:1])) == set(keys), TTL_S * 4 + 2,
+             "b's jobs on a")
+    prox.thaw()  # old connections stay dead: what b sent meanwhile is lost
+    wait_for(lambda: "no answer for" in b.logtext(full=True), 5,
+             "b to give up on its connection")
+    wait_for(lambda: b.pool_status("p")["state"] == "active", 10, "b to re-join")
+    wait_for(lambda: a.pool_status("p")["workers_pool"] == 2, 10, "b's worker placed")
+    wait_for(lambda: all_running_once(ws, keys) and ws[1].running(), 10,
+             "jobs on b again")
+    check_history(ws, keys)
+
+
 def test_redis_down_past_the_fence_time_loses_no_running_job(env):
     # Redis is gone for longer than the fence time: every node stops its
     # jobs (self-fence), then Redis comes back empty. Those jobs now live
