@@ -370,7 +370,8 @@ endef
 # injected again and again for CHAOS_SECONDS under traffic, then the
 # checker. `make chaos` is the full matrix; `make test` runs chaos-short,
 # the same scenarios for a short while with fewer jobs. CHAOS_REPORT=FILE
-# collects "fault injections jobs settle_ms" lines; CHAOS_SEED replays.
+# collects "fault injections jobs recovery_ms after_heal_ms" lines;
+# CHAOS_SEED replays.
 CHAOS_SECONDS ?= 6
 CHAOS_JOBS ?= 3000
 chaos: all

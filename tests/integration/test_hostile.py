@@ -192,12 +192,14 @@ class HostileWorker(LoggedWorker):
         self.killed_ns = time.time_ns()
 
 
-def start(env, socket=None, limits=None, **pool_opts):
+def start(env, socket=None, limits=None, redis=None, **pool_opts):
     """A node with short peer deadlines, a good worker in POOL, a good
     client that has done one round trip."""
     extra = {"socket": dict(TIMEOUTS, **(socket or {}))}
     if limits:
         extra["limits"] = limits
+    if redis:
+        extra["redis"] = redis
     n = env.node(extra=extra, **pool_opts)
     w = env.worker(n, pool=POOL)
     c = GoodClient(n)
@@ -542,12 +544,16 @@ def test_requests_in_flight_are_bounded(env):
     4096 in flight, views (JOB) as much as dispatches; past that each gets
     BUSY at once, the session stays, and once Redis answers the waiting
     ones are answered and the session may ask again."""
-    n, w, c = start(env, worker_ttl="60s")
+    # the pause (stretched under sanitizers) must not outlast
+    # redis.reply_timeout, or pulsed rightly drops the connection
+    pause_ms = int(3000 * SLOW)
+    n, w, c = start(env, worker_ttl="60s",
+                    redis={"reply_timeout": "%dms" % (pause_ms + 30000)})
     s = raw_session(n.sock)
     s.sendall(frame(CLIENT_HELLO))
     assert read_frame(s)["t"] == T_WELCOME
     total, limit = 5000, 4096
-    env.redis.cli("CLIENT", "PAUSE", str(int(3000 * SLOW)), "ALL")
+    env.redis.cli("CLIENT", "PAUSE", str(pause_ms), "ALL")
     s.sendall(b"".join(frame({"t": T_JOB, "id": i, "pool": POOL, "key": "nf-%d" % i})
                        for i in range(1, total + 1)))
     busy, other = set(), set()

@@ -143,13 +143,17 @@ class NotifySocket:
         self.sock.bind(path)
         self.msgs = []
         self.lock = threading.Lock()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.closing = False
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self):
         while True:
             try:
                 data = self.sock.recv(4096)
             except OSError:
+                return
+            if self.closing:
                 return
             fields = dict(l.split("=", 1) for l in data.decode().split("\n")
                           if "=" in l)
@@ -172,6 +176,13 @@ class NotifySocket:
         return None
 
     def close(self):
+        """Wake the reader and wait for it before the descriptor is closed:
+        a reader still looping when the number is reused by the next test's
+        socket would take that test's messages."""
+        self.closing = True
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.reader.join(5)
+        assert not self.reader.is_alive(), "notify reader did not stop"
         self.sock.close()
 
 
