@@ -85,6 +85,9 @@ struct job {
 	size_t plen;
 	struct jobop *ops; /* head is in flight once evid != 0 */
 	struct jobop **tail;
+	struct job *again; /* a new assignment of this key to this worker that
+	                      came while the job was halting: started when the
+	                      halt ends (worker.c, job_end) */
 };
 
 /* A worker session attached to this node. */

@@ -9,8 +9,10 @@
  *   - Events for one key are strictly sequential: the next is sent only
  *     after the worker answered the one before (the head of job->ops is the
  *     one in flight once it has an event id).
- *   - A worker is never sent START for a key it runs: a repeated
- *     assignment only refreshes the fence.
+ *   - A worker is never sent START for a key it runs: a new assignment
+ *     of a key the worker runs or starts takes over the job (its fence and
+ *     dispatch are what started.lua records); one that comes while the key
+ *     halts there is started once the halt ended (job->again).
  *   - A job leaves a worker in Redis (release) only after its stop handler
  *     answered, or when the worker's session is gone; so a move is always
  *     stop-then-start (P3).
@@ -121,6 +123,18 @@ static int has_halt(const struct job *j)
 	return 0;
 }
 
+/* A job->again record: only its key, fence, payload and dispatch are
+ * set; it is in no table. */
+static void again_free(struct job *a)
+{
+	if (!a)
+		return;
+	free(a->key);
+	free(a->disp);
+	free(a->payload);
+	free(a);
+}
+
 /* Remove a job from this node's memory (Redis already says so, or the
  * job is fenced). Queued events are sent back to their callers to be
  * routed again. */
@@ -140,10 +154,26 @@ static void job_free(struct job *j)
 			op_reroute(p, o);
 		op_free(p, o);
 	}
+	again_free(j->again);
 	free(j->key);
 	free(j->disp);
 	free(j->payload);
 	free(j);
+}
+
+/* A halt ended: the job leaves this worker. An assignment that came
+ * meanwhile (job->again) starts now, stop-then-start on one worker. */
+static void job_end(struct job *j)
+{
+	struct job *a = j->again;
+	struct pool *p = j->w->pool;
+	j->again = NULL;
+	job_free(j);
+	if (a) {
+		worker_assign(p, a->w->id, a->key, a->fence, a->payload, a->plen,
+		              a->disp);
+		again_free(a);
+	}
 }
 
 static void send_event(struct job *j, struct jobop *o)
@@ -445,7 +475,7 @@ static void ack_halt(struct job *j, struct jobop *o, int r, const char *msg)
 	struct pool *p = w->pool;
 	if (o->fencing) {
 		op_free(p, o);
-		job_free(j);
+		job_end(j);
 		if (p->ljobs.n == 0)
 			pool_fence_done(p);
 		check_detach_done(w);
@@ -461,13 +491,13 @@ static void ack_halt(struct job *j, struct jobop *o, int r, const char *msg)
 			     "moving it anyway", p->name, w->id, j->key, msg);
 		release_jobs(p, &j, 1);
 		op_free(p, o);
-		job_free(j);
+		job_end(j);
 		check_detach_done(w);
 		return;
 	}
 	call_remove(j, o, r == PULSE_ACK_OK ? 0 : PULSE_E_HANDLER, msg);
 	op_free(p, o);
-	job_free(j);
+	job_end(j);
 	check_detach_done(w);
 }
 
@@ -508,14 +538,53 @@ void worker_ack(struct session *s, const pulse_msg *m)
 
 /* ---- assignments and events --------------------------------------------- */
 
+/* Redis assigned again a key this worker already runs or starts (the
+ * first assignment was reaped, say, and the job claimed back for the same
+ * worker): never a second START, but the new owner record still needs its
+ * start answer, or its dispatch would wait for ever. Running: answer now.
+ * Starting: the START in flight answers with the new fence and dispatch.
+ * Halting: start it again once the halt ended (job_end). */
+static void take_over(struct job *j, uint64_t fence, const char *payload,
+                      size_t plen, const char *disp)
+{
+	if (has_halt(j)) {
+		if (!j->again) {
+			j->again = calloc(1, sizeof(*j->again));
+			if (!j->again)
+				abort();
+			j->again->key = xstrdup(j->key);
+			j->again->w = j->w;
+		}
+		struct job *a = j->again;
+		free(a->payload);
+		free(a->disp);
+		a->fence = fence;
+		a->payload = xmemdup(payload, plen);
+		a->plen = plen;
+		a->disp = disp ? xstrdup(disp) : NULL;
+		return;
+	}
+	j->fence = fence;
+	free(j->disp);
+	j->disp = disp ? xstrdup(disp) : NULL;
+	if (j->running) {
+		answer_local_start(j);
+		call_started(j, "ok", NULL);
+	}
+}
+
 void worker_assign(struct pool *p, const char *wid, const char *key,
                    uint64_t fence, const char *payload, size_t plen,
                    const char *disp)
 {
+	if (p->state != POOL_ACTIVE)
+		return; /* fenced: the next join reaps what Redis says this node
+		         * owns, so the job waits for a claim; never start here */
 	struct lworker *w = table_get(&p->lworkers, wid, strlen(wid));
 	struct job *j = table_get(&p->ljobs, key, strlen(key));
-	if (j && j->w == w) {
-		j->fence = fence; /* already runs it: never a second START */
+	if (j && j->w == w && !w->detaching) {
+		if (fence != j->fence)
+			take_over(j, fence, payload, plen, disp);
 		return;
 	}
 	if (!w || w->detaching || p->d->draining || j) {

@@ -249,6 +249,33 @@ def test_orphans_found_and_started(env):
     check_history(ws, keys)
 
 
+def test_job_assigned_again_to_its_worker_is_answered_not_restarted(env):
+    """A key its worker already runs can be assigned to that worker again
+    (a reap and a claim during a Redis pause, found by make chaos): the
+    new owner record must get its start answer (the dispatch record is
+    removed, the caller answered), and the worker gets no second START."""
+    ns, ws = cluster(env, workers=1)
+    base = "pulse:{p}:"
+    key = "again-1"
+    dispatch_all(ns[0], [key])
+    wait_for(lambda: running(ws).get(key), 5, "the job running")
+    node, wid, fence = env.redis.cli("HGET", base + "owner", key).split()
+    # what admit.lua writes for a dispatch whose owner is that worker
+    f2 = int(fence) + 1000
+    env.redis.cli("HSET", base + "disp", key, "node-z 77")
+    env.redis.cli("HSET", base + "owner", key, "%s %s %d" % (node, wid, f2))
+    env.redis.cli("XADD", base + "inbox:" + node, "*", "t", "a", "k", key,
+                  "w", wid, "f", f2, "c", "node-z", "i", "77", "p", "payload-" + key)
+    wait_for(lambda: env.redis.cli("HEXISTS", base + "disp", key) == "0", 5,
+             "the dispatch record removed by the start answer")
+    # the job goes on under the new owner record: a stop reaches it
+    rc, _, err = ns[1].ctlj("stop", "p", key)
+    assert rc == 0, err
+    starts = [e for w in ws for e in w.events() if e[0] == "start" and e[1] == key]
+    assert len(starts) == 1, starts
+    check_history(ws, [])
+
+
 def test_redis_restarted_empty(env):
     ns, ws = cluster(env)
     keys = ["e-%d" % i for i in range(60)]
