@@ -83,9 +83,14 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct request *q = arg;
-	const char *what_s = q->type == PULSE_T_DISPATCH
-		? "no start answer in time; the job exists and will run"
-		: "no answer in time";
+	static const char *const adm[] = {
+		[ADM_NONE] = "not admitted in time (the node is joining its pool, "
+		             "or the pool is being rebuilt); the job was not created",
+		[ADM_SENT] = "no answer to the admission in time; JOB tells "
+		             "whether the job exists",
+		[ADM_DONE] = "no start answer in time; the job exists and will run"};
+	const char *what_s = q->type == PULSE_T_DISPATCH ? adm[q->admission]
+	                                                 : "no answer in time";
 	request_finish(q->pool->d, q->rid, PULSE_E_TIMEOUT, what_s);
 }
 
@@ -200,6 +205,19 @@ static const char *reply_code(redisReply *r)
 	return r->element[0]->str;
 }
 
+/* A script answered LOST: Redis does not know this node (it lost its
+ * data, or others reaped the node), so the jobs running here are not
+ * announced there and a key that runs may look free, a stop may find
+ * nothing. Ask again once the node re-joined (pool_lost). */
+static int retry_if_lost(struct request *q, const char *code)
+{
+	if (strcmp(code, "LOST") != 0)
+		return 0;
+	pool_lost(q->pool);
+	retry_in(q, RETRY_MS);
+	return 1;
+}
+
 static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct request *q = qref_take(d, arg);
@@ -212,6 +230,11 @@ static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 		               "whether the job exists");
 		return;
 	}
+	q->admission = ADM_NONE;
+	if (retry_if_lost(q, code))
+		return;
+	if (strcmp(code, "OWNED") == 0 || strcmp(code, "WAIT") == 0)
+		q->admission = ADM_DONE;
 	if (strcmp(code, "OWNED") == 0 && r->elements >= 2 &&
 	    r->element[1]->type == REDIS_REPLY_INTEGER) {
 		/* The local worker admit.lua recorded, not a fresh pick (the
@@ -275,6 +298,7 @@ static void dispatch(struct request *q)
 	sargs_u64(&a, p->opts.max_queued_jobs);
 	sargs_str(&a, owner && onode ? owner : "");
 	sargs_str(&a, owner && onode ? onode : "");
+	q->admission = ADM_SENT;
 	store_script(p->d->store, S_ADMIT, p->base, a.n, a.v, a.l, admit_cb,
 	             qref(q));
 	sargs_free(&a);
@@ -291,6 +315,8 @@ static void route_cb(struct pulsed *d, redisReply *r, void *arg)
 	int op = q->type == PULSE_T_STOP ? OP_HALT : OP_EVENT;
 	if (!code) {
 		request_finish(d, q->rid, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+	} else if (retry_if_lost(q, code)) {
+		return;
 	} else if (strcmp(code, "JOB_NOT_FOUND") == 0) {
 		request_finish(d, q->rid, PULSE_E_JOB_NOT_FOUND, "job not found");
 	} else if (strcmp(code, "LOCAL") == 0) {

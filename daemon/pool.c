@@ -67,6 +67,14 @@ int pool_usable(struct pool *p)
 	return store_up(p->d->store) && p->state == POOL_ACTIVE;
 }
 
+/* A script found this node unregistered (Redis lost its data, or others
+ * reaped the node). The lease confirms it and re-joins (lease_cb): one
+ * path whoever noticed first, and no second join while one is on its way. */
+void pool_lost(struct pool *p)
+{
+	lease_renew(p);
+}
+
 uint64_t pool_redis_now_ms(const struct pool *p)
 {
 	return (uint64_t)((int64_t)now_ms() + p->redis_offset_ms);
@@ -235,7 +243,7 @@ static void claim_cb(struct pulsed *d, redisReply *r, void *arg)
 		return;
 	if (r->element[0]->type == REDIS_REPLY_STRING &&
 	    strcmp(r->element[0]->str, "LOST") == 0) {
-		lease_renew(p);
+		pool_lost(p);
 		return;
 	}
 	for (size_t i = 1; i + 4 <= r->elements; i += 4) {

@@ -176,6 +176,11 @@ struct session {
 };
 
 /* A client request waiting for an answer (local or from another node). */
+/* How far a dispatch got, for its TIMEOUT message: nothing sent (the
+ * job was not created), admit.lua sent but unanswered (unknown), or the
+ * job admitted (it exists and will run). */
+enum { ADM_NONE = 0, ADM_SENT, ADM_DONE };
+
 struct request {
 	uint64_t rid;
 	uint64_t sid;       /* session to answer (0: nobody waits) */
@@ -186,6 +191,7 @@ struct request {
 	char *payload;
 	size_t plen;
 	char *owner;        /* local worker chosen at admission (dispatch) */
+	int admission;      /* dispatch: ADM_NONE, ADM_SENT or ADM_DONE */
 	uint64_t started_us;
 	struct event *timer;
 	struct event *retry;
@@ -371,6 +377,7 @@ void pool_membership_changed(struct pool *p);
 void pool_scan_waiting(struct pool *p);
 void pool_on_event(struct pool *p, const char *msg, size_t len);
 int pool_usable(struct pool *p); /* Redis up and lease held */
+void pool_lost(struct pool *p);  /* a script answered LOST */
 /* Redis's clock now, estimated from the offset seen at the last lease. */
 uint64_t pool_redis_now_ms(const struct pool *p);
 const char *pool_owner_of(struct pool *p, const char *key, size_t klen);

@@ -6,7 +6,12 @@
 -- start answer needs no lookup), {'WAIT'} when it waits for a worker, or
 -- an error code: SHUTDOWN, JOB_EXISTS, POOL_FULL; or {'REBUILD', ms}
 -- while the pool is being rebuilt after Redis lost it (join.lua): the
--- caller tries again in ms.
+-- caller tries again in ms; or {'LOST'} when the caller node is not
+-- registered: Redis lost its data (or reaped the node) and no node has
+-- re-joined yet, so nothing marks the rebuild and the jobs that run are
+-- not announced; admitting a key now could start a second copy of a
+-- running job and leave a dispatch record nobody answers. The caller
+-- re-joins first.
 -- The worker comes from the caller's view and is not looked up here: if
 -- it has left meanwhile, its node (which checks its own workers) gives
 -- the job back to 'wait' at once (worker_assign), and a node that is gone
@@ -15,6 +20,7 @@ local key, payload, caller, rid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local maxq = tonumber(ARGV[5])
 local wid, wnode = ARGV[6], ARGV[7]
 if redis.call('HEXISTS', B .. 'state', 'shutdown') == 1 then return {'SHUTDOWN'} end
+if not redis.call('HGET', B .. 'inc', caller) then return {'LOST'} end
 local rebuild = redis.call('PTTL', B .. 'rebuild')
 if rebuild > 0 then return {'REBUILD', rebuild} end
 -- the existence check and the record in one command

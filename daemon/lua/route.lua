@@ -4,9 +4,17 @@
 -- the caller's node; {'ROUTED'} after appending the event to the owner
 -- node's inbox; {'WAIT'} when the job is between owners (the caller
 -- retries shortly: the event goes to the next owner, it is not dropped);
--- {'DELETED', dispatch record} when a stop removed a job that was waiting.
+-- {'DELETED', dispatch record} when a stop removed a job that was waiting;
+-- {'LOST'} when the caller node is not registered (it re-joins, then asks
+-- again). A key missing while the pool is being rebuilt after Redis lost
+-- it is not an answer yet (a node that has not re-joined may run it):
+-- {'WAIT'}.
 local key, op, caller, rid, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if redis.call('HEXISTS', B .. 'jobs', key) == 0 then return {'JOB_NOT_FOUND'} end
+if not redis.call('HGET', B .. 'inc', caller) then return {'LOST'} end
+if redis.call('HEXISTS', B .. 'jobs', key) == 0 then
+  if redis.call('PTTL', B .. 'rebuild') > 0 then return {'WAIT'} end
+  return {'JOB_NOT_FOUND'}
+end
 local o = redis.call('HGET', B .. 'owner', key)
 if not o then
   if op ~= 's' then return {'WAIT'} end

@@ -398,7 +398,8 @@ class Cluster:
         owner = self.hash("owner")
         wait, disp = self.zcard("wait"), self.hash("disp")
         if wait or disp:
-            return "waiting %d, dispatching %d" % (wait, len(disp))
+            return "waiting %d, dispatching %d %r" % (
+                wait, len(disp), sorted(disp.items())[:3])
         run = self.running_by_key()
         two = {k: v for k, v in run.items() if len(v) > 1}
         if two:

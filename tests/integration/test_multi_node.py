@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import SLOW, check_history, wait_for
+from harness import SLOW, check_history, frame, raw_session, read_frame, wait_for
 
 TTL = "600ms"
 TTL_S = 0.6
@@ -412,6 +412,57 @@ def test_flush_while_a_node_is_frozen_no_double_run(env):
     expect = [x for x in keys if x not in on_b] + [k]
     wait_for(lambda: all_running_once(ws, expect), 10, "k running once, on a")
     check_history(ws, expect)
+
+
+def test_requests_right_after_a_flush_wait_for_the_rejoin(env):
+    """Between a FLUSHALL and the first re-join nothing marks the rebuild
+    and no running job is announced (found by make chaos). A dispatch then
+    of a key that runs must not be admitted: the owner's re-join would
+    take it out of 'wait' and its dispatch record would stay for ever,
+    its caller unanswered. A stop then must not answer "not found". The
+    caller node re-joins first, then waits out the rebuild."""
+    ns, ws = cluster(env, nodes=2, workers=1, ttl="3s")
+    a, b = ns
+    base = "pulse:{p}:"
+    keys = ["fl-%d" % i for i in range(20)]
+    dispatch_all(a, keys)
+    on_b = sorted(running(ws[1:]))
+    assert on_b, "no key landed on node b's worker"
+    k = on_b[0]
+    env.redis.cli("FLUSHALL")
+    rc, data, err = a.ctlj("dispatch", "p", k, "again")
+    assert rc == 1 and data["code"] == "JOB_EXISTS", (rc, data, err)
+    assert env.redis.cli("HLEN", base + "disp") == "0"
+    assert env.redis.cli("ZCARD", base + "wait") == "0"
+    wait_for(lambda: all_running_once(ws, keys), 10, "every job running once")
+    env.redis.cli("FLUSHALL")
+    rc, data, err = a.ctlj("stop", "p", k)
+    assert rc == 0, (rc, data, err)
+    rest = [x for x in keys if x != k]
+    wait_for(lambda: all_running_once(ws, rest), 10, "k stopped, the rest running")
+    check_history(ws, rest)
+
+
+def test_dispatch_timing_out_before_its_admission_says_nothing_exists(env):
+    """A dispatch whose own timeout ends while the pool is being rebuilt
+    was never admitted: its TIMEOUT says the job was not created (not
+    "the job exists and will run"), and it is not created later."""
+    ns, ws = cluster(env, nodes=1, workers=1, ttl="3s")
+    a = ns[0]
+    env.redis.cli("FLUSHALL")
+    s = raw_session(a.sock)
+    s.sendall(frame({"t": 1, "v": 1, "role": "client"}))
+    assert read_frame(s)["t"] == 2  # WELCOME
+    s.sendall(frame({"t": 10, "id": 1, "pool": "p", "key": "never",
+                     "payload": b"x", "timeout": 300}))
+    m = read_frame(s)
+    s.close()
+    assert m["t"] == 3 and m["code"] == "TIMEOUT", m  # ERROR
+    assert "the job was not created" in m["msg"], m
+    wait_for(lambda: int(env.redis.cli("PTTL", "pulse:{p}:rebuild")) < 0, 10,
+             "the rebuild to end")
+    assert a.ctlj("job", "p", "never")[0] == 1
+    assert "never" not in running(ws)
 
 
 def test_redis_connection_that_stops_answering_is_made_again(env):
