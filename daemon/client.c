@@ -230,11 +230,10 @@ static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 		               "whether the job exists");
 		return;
 	}
-	q->admission = ADM_NONE;
+	q->admission = strcmp(code, "OWNED") == 0 || strcmp(code, "WAIT") == 0
+	               ? ADM_DONE : ADM_NONE;
 	if (retry_if_lost(q, code))
 		return;
-	if (strcmp(code, "OWNED") == 0 || strcmp(code, "WAIT") == 0)
-		q->admission = ADM_DONE;
 	if (strcmp(code, "OWNED") == 0 && r->elements >= 2 &&
 	    r->element[1]->type == REDIS_REPLY_INTEGER) {
 		/* The local worker admit.lua recorded, not a fresh pick (the

@@ -85,9 +85,18 @@ struct job {
 	size_t plen;
 	struct jobop *ops; /* head is in flight once evid != 0 */
 	struct jobop **tail;
-	struct job *again; /* a new assignment of this key to this worker that
-	                      came while the job was halting: started when the
-	                      halt ends (worker.c, job_end) */
+	struct reassign *again; /* assigned again while halting: started
+	                           when the halt ends (worker.c, job_end) */
+};
+
+/* A new assignment of a job's key to the worker that is halting it: what
+ * worker_assign needs besides the key and the worker, which are the
+ * job's. */
+struct reassign {
+	uint64_t fence;
+	char *payload;
+	size_t plen;
+	char *disp;
 };
 
 /* A worker session attached to this node. */
@@ -175,12 +184,12 @@ struct session {
 	unsigned tickers;   /* ticker subscriptions opened (ticker.c) */
 };
 
-/* A client request waiting for an answer (local or from another node). */
 /* How far a dispatch got, for its TIMEOUT message: nothing sent (the
  * job was not created), admit.lua sent but unanswered (unknown), or the
  * job admitted (it exists and will run). */
 enum { ADM_NONE = 0, ADM_SENT, ADM_DONE };
 
+/* A client request waiting for an answer (local or from another node). */
 struct request {
 	uint64_t rid;
 	uint64_t sid;       /* session to answer (0: nobody waits) */

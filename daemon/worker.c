@@ -123,15 +123,12 @@ static int has_halt(const struct job *j)
 	return 0;
 }
 
-/* A job->again record: only its key, fence, payload and dispatch are
- * set; it is in no table. */
-static void again_free(struct job *a)
+static void reassign_free(struct reassign *a)
 {
 	if (!a)
 		return;
-	free(a->key);
-	free(a->disp);
 	free(a->payload);
+	free(a->disp);
 	free(a);
 }
 
@@ -154,7 +151,7 @@ static void job_free(struct job *j)
 			op_reroute(p, o);
 		op_free(p, o);
 	}
-	again_free(j->again);
+	reassign_free(j->again);
 	free(j->key);
 	free(j->disp);
 	free(j->payload);
@@ -165,15 +162,19 @@ static void job_free(struct job *j)
  * meanwhile (job->again) starts now, stop-then-start on one worker. */
 static void job_end(struct job *j)
 {
-	struct job *a = j->again;
-	struct pool *p = j->w->pool;
-	j->again = NULL;
-	job_free(j);
-	if (a) {
-		worker_assign(p, a->w->id, a->key, a->fence, a->payload, a->plen,
-		              a->disp);
-		again_free(a);
+	struct reassign *a = j->again;
+	if (!a) {
+		job_free(j);
+		return;
 	}
+	j->again = NULL;
+	struct pool *p = j->w->pool;
+	struct lworker *w = j->w; /* outlives its jobs */
+	char *key = xstrdup(j->key);
+	job_free(j);
+	worker_assign(p, w->id, key, a->fence, a->payload, a->plen, a->disp);
+	free(key);
+	reassign_free(a);
 }
 
 static void send_event(struct job *j, struct jobop *o)
@@ -316,6 +317,14 @@ static void answer_local_start(struct job *j)
 }
 
 
+/* The job runs on its worker under its current fence: its caller, if
+ * local, is answered now and Redis records the start. */
+static void report_started(struct job *j)
+{
+	answer_local_start(j);
+	call_started(j, "ok", NULL);
+}
+
 /* Hand jobs back to the waiting set: keys[i] owned by owners[i], which
  * is "<worker> <fence>" (release.lua skips any whose record changed). */
 void worker_release_keys(struct pool *p, const char *const *keys,
@@ -454,8 +463,7 @@ static void ack_start(struct job *j, struct jobop *o, int r, const char *msg)
 	op_free(p, o);
 	if (r == PULSE_ACK_OK) {
 		j->running = 1;
-		answer_local_start(j);
-		call_started(j, "ok", NULL);
+		report_started(j);
 		pump(j);
 		return;
 	}
@@ -548,29 +556,25 @@ static void take_over(struct job *j, uint64_t fence, const char *payload,
                       size_t plen, const char *disp)
 {
 	if (has_halt(j)) {
-		if (!j->again) {
-			j->again = calloc(1, sizeof(*j->again));
-			if (!j->again)
-				abort();
-			j->again->key = xstrdup(j->key);
-			j->again->w = j->w;
-		}
-		struct job *a = j->again;
-		free(a->payload);
-		free(a->disp);
+		struct reassign *a = calloc(1, sizeof(*a));
+		if (!a)
+			abort();
 		a->fence = fence;
 		a->payload = xmemdup(payload, plen);
 		a->plen = plen;
 		a->disp = disp ? xstrdup(disp) : NULL;
+		reassign_free(j->again); /* the newest assignment wins */
+		j->again = a;
+		LOGI(&j->w->pool->d->log, "pool %s: %s assigned again to worker %s "
+		     "while it stops there: started again once stopped",
+		     j->w->pool->name, j->key, j->w->id);
 		return;
 	}
 	j->fence = fence;
 	free(j->disp);
 	j->disp = disp ? xstrdup(disp) : NULL;
-	if (j->running) {
-		answer_local_start(j);
-		call_started(j, "ok", NULL);
-	}
+	if (j->running)
+		report_started(j);
 }
 
 void worker_assign(struct pool *p, const char *wid, const char *key,

@@ -20,7 +20,7 @@ local key, payload, caller, rid = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local maxq = tonumber(ARGV[5])
 local wid, wnode = ARGV[6], ARGV[7]
 if redis.call('HEXISTS', B .. 'state', 'shutdown') == 1 then return {'SHUTDOWN'} end
-if not redis.call('HGET', B .. 'inc', caller) then return {'LOST'} end
+if not registered(caller) then return {'LOST'} end
 local rebuild = redis.call('PTTL', B .. 'rebuild')
 if rebuild > 0 then return {'REBUILD', rebuild} end
 -- the existence check and the record in one command

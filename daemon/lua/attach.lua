@@ -5,7 +5,7 @@
 -- makes the same checks but leaves the worker out of placement.
 local node, wid, place = ARGV[1], ARGV[2], ARGV[3] ~= '0'
 if redis.call('HEXISTS', B .. 'state', 'shutdown') == 1 then return {'SHUTDOWN'} end
-if not redis.call('HGET', B .. 'inc', node) then return {'LOST'} end
+if not registered(node) then return {'LOST'} end
 local cur = redis.call('HGET', B .. 'workers', wid)
 if cur and cur ~= node then return {'TAKEN', cur} end
 if not place then

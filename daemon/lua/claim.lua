@@ -4,7 +4,7 @@
 -- and the node holds its lease.
 -- Returns {'LOST'}, or {'OK', then per job taken: key, worker, fence, payload}.
 local node = ARGV[1]
-if not redis.call('HGET', B .. 'inc', node) then return {'LOST'} end
+if not registered(node) then return {'LOST'} end
 local now = now_ms()
 local out = {'OK'}
 for i = 2, #ARGV, 2 do

@@ -20,6 +20,13 @@ local function parse_disp(d)
   return string.match(d, '^(%S+) (%S+)$')
 end
 
+-- Whether Redis knows the node (it joined and was not reaped since, and
+-- Redis did not lose its data): scripts a node calls answer {'LOST'}
+-- otherwise, and the node re-joins before it asks again.
+local function registered(node)
+  return redis.call('HGET', B .. 'inc', node) ~= false
+end
+
 -- Append to a node's inbox. NOMKSTREAM: only the node itself creates its
 -- inbox, so a message to a dead node cannot resurrect it. Returns false
 -- when the inbox does not exist.

@@ -10,7 +10,7 @@
 -- it is not an answer yet (a node that has not re-joined may run it):
 -- {'WAIT'}.
 local key, op, caller, rid, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-if not redis.call('HGET', B .. 'inc', caller) then return {'LOST'} end
+if not registered(caller) then return {'LOST'} end
 if redis.call('HEXISTS', B .. 'jobs', key) == 0 then
   if redis.call('PTTL', B .. 'rebuild') > 0 then return {'WAIT'} end
   return {'JOB_NOT_FOUND'}

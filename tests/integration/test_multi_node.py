@@ -276,6 +276,64 @@ def test_job_assigned_again_to_its_worker_is_answered_not_restarted(env):
     check_history(ws, [])
 
 
+def test_job_assigned_again_while_it_stops_is_started_after_the_stop(env):
+    """The same re-assignment arriving while the worker is still stopping
+    the key: no START while the stop runs (stop-then-start on one worker),
+    then one START under the new owner record, which answers its dispatch;
+    the stop that was under way looks for the job again and stops it."""
+    a = env.node("node-a", worker_ttl="3s")
+    a.ctlj("jobs", "p")
+    s = raw_session(a.sock)
+    s.sendall(frame({"t": 1, "v": 1, "role": "worker", "pool": "p",
+                     "name": "manual"}))
+    m = read_frame(s)
+    assert m["t"] == 2, m  # WELCOME
+    wid = m["worker"]
+    seen, halting, release = [], threading.Event(), threading.Event()
+
+    def serve():
+        # START, HALT, EVENT answered r=0; the first HALT only on release
+        while True:
+            try:
+                m = read_frame(s)
+            except OSError:
+                return
+            if m is None:
+                return
+            if m["t"] not in (20, 21, 22):
+                continue  # LEASE
+            seen.append((m["t"], m["key"]))
+            if m["t"] == 21 and not halting.is_set():
+                halting.set()
+                release.wait(30)
+            s.sendall(frame({"t": 23, "id": m["id"], "r": 0}))
+
+    threading.Thread(target=serve, daemon=True).start()
+    wait_for(lambda: a.pool_status("p")["workers_pool"] == 1, 5, "the worker placed")
+    base, key = "pulse:{p}:", "again-2"
+    assert a.ctlj("dispatch", "p", key, "x")[0] == 0
+    stop = {}
+    t = threading.Thread(target=lambda: stop.update(r=a.ctlj("stop", "p", key)))
+    t.start()
+    wait_for(halting.is_set, 5, "the HALT at the worker")
+    node, w, fence = env.redis.cli("HGET", base + "owner", key).split()
+    f2 = int(fence) + 1000
+    env.redis.cli("HSET", base + "disp", key, "node-z 78")
+    env.redis.cli("HSET", base + "owner", key, "%s %s %d" % (node, w, f2))
+    env.redis.cli("XADD", base + "inbox:" + node, "*", "t", "a", "k", key,
+                  "w", wid, "f", f2, "c", "node-z", "i", "78", "p", "y")
+    wait_for(lambda: "assigned again to worker" in a.logtext(), 5,
+             "the assignment held until the stop ends")
+    assert seen == [(20, key), (21, key)]  # no START while it stops
+    release.set()
+    t.join(30)
+    assert stop["r"][0] == 0, stop
+    assert seen == [(20, key), (21, key), (20, key), (21, key)], seen
+    assert env.redis.cli("HEXISTS", base + "disp", key) == "0"
+    assert a.ctlj("job", "p", key)[0] == 1
+    s.close()
+
+
 def test_redis_restarted_empty(env):
     ns, ws = cluster(env)
     keys = ["e-%d" % i for i in range(60)]
