@@ -477,8 +477,10 @@ def test_requests_right_after_a_flush_wait_for_the_rejoin(env):
     and no running job is announced (found by make chaos). A dispatch then
     of a key that runs must not be admitted: the owner's re-join would
     take it out of 'wait' and its dispatch record would stay for ever,
-    its caller unanswered. A stop then must not answer "not found". The
-    caller node re-joins first, then waits out the rebuild."""
+    its caller unanswered. A notify or a stop then must not answer "not
+    found". The caller node re-joins first, then waits out the rebuild
+    (a dispatch) or until the owner re-announced the key (a stop, a
+    notify)."""
     ns, ws = cluster(env, nodes=2, workers=1, ttl="3s")
     a, b = ns
     base = "pulse:{p}:"
@@ -493,6 +495,11 @@ def test_requests_right_after_a_flush_wait_for_the_rejoin(env):
     assert env.redis.cli("HLEN", base + "disp") == "0"
     assert env.redis.cli("ZCARD", base + "wait") == "0"
     wait_for(lambda: all_running_once(ws, keys), 10, "every job running once")
+    env.redis.cli("FLUSHALL")
+    rc, data, err = a.ctlj("notify", "p", k, "after-flush")
+    assert rc == 0, (rc, data, err)
+    assert ("notify", k, "after-flush") in [(e[0], e[1], e[4]) for w in ws
+                                            for e in w.events() if e[0] == "notify"]
     env.redis.cli("FLUSHALL")
     rc, data, err = a.ctlj("stop", "p", k)
     assert rc == 0, (rc, data, err)
