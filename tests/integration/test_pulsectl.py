@@ -8,8 +8,8 @@ import subprocess
 from harness import PULSECTL, wait_for
 
 
-def cluster(env, names="ab", workers=2):
-    ns = [env.node("node-%s" % c, worker_ttl="600ms") for c in names]
+def cluster(env, names="ab", workers=2, **pool_opts):
+    ns = [env.node("node-%s" % c, worker_ttl="600ms", **pool_opts) for c in names]
     for n in ns:
         n.ctlj("jobs", "p")
     ws = [env.worker(n, name="%s-w%d" % (n.name, i))
@@ -188,8 +188,12 @@ def test_workers_and_jobs_of_every_pool(env):
 def test_pulsed_stopping_during_a_drain_answers_the_drain(env):
     """A DRAIN still waiting when pulsed stops ends with the session (the
     caller is not left hanging) and pulsed exits cleanly, its waiting
-    drain freed (make test-asan checks the leak)."""
-    (a, b), ws = cluster(env, "ab", workers=1)
+    drain freed (make test-asan checks the leak). The slow worker's stop
+    (2 s) outlasts b's worker shutdown TTL (0.5 s), so b exits with the
+    job still there and the drain still waiting; with a stop that ended
+    first, b would hand the job on and the drain rightly answer OK just
+    before b exits (a race this test once lost)."""
+    (a, b), ws = cluster(env, "ab", workers=1, worker_shutdown_ttl="500ms")
     keys = slow_worker_with_a_job(env, a, b, 2000, "dq")
     drain = subprocess.Popen([PULSECTL, "-s", b.sock, "--json", "drain", "--timeout", "60"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
