@@ -276,6 +276,10 @@ static void dispatch(struct request *q)
 		request_finish(p->d, q->rid, PULSE_E_SHUTDOWN, "pool is shut down");
 		return;
 	}
+	if (pool_refusal(p)) {
+		request_finish(p->d, q->rid, PULSE_E_UNAVAILABLE, pool_refusal(p));
+		return;
+	}
 	if (!pool_usable(p)) {
 		/* first use of the pool (joining) or Redis away: admit once the
 		 * node is in the pool, or answer TIMEOUT (nothing admitted) */
@@ -342,6 +346,10 @@ static void route_cb(struct pulsed *d, redisReply *r, void *arg)
 static void route(struct request *q)
 {
 	struct pool *p = q->pool;
+	if (pool_refusal(p)) {
+		request_finish(p->d, q->rid, PULSE_E_UNAVAILABLE, pool_refusal(p));
+		return;
+	}
 	if (!pool_usable(p)) {
 		/* Redis away or the node re-joining: try again until the
 		 * request's own timeout. */

@@ -60,6 +60,7 @@ void context_free(struct pulsed *d)
 		event_base_free(d->base);
 	d->base = NULL;
 	free(d->node);
+	free(d->holder);
 	free(d->config_path);
 	config_free(&d->cfg);
 }

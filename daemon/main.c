@@ -36,23 +36,65 @@ static void usage(FILE *f)
 	           DEFAULT_CONFIG);
 }
 
-/* A node id that is stable across restarts of the same service: the
- * configured one, else the host name plus a hash of the socket path (so
- * several pulsed on one host get distinct ids). */
+/* The first line of a small file such as /etc/machine-id, or "" when
+ * there is none. */
+static void read_line(const char *path, char *out, size_t n)
+{
+	out[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	if (!fgets(out, (int)n, f))
+		out[0] = '\0';
+	fclose(f);
+	out[strcspn(out, "\r\n")] = '\0';
+}
+
+/* A node id that is stable across restarts of the same service and
+ * unique per host: the configured one, else the host name, the first 8
+ * hex digits of /etc/machine-id (cloned hosts and containers often share
+ * a host name; each gets its own machine id) and a hash of the socket
+ * path (several pulsed on one host). Only [A-Za-z0-9.-] are kept. */
 static char *make_node_id(const config *c)
 {
 	if (c->node_id)
 		return xstrdup(c->node_id);
-	char host[256] = "host", id[320];
+	char host[256] = "host", mid[64], id[340];
 	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	host[64] = '\0';
 	for (char *p = host; *p; p++)
 		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') &&
 		    !(*p >= '0' && *p <= '9') && *p != '-' && *p != '.')
 			*p = '-';
-	snprintf(id, sizeof(id), "%s-%04llx", host,
+	read_line("/etc/machine-id", mid, sizeof(mid));
+	if (!mid[0])
+		read_line("/var/lib/dbus/machine-id", mid, sizeof(mid));
+	mid[strspn(mid, "0123456789abcdef")] = '\0';
+	mid[8] = '\0';
+	snprintf(id, sizeof(id), "%s%s%s-%04llx", host, mid[0] ? "-" : "", mid,
 	         (unsigned long long)(table_hash(c->socket_path,
 	                                         strlen(c->socket_path)) & 0xffff));
 	return xstrdup(id);
+}
+
+/* Who this process is, as join.lua records the holder of the node id:
+ * the boot id (so that a holder on this very host can be checked with
+ * kill(pid, 0)), the pid, the host name and the socket path. */
+static char *make_holder(const config *c)
+{
+	char boot[64], host[256] = "host", out[1024];
+	read_line("/proc/sys/kernel/random/boot_id", boot, sizeof(boot));
+	if (!boot[0] || strchr(boot, ' '))
+		snprintf(boot, sizeof(boot), "-");
+	gethostname(host, sizeof(host) - 1);
+	host[sizeof(host) - 1] = '\0';
+	for (char *p = host; *p; p++)
+		if (*p == ' ')
+			*p = '-';
+	snprintf(out, sizeof(out), "%s %ld %s %s", boot, (long)getpid(), host,
+	         c->socket_path);
+	return xstrdup(out);
 }
 
 static void finish(struct pulsed *d)
@@ -257,6 +299,7 @@ int main(int argc, char **argv)
 	}
 	d.config_path = cpath ? xstrdup(cpath) : NULL;
 	d.node = make_node_id(&d.cfg);
+	d.holder = make_holder(&d.cfg);
 	d.start_ms = now_ms();
 	srandom((unsigned)(now_us() ^ (uint64_t)getpid() << 16));
 	signal(SIGPIPE, SIG_IGN);

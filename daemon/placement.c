@@ -26,7 +26,7 @@ static uint64_t mix(uint64_t z)
 
 uint64_t placement_score(const char *key, size_t klen, const char *wid)
 {
-	uint64_t h = 1469598103934665603ull;
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
 	for (size_t i = 0; i < klen; i++) {
 		h ^= (unsigned char)key[i];
 		h *= 1099511628211ull;

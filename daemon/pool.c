@@ -22,7 +22,9 @@
  *     patched from messages; pub/sub only says "look again", and the lease
  *     reply's epoch catches any message that was lost.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -472,6 +474,13 @@ static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
 	p->jobs_pool = (uint64_t)r->element[5]->integer;
 	int shut = r->elements > 6 && r->element[6]->type == REDIS_REPLY_INTEGER &&
 	           r->element[6]->integer == 1;
+	if (r->elements > 8 && r->element[7]->type == REDIS_REPLY_INTEGER &&
+	    r->element[8]->type == REDIS_REPLY_INTEGER &&
+	    (r->element[7]->integer > 0 || r->element[8]->integer > 0))
+		LOGW(&d->log, "pool %s: Redis listed workers of this node that do "
+		     "not match its sessions: %lld removed from placement, %lld "
+		     "put back", p->name, r->element[7]->integer,
+		     r->element[8]->integer);
 	free(c);
 	if (shut) {
 		pool_shutdown_local(p); /* the 's' message may have been lost */
@@ -588,6 +597,12 @@ static void lease_renew(struct pool *p)
 	sargs_str(&a, p->inc);
 	sargs_u64(&a, p->opts.worker_ttl_ms);
 	sargs_u64(&a, reap_margin_ms(p));
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it)))
+		if (worker_placed_for_lease(e->val))
+			sargs_str(&a, ((struct lworker *)e->val)->id);
 	store_script(p->d->store, S_LEASE, p->base, a.n, a.v, a.l, lease_cb, c);
 	sargs_free(&a);
 }
@@ -675,6 +690,62 @@ static void add_fenced_jobs(struct pool *p, sargs *a)
 	}
 }
 
+/* Whether the holder of the node id that join.lua named ("<boot id> <pid>
+ * ..." of another process) is a process of this host that no longer
+ * runs: a pulsed restarted here before its old lease ran out. */
+static int holder_dead_here(const struct pulsed *d, const char *held)
+{
+	size_t bl = strcspn(d->holder, " ");
+	if (strncmp(held, d->holder, bl) != 0 || held[bl] != ' ' ||
+	    strcmp(d->holder, "-") == 0 || strncmp(held, "- ", 2) == 0)
+		return 0;
+	long pid = strtol(held + bl + 1, NULL, 10);
+	return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* join.lua refused: another live process holds this node id. Nothing of
+ * the other's is touched; requests on the pool answer UNAVAILABLE naming
+ * the holder (pool_refusal), and the join is tried again at each lease
+ * tick, so the node joins once the other's lease ends. A holder that is
+ * a dead process of this host (a restart within the old lease) is taken
+ * over at once. */
+static void id_taken(struct pool *p, redisReply *r)
+{
+	const char *held = r->elements >= 2 &&
+	                   r->element[1]->type == REDIS_REPLY_STRING
+	                   ? r->element[1]->str : "?";
+	long long left = r->elements >= 3 &&
+	                 r->element[2]->type == REDIS_REPLY_INTEGER
+	                 ? r->element[2]->integer : -1;
+	if (holder_dead_here(p->d, held)) {
+		LOGI(&p->d->log, "pool %s: node id %s was held by a process of "
+		     "this host that is gone (%s): taking it over", p->name,
+		     p->d->node, held);
+		p->force_join = 1;
+		pool_join(p);
+		return;
+	}
+	char msg[1200];
+	snprintf(msg, sizeof(msg), "node id %s is held by another live pulsed "
+	         "(boot id, pid, host, socket: %s): give each pulsed its own "
+	         "node.id", p->d->node, held);
+	uint64_t now = now_ms();
+	/* once per holder, then every 30 s: the join is retried far more often */
+	if (!p->taken_by || strcmp(p->taken_by, msg) != 0 ||
+	    now - p->taken_logged_ms >= 30000) {
+		LOGE(&p->d->log, "pool %s: %s; its lease ends in %lld ms unless "
+		     "renewed, and this node joins then", p->name, msg, left);
+		p->taken_logged_ms = now;
+	}
+	free(p->taken_by);
+	p->taken_by = xstrdup(msg);
+}
+
+const char *pool_refusal(const struct pool *p)
+{
+	return p->taken_by;
+}
+
 static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct pool *p = arg;
@@ -690,8 +761,18 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 		forget_fenced(p);
 		return;
 	}
+	if (strcmp(r->element[0]->str, "TAKEN") == 0) {
+		id_taken(p, r);
+		return;
+	}
 	if (r->elements < 5)
 		return;
+	if (p->taken_by)
+		LOGI(&p->d->log, "pool %s: node id %s is free again", p->name,
+		     p->d->node);
+	free(p->taken_by);
+	p->taken_by = NULL;
+	p->force_join = 0;
 	uint64_t now = now_ms();
 	if (p->joined_ms && r->element[3]->type == REDIS_REPLY_INTEGER &&
 	    r->element[3]->integer == 1)
@@ -734,6 +815,8 @@ static void pool_join(struct pool *p)
 	sargs_str(&a, p->inc);
 	sargs_u64(&a, p->opts.worker_ttl_ms);
 	sargs_str(&a, p->joined_ms ? "1" : "0"); /* rejoin: see join.lua */
+	sargs_str(&a, p->d->holder);
+	sargs_str(&a, p->force_join ? "1" : "0");
 	size_t nw = 0;
 	table_iter it;
 	struct tentry *e;
@@ -892,6 +975,7 @@ void pool_free(struct pool *p)
 	event_free(p->rebalance_ev);
 	free(p->name);
 	free(p->base);
+	free(p->taken_by);
 	free(p->channel);
 	free(p);
 }

@@ -105,7 +105,8 @@ struct lworker {
 	struct pool *pool;
 	struct session *sess;
 	int notify;        /* handles notifications */
-	int attached;      /* recorded in Redis */
+	int attached;      /* recorded in Redis (WELCOME sent) */
+	int attaching;     /* attach.lua sent, not answered yet */
 	int detaching;     /* DETACH received: halting its jobs */
 	uint64_t detach_id;
 	table jobs;        /* key -> struct job */
@@ -159,6 +160,10 @@ struct pool {
 	uint64_t joined_ms;
 	uint64_t leave_sid, leave_id; /* a LEAVE request being carried out */
 	int leaving;                  /* leave.lua sent */
+	char *taken_by;     /* the node id's other live holder (join.lua
+	                       answered TAKEN), until a join succeeds */
+	int force_join;     /* that holder was found dead on this host */
+	uint64_t taken_logged_ms;
 };
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -255,6 +260,8 @@ struct pulsed {
 	char *config_path;
 	logger log;
 	char *node;         /* node id */
+	char *holder;       /* "<boot id> <pid> <host> <socket>": this process,
+	                       as join.lua records who holds the node id */
 	uint64_t start_ms;
 	int stopping;       /* enum stop_phase */
 	int draining;       /* DRAIN: local workers stay out of placement */
@@ -370,6 +377,7 @@ void worker_send_attach(struct lworker *w);
 /* Whether w belongs in the pool's placement (attached, not leaving, and
  * pulsed not draining). */
 int worker_in_placement(const struct lworker *w);
+int worker_placed_for_lease(const struct lworker *w);
 void worker_release_keys(struct pool *p, const char *const *keys,
                          const char *const *owners, size_t n);
 /* Send LEASE (ms) to one worker, or to every worker of the pool (w NULL). */
@@ -386,6 +394,9 @@ void pool_membership_changed(struct pool *p);
 void pool_scan_waiting(struct pool *p);
 void pool_on_event(struct pool *p, const char *msg, size_t len);
 int pool_usable(struct pool *p); /* Redis up and lease held */
+/* Why the node cannot be in the pool at all (its id is another live
+ * process's), or NULL. */
+const char *pool_refusal(const struct pool *p);
 void pool_lost(struct pool *p);  /* a script answered LOST */
 /* Redis's clock now, estimated from the offset seen at the last lease. */
 uint64_t pool_redis_now_ms(const struct pool *p);

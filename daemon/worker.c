@@ -681,8 +681,9 @@ static void attach_cb(struct pulsed *d, redisReply *r, void *arg)
 	uint64_t sid = (uint64_t)(uintptr_t)arg;
 	struct session *s = session_find(d, sid);
 	if (!s || !s->worker)
-		return;
+		return; /* gone: worker_session_closed sent detach.lua after it */
 	struct lworker *w = s->worker;
+	w->attaching = 0;
 	const char *code = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
 	                   r->element[0]->type == REDIS_REPLY_STRING
 	                   ? r->element[0]->str : NULL;
@@ -706,9 +707,14 @@ static void attach_cb(struct pulsed *d, redisReply *r, void *arg)
 	else if (code && strcmp(code, "SHUTDOWN") == 0)
 		session_drop(s, PULSE_E_SHUTDOWN, "pool is shut down");
 	else if (code && strcmp(code, "LOST") == 0)
-		session_drop(s, PULSE_E_UNAVAILABLE, "node is re-joining the pool");
-	else
+		/* Redis lost this node: the re-join places a worker already
+		 * attached and attaches one not yet (worker_pool_joined); a
+		 * healthy session is never cut for it. */
+		pool_lost(w->pool);
+	else if (!w->attached)
 		session_drop(s, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+	/* else an undrain's attach lost with the connection: the re-join
+	 * after Redis comes back places the worker */
 }
 
 /* Record the worker in Redis and, unless this pulsed drains, in
@@ -717,6 +723,7 @@ void worker_send_attach(struct lworker *w)
 {
 	const char *argv[3] = {w->pool->d->node, w->id,
 	                       w->pool->d->draining ? "0" : "1"};
+	w->attaching = 1;
 	store_script(w->pool->d->store, S_ATTACH, w->pool->base, 3, argv, NULL,
 	             attach_cb, (void *)(uintptr_t)w->sess->sid);
 }
@@ -724,6 +731,15 @@ void worker_send_attach(struct lworker *w)
 int worker_in_placement(const struct lworker *w)
 {
 	return w->attached && !w->detaching && !w->pool->d->draining;
+}
+
+/* What the lease tells Redis this node has in placement: the workers
+ * placed, and those whose attach is on its way (Redis runs it before the
+ * lease); see lease.lua. */
+int worker_placed_for_lease(const struct lworker *w)
+{
+	return w->sess && (w->attached || w->attaching) && !w->detaching &&
+	       !w->pool->d->draining;
 }
 
 int worker_attach(struct session *s, const pulse_msg *m, char *err,
@@ -744,6 +760,11 @@ int worker_attach(struct session *s, const pulse_msg *m, char *err,
 	if (p->state == POOL_SHUTDOWN) {
 		*code = PULSE_E_SHUTDOWN;
 		snprintf(err, errlen, "pool %s is shut down", pool);
+		return -1;
+	}
+	if (pool_refusal(p)) {
+		*code = PULSE_E_UNAVAILABLE;
+		snprintf(err, errlen, "%s", pool_refusal(p));
 		return -1;
 	}
 	if (d->stopping) {
@@ -955,7 +976,7 @@ void worker_session_closed(struct session *s)
 	 * is fenced or re-joining: a join in flight may name this worker, and
 	 * detach.lua, behind it on the same connection, takes it out again
 	 * (it is a no-op where the worker is not this node's). */
-	if (w->attached && store_up(p->d->store))
+	if ((w->attached || w->attaching) && store_up(p->d->store))
 		worker_leave_placement(w);
 	if (i > 0 && pool_usable(p)) {
 		p->d->m.moves[MOVED_WORKER_GONE] += i; /* metrics */

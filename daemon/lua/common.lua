@@ -91,6 +91,7 @@ local function reap(node, now)
   redis.call('DEL', B .. 'inbox:' .. node)
   redis.call('ZREM', B .. 'nodes', node)
   redis.call('HDEL', B .. 'inc', node)
+  redis.call('HDEL', B .. 'holder', node)
   if #keys > 0 then redis.call('PUBLISH', B .. 'ev', 'w') end
   return #keys
 end

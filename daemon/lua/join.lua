@@ -1,6 +1,8 @@
 -- join.lua: a node (re)joins its pool under a new incarnation.
 -- ARGV: node, incarnation, ttl (ms), rejoin ('1' when this node was in
--- the pool before: Redis may have lost the pool), nw, nf, then nw ids of
+-- the pool before: Redis may have lost the pool), holder ("<boot id>
+-- <pid> <host> <socket>": which process this is), force ('1': the holder
+-- named by an earlier TAKEN is known dead), nw, nf, then nw ids of
 -- its attached workers, then nf pairs (key, payload) of the jobs its last
 -- self-fence stopped, then triples (key, worker, payload) of the jobs its
 -- workers run now (only after Redis lost this node: a flush, a restart,
@@ -24,31 +26,43 @@
 -- re-joined yet, and must not be started a second time elsewhere. Within
 -- one TTL every live node has renewed (and so re-joined and re-announced
 -- its jobs) or has fenced itself (and stopped them).
--- Returns {'SHUTDOWN'} or {'OK', now, epoch, empty, requeued, then key,
+-- The node id is one process's: while the id's lease is live and was
+-- taken by another process (another holder), the join is refused with
+-- {'TAKEN', holder, ms left of its lease}, and nothing of the other's is
+-- touched; the node retries, and joins once that lease ends (or with
+-- force, when the caller found the other holder dead on its own host).
+-- Returns {'SHUTDOWN'}, the TAKEN above, or {'OK', now, epoch, empty, requeued, then key,
 -- fence per job (fence 0: conflict)}; empty is 1 when the pool had no
 -- state at all (its first node, or Redis lost everything); requeued
 -- counts the fenced jobs re-created.
 local node, inc, ttl, rejoin = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local nw, nf = tonumber(ARGV[5]), tonumber(ARGV[6])
+local holder, force = ARGV[5], ARGV[6]
+local nw, nf = tonumber(ARGV[7]), tonumber(ARGV[8])
 if redis.call('HEXISTS', B .. 'state', 'shutdown') == 1 then return {'SHUTDOWN'} end
+local now = now_ms()
+local held = redis.call('HGET', B .. 'holder', node)
+if held and held ~= holder and force ~= '1' then
+  local dl = tonumber(redis.call('ZSCORE', B .. 'nodes', node) or '0')
+  if dl >= now then return {'TAKEN', held, dl - now} end
+end
 local empty = redis.call('EXISTS', B .. 'epoch') == 0 and 1 or 0
 if empty == 1 and rejoin == '1' then
   redis.call('SET', B .. 'rebuild', node, 'PX', ttl)
 end
 local was_reaped = redis.call('HEXISTS', B .. 'reaped', node) == 1
 redis.call('HDEL', B .. 'reaped', node)
-local now = now_ms()
 reap(node, now)
 redis.call('HSET', B .. 'inc', node, inc)
+redis.call('HSET', B .. 'holder', node, holder)
 redis.call('ZADD', B .. 'nodes', now + ttl, node)
 redis.call('XADD', B .. 'inbox:' .. node, '*', 't', 'h')
-for i = 7, 6 + nw do
+for i = 9, 8 + nw do
   if not redis.call('HGET', B .. 'workers', ARGV[i]) then
     redis.call('HSET', B .. 'workers', ARGV[i], node)
   end
 end
 local requeued = 0
-local first = 7 + nw
+local first = 9 + nw
 for i = first, first + 2 * nf - 1, 2 do
   local key = ARGV[i]
   if not was_reaped and redis.call('HEXISTS', B .. 'jobs', key) == 0 then
