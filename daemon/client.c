@@ -78,6 +78,18 @@ void requests_fail_all(struct pulsed *d, int code, const char *msg)
 	}
 }
 
+void requests_data_lost(struct pool *p)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->d->requests);
+	while ((e = table_next(&it))) {
+		struct request *q = e->val;
+		if (q->pool == p && q->admission == ADM_DONE)
+			q->admission = ADM_UNSURE;
+	}
+}
+
 static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
@@ -88,7 +100,9 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 		             "or the pool is being rebuilt); the job was not created",
 		[ADM_SENT] = "no answer to the admission in time; JOB tells "
 		             "whether the job exists",
-		[ADM_DONE] = "no start answer in time; the job exists and will run"};
+		[ADM_DONE] = "no start answer in time; the job exists and will run",
+		[ADM_UNSURE] = "no start answer in time, and Redis lost its data "
+		               "meanwhile; JOB tells whether the job exists"};
 	const char *what_s = q->type == PULSE_T_DISPATCH ? adm[q->admission]
 	                                                 : "no answer in time";
 	request_finish(q->pool->d, q->rid, PULSE_E_TIMEOUT, what_s);

@@ -431,6 +431,7 @@ static void lost(struct pool *p)
 {
 	LOGW(&p->d->log, "pool %s: this node is no longer registered; re-joining",
 	     p->name);
+	requests_data_lost(p);
 	p->state = POOL_JOINING;
 	pool_join(p);
 }

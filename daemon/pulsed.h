@@ -190,9 +190,10 @@ struct session {
 };
 
 /* How far a dispatch got, for its TIMEOUT message: nothing sent (the
- * job was not created), admit.lua sent but unanswered (unknown), or the
- * job admitted (it exists and will run). */
-enum { ADM_NONE = 0, ADM_SENT, ADM_DONE };
+ * job was not created), admit.lua sent but unanswered (unknown), the
+ * job admitted (it exists and will run), or admitted and then Redis lost
+ * its data before the start answered (unknown again). */
+enum { ADM_NONE = 0, ADM_SENT, ADM_DONE, ADM_UNSURE };
 
 /* A client request waiting for an answer (local or from another node). */
 struct request {
@@ -333,6 +334,9 @@ struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred);
 void client_request(struct session *s, const pulse_msg *m);
 /* Answer a pending request (and free it). code 0 = ok. */
 void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg);
+/* Redis lost this node's pool state (pool.c, on LOST): admitted
+ * dispatches still waiting may have been lost with it. */
+void requests_data_lost(struct pool *p);
 void requests_fail_all(struct pulsed *d, int code, const char *msg);
 /* A DISPATCH or STOP on behalf of pulsed itself (a schedule's plan):
  * nobody waits for the answer. */

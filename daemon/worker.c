@@ -225,6 +225,8 @@ struct ackctx {
 	char *msg;
 	uint64_t rid; /* remove: the local stop request answered after it */
 	int code;     /* remove: the stop handler's answer */
+	char *disp;   /* started: the dispatch record sent, or NULL */
+	const char *result; /* started: "ok", "error" or "requeue" */
 };
 
 static struct ackctx *ackctx_new(struct job *j, const char *msg)
@@ -242,6 +244,7 @@ static struct ackctx *ackctx_new(struct job *j, const char *msg)
 
 static void ackctx_free(struct ackctx *c)
 {
+	free(c->disp);
 	free(c->key);
 	free(c->wid);
 	free(c->msg);
@@ -256,13 +259,32 @@ static struct job *ackctx_job(struct ackctx *c)
 	return NULL;
 }
 
+/* The request id of a dispatch record ("<caller node> <request id>")
+ * made on this node, or 0 (another node's, or no record). */
+static uint64_t local_rid(const struct pulsed *d, const char *disp)
+{
+	size_t nl = strlen(d->node);
+	if (disp && strncmp(disp, d->node, nl) == 0 && disp[nl] == ' ')
+		return strtoull(disp + nl + 1, NULL, 10);
+	return 0;
+}
+
 static void started_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct ackctx *c = arg;
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
 	    r->element[0]->type == REDIS_REPLY_STRING) {
 		const char *code = r->element[0]->str;
-		if (strcmp(code, "STALE") == 0) {
+		if (strcmp(code, "LOST") == 0) {
+			/* Redis lost this node between the worker's answer and
+			 * this record: a started job goes on running and the
+			 * re-join re-announces it; a refused first start is
+			 * answered as refused (Redis lost the job anyway). */
+			uint64_t rid = local_rid(d, c->disp);
+			if (rid && strcmp(c->result, "error") == 0)
+				request_finish(d, rid, PULSE_E_HANDLER, c->msg);
+			pool_lost(c->p);
+		} else if (strcmp(code, "STALE") == 0) {
 			/* The job was stopped or moved while it started: the
 			 * worker must not keep running it. */
 			struct job *j = ackctx_job(c);
@@ -287,6 +309,8 @@ static void call_started(struct job *j, const char *result, const char *msg)
 {
 	struct pool *p = j->w->pool;
 	struct ackctx *c = ackctx_new(j, msg);
+	c->disp = j->disp ? xstrdup(j->disp) : NULL;
+	c->result = result;
 	sargs a = {0};
 	sargs_str(&a, j->key);
 	sargs_str(&a, p->d->node);
@@ -311,9 +335,9 @@ static void call_started(struct job *j, const char *result, const char *msg)
 static void answer_local_start(struct job *j)
 {
 	struct pulsed *d = j->w->pool->d;
-	size_t nl = strlen(d->node);
-	if (j->disp && strncmp(j->disp, d->node, nl) == 0 && j->disp[nl] == ' ')
-		request_finish(d, strtoull(j->disp + nl + 1, NULL, 10), 0, NULL);
+	uint64_t rid = local_rid(d, j->disp);
+	if (rid)
+		request_finish(d, rid, 0, NULL);
 }
 
 

@@ -3,8 +3,9 @@
 --       retry delay (ms), dispatch record ("<caller node> <request id>"
 --       when the node knows which dispatch this start answers: a direct
 --       admission; '' when it must be looked up: a claimed job).
--- The owner record must still name this worker and fence, else {'STALE'}
--- (the job was stopped or moved meanwhile). When the start belongs to a
+-- {'LOST'} when the node is not registered. The owner record must still
+-- name this worker and fence, else {'STALE'} (the job was stopped or moved
+-- meanwhile). When the start belongs to a
 -- dispatch, its caller is answered: through the caller's inbox when remote,
 -- or by returning {code, request id} to a local caller.
 -- A failed first start of a dispatch removes the job (it never existed for
@@ -13,6 +14,11 @@
 local key, node, wid, fence = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local result, msg, delay = ARGV[5], ARGV[6], tonumber(ARGV[7])
 local rec = ARGV[8] or ''
+-- Redis lost this node (its data, or a reap): the node keeps what its
+-- worker started and re-joins, and join.lua re-announces it (or stops it
+-- when it was reaped and the job moved on). Answering STALE here would
+-- halt a job whose dispatch may have been answered OK already.
+if not registered(node) then return {'LOST'} end
 if redis.call('HGET', B .. 'owner', key) ~= node .. ' ' .. wid .. ' ' .. fence then
   return {'STALE'}
 end

@@ -200,3 +200,126 @@ def test_default_node_id_is_unique_per_host(env):
     mid = open("/etc/machine-id").read().strip()[:8]
     assert mid in node, node
     assert node.startswith(socket.gethostname().split(".")[0][:20].replace("_", "-")), node
+
+
+# ---- Redis losing its data between two steps -----------------------------
+
+T_OK, T_ERROR, T_DISPATCH, T_STOP, T_NOTIFY = 4, 3, 10, 11, 12
+
+
+class Caller:
+    """A raw client session, one request at a time: (code, message)."""
+
+    def __init__(self, sock):
+        self.s = raw_session(sock)
+        self.s.settimeout(30 * SLOW)
+        self.s.sendall(frame({"t": T_HELLO, "v": 1, "role": "client"}))
+        m = read_frame(self.s)
+        assert m and m["t"] == T_WELCOME, m
+        self.id = 0
+
+    def call(self, t, **fields):
+        self.id += 1
+        msg = {"t": t, "id": self.id, "pool": "p"}
+        msg.update(fields)
+        self.s.sendall(frame(msg))
+        while True:
+            m = read_frame(self.s)
+            assert m is not None, "session closed"
+            if m.get("id") == self.id:
+                if m["t"] == T_OK:
+                    return "OK", ""
+                return m.get("code", "?"), m.get("message", "")
+
+    def close(self):
+        self.s.close()
+
+
+def job_exists(env, key):
+    return env.redis.cli("HEXISTS", BASE + "jobs", key) == "1"
+
+
+def dispatch_under_flushes(env, caller_node, workers, seconds=8.0, callers=4,
+                           every=0.3, seed=14):
+    """Callers dispatch fresh keys while Redis is flushed about every
+    `every` s (jittered, seeded: a flush lands anywhere in a dispatch);
+    returns {key: (code, message)}."""
+    import random
+    rng = random.Random(seed)
+    results, lock, stop = {}, threading.Lock(), threading.Event()
+    errors = []
+
+    def run(i):
+        try:
+            c = Caller(caller_node.sock)
+            n = 0
+            while not stop.is_set():
+                n += 1
+                key = "f%d-%d" % (i, n)
+                code, msg = c.call(T_DISPATCH, key=key, payload=b"p",
+                                   timeout=int(1500 * SLOW))
+                with lock:
+                    results[key] = (code, msg)
+            c.close()
+        except Exception as e:  # a failure of the test itself
+            errors.append(repr(e))
+
+    ths = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(callers)]
+    for th in ths:
+        th.start()
+    deadline = time.monotonic() + seconds * SLOW
+    flushes = 0
+    while time.monotonic() < deadline:
+        stop.wait(rng.uniform(0.5, 1.5) * every * SLOW)
+        env.redis.cli("FLUSHALL")
+        flushes += 1
+    stop.set()
+    for th in ths:
+        th.join(timeout=60 * SLOW)
+    assert not errors, errors
+    assert flushes > 10 and len(results) > 500, (flushes, len(results))
+    return results
+
+
+def jobs_in_redis(env):
+    return set(x for x in env.redis.cli("HKEYS", BASE + "jobs").split("\n") if x)
+
+
+def check_answers_hold(env, results, workers):
+    """Every dispatch answered OK names a job that exists and runs; no
+    TIMEOUT said "exists" of a job that does not."""
+    oks = set(k for k, (c, _) in results.items() if c == "OK")
+    wait_for(lambda: oks <= jobs_in_redis(env), 5 * SLOW + 3 * TTL_S,
+             "every job answered OK to exist (missing: %r)"
+             % (sorted(oks - jobs_in_redis(env))[:10],))
+    jobs = jobs_in_redis(env)
+    said_exists = set(k for k, (c, m) in results.items()
+                      if c == "TIMEOUT" and "exists and will run" in m)
+    assert said_exists <= jobs, sorted(said_exists - jobs)
+    wait_for(lambda: set().union(*(w.running() for w in workers)) == jobs_in_redis(env),
+             5 * SLOW, "every existing job to run")
+    check_history(workers, jobs_in_redis(env))
+    return len(oks)
+
+
+def test_flushes_under_local_dispatch_lose_no_answered_job(env):
+    """Dispatches answered at the worker's ACK (local) while Redis is
+    flushed again and again: a job answered OK exists and runs afterwards
+    (old code: a flush between the ACK and started.lua made it STALE, the
+    node halted it, and the job no longer existed anywhere)."""
+    a = env.node("node-a", worker_ttl="200ms", ack_grace_period="750ms")
+    ws = [env.worker(a, name="w%d" % i) for i in range(2)]
+    results = dispatch_under_flushes(env, a, ws)
+    check_answers_hold(env, results, ws)
+
+
+def test_flushes_under_remote_dispatch_lose_no_answered_job(env):
+    """The same with the caller on a node that runs no worker: the start
+    answers go through Redis and the caller's inbox."""
+    a = env.node("node-a", worker_ttl="200ms", ack_grace_period="750ms")
+    b = env.node("node-b", worker_ttl="200ms", ack_grace_period="750ms")
+    ws = [env.worker(b, name="w%d" % i) for i in range(2)]
+    a.ctlj("jobs", "p")
+    wait_for(lambda: pool_workers(a) == 2, 5, "node-a to see node-b's workers")
+    results = dispatch_under_flushes(env, a, ws)
+    check_answers_hold(env, results, ws)
