@@ -9,7 +9,9 @@
  *
  * Invariants:
  *   - Every event gets exactly one ACK with the event's id, written before
- *     the next frame is handled, so pulsed sees answers in order.
+ *     the next frame is handled, so pulsed sees answers in order; only a
+ *     START or EVENT read before the end of the stream gets none (its
+ *     handler does not run: pulsed has handed the jobs on already).
  *   - A handler sees a NUL-terminated copy of the key and a payload that is
  *     never NULL (an empty payload points at ""), valid during the call.
  *   - Once the session ended (pulsed closed it, a bad frame, an I/O error)
@@ -22,6 +24,18 @@
  *     pulsed hands those jobs to other workers, and a key must never run
  *     in two places. A HALT for a key already stopped that way is
  *     answered ok without calling the handler again.
+ *   - The socket closes only after those stop handlers ran: pulsed hands
+ *     the jobs on the moment it sees the session end. `hold`, a second
+ *     descriptor of the socket, keeps it open even when the connection
+ *     layer has already closed its own (a bad frame, an I/O error).
+ *   - A LEASE takes effect when it is read from the socket, even behind
+ *     events not yet handled (lease_scan); `scanned` is how much of the
+ *     reader, from its first unconsumed frame, has been looked at, so
+ *     scanned > 0 means whole frames wait to be handled. The lease is
+ *     judged run out only when a read made after its deadline brought no
+ *     newer LEASE: a handler slower than the lease leaves them waiting in
+ *     the socket while pulsed is healthy. It is judged before every
+ *     handler call and whenever the frames read are all handled.
  *   - pulse_worker_stop() touches only `stop` (volatile sig_atomic_t) and
  *     write(2) on the non-blocking self-pipe, saving errno: it is
  *     async-signal-safe. The run loop drains the pipe whenever it is
@@ -52,6 +66,9 @@ struct pulse_worker {
 	int detaching; /* DETACH sent, its OK not yet seen */
 	int detached;  /* pulsed answered OK to DETACH */
 	uint64_t lease_end; /* monotonic ms; 0 until pulsed sent a LEASE */
+	uint64_t read_ms;   /* monotonic ms when the socket was last read */
+	size_t scanned;     /* reader bytes lease_scan looked at (whole frames) */
+	int hold;           /* second fd of the socket, closed after the stops */
 	char **run;    /* keys running here */
 	size_t nrun, caprun;
 	size_t *slot;  /* index over run: open addressing, position + 1 */
@@ -159,14 +176,126 @@ static void stop_all(pulse_worker *w)
 	}
 }
 
+/* End the session: stop what runs here, then close. The close comes last
+ * because pulsed hands the jobs on as soon as it sees it; before the stop
+ * handlers answered, a job would run in two places. */
 static int end_session(pulse_worker *w, int code)
 {
 	if (!w->ended) {
 		w->ended = code;
-		libpulse_conn_close(&w->conn);
 		stop_all(w);
+		libpulse_conn_close(&w->conn);
+		if (w->hold >= 0)
+			close(w->hold);
+		w->hold = -1;
 	}
 	return w->ended;
+}
+
+/* pulsed's LEASE ran out with no new one: it stopped running. */
+static int fence(pulse_worker *w)
+{
+	libpulse_errf(w->conn.err, sizeof(w->conn.err), PULSE_ERR_CLOSED,
+	              "pulsed did not renew the worker's lease: jobs stopped "
+	              "here, session closed");
+	return end_session(w, PULSE_ERR_CLOSED);
+}
+
+/* The type of a frame body as pulsed encodes it ("t" first, a small
+ * integer), read without decoding; -1 for any other layout. Lets
+ * lease_scan pass over events without decoding them twice. */
+static int peek_type(const uint8_t *b, size_t n)
+{
+	size_t i;
+	if (n == 0)
+		return -1;
+	if ((b[0] & 0xf0) == 0x80)
+		i = 1; /* fixmap */
+	else if (b[0] == 0xde)
+		i = 3; /* map 16 */
+	else if (b[0] == 0xdf)
+		i = 5; /* map 32 */
+	else
+		return -1;
+	if (n < i + 3 || b[i] != 0xa1 || b[i + 1] != 't')
+		return -1;
+	if (b[i + 2] < 0x80)
+		return b[i + 2];
+	if (b[i + 2] == 0xcc && n > i + 3)
+		return b[i + 3];
+	return -1;
+}
+
+/* Take the deadline from a frame that may be a LEASE, as of `at`. A frame
+ * that does not decode is left alone here: handling it ends the session. */
+static void lease_take(pulse_worker *w, const uint8_t *body, size_t n,
+                       uint64_t at)
+{
+	char why[160];
+	pulse_msg m;
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	if (pulse_msg_decode(body, n, &m, &u, why, sizeof(why)) == 0 &&
+	    m.type == PULSE_T_LEASE &&
+	    pulse_msg_require(&m, why, sizeof(why)) == 0)
+		/* Capped, so that the end cannot wrap and timeout() fits an
+		 * int; a day is "no fencing" in practice. */
+		w->lease_end = at + (m.timeout_ms < MAX_LEASE_MS ? m.timeout_ms
+		                                                  : MAX_LEASE_MS);
+	msgpack_unpacked_destroy(&u);
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+/* Give effect to every LEASE among the whole frames read and not yet
+ * looked at, dated `at` (their read). Events before them in the stream
+ * may wait unhandled: a LEASE says pulsed was alive when it wrote it,
+ * whatever it wrote before. */
+static void lease_scan(pulse_worker *w, uint64_t at)
+{
+	const pulse_reader *r = &w->conn.rd;
+	size_t held = pulse_reader_held(r);
+	if (w->scanned > held) /* frames consumed behind our back (conn.c's */
+		w->scanned = held; /* closed_reason): only ever at the end */
+	while (held - w->scanned >= PULSE_FRAME_HDR) {
+		const uint8_t *p = r->buf + r->off + w->scanned;
+		uint32_t n = get_be32(p);
+		if (n > r->max_body || held - w->scanned - PULSE_FRAME_HDR < n)
+			break; /* incomplete, or too large: next() reports that */
+		int t = peek_type(p + PULSE_FRAME_HDR, n);
+		if (t < 0 || t == PULSE_T_LEASE)
+			lease_take(w, p + PULSE_FRAME_HDR, n, at);
+		w->scanned += PULSE_FRAME_HDR + n;
+	}
+}
+
+/* Read what the socket holds (libpulse_conn_read's result); the LEASEs
+ * read take effect at once. */
+static int read_socket(pulse_worker *w)
+{
+	w->read_ms = libpulse_now_ms();
+	int rd = libpulse_conn_read(&w->conn);
+	lease_scan(w, w->read_ms);
+	return rd;
+}
+
+/* Release the frame taken, keeping `scanned` relative to the reader's
+ * first unconsumed byte. */
+static void frame_done(pulse_worker *w)
+{
+	size_t before = pulse_reader_held(&w->conn.rd);
+	libpulse_conn_done(&w->conn);
+	size_t gone = before - pulse_reader_held(&w->conn.rd);
+	w->scanned = w->scanned > gone ? w->scanned - gone : 0;
+}
+
+static int lease_due(const pulse_worker *w)
+{
+	return w->lease_end && libpulse_now_ms() >= w->lease_end;
 }
 
 /* Run the handler that frame m asks for, with the key copied out as a C
@@ -243,12 +372,7 @@ static int handle_frame(pulse_worker *w, const pulse_msg *m)
 	case PULSE_T_EVENT:
 		return answer_event(w, m);
 	case PULSE_T_LEASE:
-		/* Capped, so that the end cannot wrap and timeout() fits an
-		 * int; a day is "no fencing" in practice. */
-		w->lease_end = libpulse_now_ms() +
-		               (m->timeout_ms < MAX_LEASE_MS ? m->timeout_ms
-		                                             : MAX_LEASE_MS);
-		return 0;
+		return 0; /* took effect when it was read (lease_scan) */
 	case PULSE_T_OK:
 		if (w->detaching && m->id == DETACH_ID) {
 			w->detaching = 0;
@@ -268,60 +392,57 @@ static int handle_frame(pulse_worker *w, const pulse_msg *m)
 	                     (unsigned)m->type, (unsigned long long)m->id);
 }
 
-/* Handle every whole frame held. Returns 0 or the code that ends the
- * session. */
-static int handle_frames(pulse_worker *w)
-{
-	pulse_msg m;
-	int r;
-	while ((r = libpulse_conn_next(&w->conn, &m)) == 1) {
-		int code = handle_frame(w, &m);
-		libpulse_conn_done(&w->conn);
-		if (code)
-			return code;
-	}
-	return -r;
-}
-
-/* pulsed's LEASE ran out with no new one: it stopped running. */
-static int lease_check(pulse_worker *w)
-{
-	if (w->ended || !w->lease_end || libpulse_now_ms() < w->lease_end)
-		return 0;
-	libpulse_errf(w->conn.err, sizeof(w->conn.err), PULSE_ERR_CLOSED,
-	              "pulsed did not renew the worker's lease: jobs stopped "
-	              "here, session closed");
-	return end_session(w, PULSE_ERR_CLOSED);
-}
-
 int pulse_worker_timeout(const pulse_worker *w)
 {
-	if (!w || w->ended || !w->lease_end)
+	if (!w || w->ended)
+		return -1;
+	if (w->scanned)
+		return 0; /* whole frames wait (read along with the WELCOME) */
+	if (!w->lease_end)
 		return -1;
 	uint64_t now = libpulse_now_ms();
 	return now >= w->lease_end ? 0 : (int)(w->lease_end - now);
 }
 
+/* Handle the frames read, one at a time, until none is left. Before each
+ * one the lease is judged (after reading again when its deadline passed
+ * since the last read: newer LEASEs may have waited behind a slow
+ * handler), so no handler runs on a lease that ran out. Frames read
+ * before an end of stream are handled before it (pulsed's last HALTs, its
+ * OK to DETACH, its final ERROR), but not its STARTs and notifications:
+ * pulsed has handed this worker's jobs on already. */
 int pulse_worker_process(pulse_worker *w)
 {
 	if (!w)
 		return PULSE_ERR_INVALID;
+	int rd = w->ended ? 0 : read_socket(w);
 	while (!w->ended) {
-		int rd = libpulse_conn_read(&w->conn);
-		/* Frames read before an end of stream are handled first:
-		 * pulsed's last HALTs, its OK to DETACH, its final ERROR. */
-		int code = handle_frames(w);
-		if (code)
-			return end_session(w, code);
-		if (rd == LIBPULSE_FULL)
+		int on = rd == 0 || rd == LIBPULSE_FULL; /* the stream goes on */
+		if (on && lease_due(w) && w->read_ms < w->lease_end)
+			rd = read_socket(w);
+		if (on && lease_due(w))
+			return fence(w);
+		pulse_msg m;
+		int r = libpulse_conn_next(&w->conn, &m);
+		if (r < 0)
+			return end_session(w, -r);
+		if (r == 1) {
+			int late = !on && (m.type == PULSE_T_START ||
+			                   m.type == PULSE_T_EVENT);
+			int code = late ? 0 : handle_frame(w, &m);
+			frame_done(w);
+			if (code)
+				return end_session(w, code);
 			continue;
+		}
+		if (rd == LIBPULSE_FULL) {
+			rd = read_socket(w);
+			continue;
+		}
 		if (rd)
 			return end_session(w, rd);
 		break;
 	}
-	/* Only once every frame that arrived is handled: a newer LEASE may
-	 * have been waiting behind a slow handler. */
-	lease_check(w);
 	return w->ended;
 }
 
@@ -346,8 +467,6 @@ int pulse_worker_run(pulse_worker *w)
 			return w->ended;
 		struct pollfd p[2] = {{.fd = w->conn.fd, .events = POLLIN},
 		                      {.fd = w->wake[0], .events = POLLIN}};
-		if (lease_check(w))
-			return w->ended;
 		if (poll(p, 2, pulse_worker_timeout(w)) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -358,7 +477,8 @@ int pulse_worker_run(pulse_worker *w)
 		}
 		if (p[1].revents)
 			drain_wake(w);
-		int code = p[0].revents ? pulse_worker_process(w) : lease_check(w);
+		/* also on a timeout: the lease is judged after a read */
+		int code = pulse_worker_process(w);
 		if (code)
 			return code;
 	}
@@ -395,7 +515,7 @@ void pulse_worker_close(pulse_worker *w)
 	if (!w)
 		return;
 	/* pulsed hands the running jobs on as soon as the socket closes:
-	 * stop them here first */
+	 * end_session stops them here first */
 	end_session(w, PULSE_ERR_CLOSED);
 	for (size_t i = 0; i < w->nrun; i++)
 		free(w->run[i]);
@@ -465,7 +585,7 @@ pulse_worker *pulse_worker_attach(const char *socket_path, const char *pool,
 		                     "out of memory");
 	if (!code) {
 		/* From here on pulse_worker_close() undoes whatever was done. */
-		w->conn.fd = w->wake[0] = w->wake[1] = -1;
+		w->conn.fd = w->wake[0] = w->wake[1] = w->hold = -1;
 		w->h = *h;
 		w->ud = ud;
 		if (pipe2(w->wake, O_NONBLOCK | O_CLOEXEC) < 0)
@@ -479,6 +599,15 @@ pulse_worker *pulse_worker_attach(const char *socket_path, const char *pool,
 		code = libpulse_conn_open(&w->conn, socket_path, &hello);
 		if (code)
 			libpulse_errf(errbuf, errlen, code, "%s", w->conn.err);
+	}
+	if (!code && (w->hold = fcntl(w->conn.fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		code = libpulse_errf(errbuf, errlen, PULSE_ERR_UNAVAILABLE,
+		                     "dup: %s", strerror(errno));
+	if (!code) {
+		/* The handshake's read may have taken the first LEASE (pulsed
+		 * writes it right behind the WELCOME) and events with it. */
+		w->read_ms = libpulse_now_ms();
+		lease_scan(w, w->read_ms);
 	}
 	if (code) {
 		pulse_worker_close(w);
