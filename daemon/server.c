@@ -179,6 +179,14 @@ void session_drop(struct session *s, int code, const char *msg)
 	session_close(s);
 }
 
+/* socket.write_timeout on the session's writes, or none. */
+static void set_write_timeout(struct session *s, int on)
+{
+	struct timeval wt = {(time_t)(s->d->cfg.write_ms / 1000),
+	                     (suseconds_t)(s->d->cfg.write_ms % 1000) * 1000};
+	bufferevent_set_timeouts(s->bev, NULL, on ? &wt : NULL);
+}
+
 /* Close once what is queued for the peer has been written (or the write
  * timeout gives up on it). */
 void session_close(struct session *s)
@@ -186,6 +194,7 @@ void session_close(struct session *s)
 	if (s->closing)
 		return;
 	s->closing = 1;
+	set_write_timeout(s, 1);
 	evtimer_del(s->deadline);
 	bufferevent_disable(s->bev, EV_READ);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
@@ -236,7 +245,15 @@ static void on_hello(struct session *s, const pulse_msg *m)
 		if (worker_attach(s, m, err, sizeof(err), &code) < 0) {
 			s->role = ROLE_NONE;
 			session_drop(s, code, err);
+			return;
 		}
+		/* A worker reads nothing while a handler runs, however long:
+		 * the write timeout would drop a session whose handler still
+		 * runs its jobs, and they would start elsewhere meanwhile (P3).
+		 * What waits for it (LEASEs, its events) stays bounded by
+		 * socket.max_peer_buffer; the timeout comes back once pulsed
+		 * closes the session (session_close). */
+		set_write_timeout(s, 0);
 		return;
 	}
 	session_drop(s, PULSE_E_PROTOCOL, "role must be \"client\" or \"worker\"");
@@ -581,9 +598,7 @@ struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred)
 	/* write_cb matters once closing (output empty) or paused (output
 	 * below resume_below(), set while paused); quiet otherwise */
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
-	struct timeval wt = {(time_t)(d->cfg.write_ms / 1000),
-	                     (suseconds_t)(d->cfg.write_ms % 1000) * 1000};
-	bufferevent_set_timeouts(s->bev, NULL, &wt);
+	set_write_timeout(s, 1);
 	timer_arm_ms(s->deadline, d->cfg.handshake_ms);
 	table_set_u64(&d->sessions, s->sid, s);
 	d->nsessions++;

@@ -323,3 +323,36 @@ def test_flushes_under_remote_dispatch_lose_no_answered_job(env):
     wait_for(lambda: pool_workers(a) == 2, 5, "node-a to see node-b's workers")
     results = dispatch_under_flushes(env, a, ws)
     check_answers_hold(env, results, ws)
+
+
+# ---- a worker hung in a handler keeps its session ------------------------
+
+def test_worker_hung_in_a_handler_keeps_its_jobs_while_pulsed_is_healthy(env):
+    """A worker hung in a start handler reads nothing; pulsed's LEASEs pile
+    up in its socket. pulsed must not drop it for socket.write_timeout
+    while the handler runs: its other jobs would start elsewhere while it
+    still runs them (old code: dropped after ~280 LEASEs, ~6 s at a 100 ms
+    TTL, and the moved job ran on two workers)."""
+    a = env.node("node-a", worker_ttl="100ms", ack_grace_period="300ms",
+                 extra={"socket": {"write_timeout": "200ms"}})
+    w1 = env.worker(a, name="w1", opts=("--hang-start", "h-"))
+    # a key that moves to w2 once it attaches
+    key = next(k for k in ("a-%d" % i for i in range(100))
+               if placement_ref.pick(k, ["w1", "w2"]) == "w2")
+    dispatch(a, key)
+    hung = threading.Thread(target=a.ctlj, args=("dispatch", "p", "h-1", "x"), daemon=True)
+    hung.start()
+    wait_for(lambda: owner_worker(env, "h-1") == "w1", 5, "h-1 to be admitted for w1")
+    w2 = env.worker(a, name="w2")
+    # longer than the old code took to drop it (its socket full of LEASEs,
+    # then write_timeout): w1 keeps its session and its job all along
+    until = time.monotonic() + 9 * SLOW
+    while time.monotonic() < until:
+        assert "peer has not read" not in a.logtext(), "hung worker dropped"
+        assert key not in w2.running(), "%s started on w2 while w1 runs it" % key
+        time.sleep(0.2)
+    # the handler returns (the process ends): the job moves on
+    w1.term()
+    wait_for(lambda: key in w2.running(), 5, "the job to move to w2")
+    hung.join(timeout=30)
+    check_history([w1, w2], jobs_in_redis(env))
