@@ -356,3 +356,43 @@ def test_worker_hung_in_a_handler_keeps_its_jobs_while_pulsed_is_healthy(env):
     wait_for(lambda: key in w2.running(), 5, "the job to move to w2")
     hung.join(timeout=30)
     check_history([w1, w2], jobs_in_redis(env))
+
+
+def test_flush_after_a_drain_and_undrain_keeps_every_worker_and_job(env):
+    """The sequence the random generator found: a drain, workers attaching
+    anonymously during it, an undrain, a detach with jobs, a few
+    dispatches, then a FLUSHALL with nothing in flight. No worker session
+    is cut and every running job is re-announced (old code: an attach that
+    met the flushed Redis answered LOST and pulsed cut the session with
+    "node is re-joining the pool", losing its jobs)."""
+    a = env.node("node-a", worker_ttl=TTL)
+    b = env.node("node-b", worker_ttl=TTL)
+    ws = [env.worker(a, name="a-w0"), env.worker(b, name="b-w0")]
+    keys = ["s-%d" % i for i in range(12)]
+    for k in keys:
+        dispatch(a, k)
+    rc, _, err = a.ctlj("drain", "--timeout", "10")
+    assert rc == 0, err
+    anon = [env.worker(a), env.worker(a)]
+    rc, _, err = a.ctlj("undrain")
+    assert rc == 0, err
+    ws += anon
+    det = env.worker(b, opts=("--detach-on-sigterm",))
+    wait_for(lambda: pool_workers(a) == 5 and pool_workers(b) == 5, 5, "every worker placed")
+    more = ["t-%d" % i for i in range(12)]
+    for k in more:
+        dispatch(b, k)
+    keys += more
+    det.term()
+    ws.append(det)
+    live = [w for w in ws if w.proc.poll() is None]
+    wait_for(lambda: set().union(*(w.running() for w in live)) == set(keys), 5,
+             "every job running before the flush")
+    env.redis.cli("FLUSHALL")
+    wait_for(lambda: set(redis_workers(env)) == {w.id for w in live}, 5 * SLOW,
+             "every live worker placed again (Redis: %r)" % (redis_workers(env),))
+    wait_for(lambda: jobs_in_redis(env) == set(keys), 5 * SLOW, "every job re-announced")
+    for n in (a, b):
+        assert "node is re-joining the pool; disconnecting" not in n.logtext()
+    assert all(w.proc.poll() is None for w in live), "a worker session was cut"
+    check_history(ws, keys)
