@@ -345,9 +345,28 @@ class Node:
         return None
 
 
+def encode_key(key):
+    """A key as the workers' logs write it: every byte outside
+    [A-Za-z0-9._:/-] as %HH (testworker.c's header), so that a log line
+    splits on spaces whatever the key holds. Keys are str; bytes that are
+    not UTF-8 travel as surrogate escapes."""
+    import urllib.parse
+    return urllib.parse.quote_from_bytes(key.encode("utf-8", "surrogateescape"),
+                                         safe="._:/-")
+
+
+def decode_key(text):
+    """The inverse of encode_key (a key without % is itself)."""
+    if "%" not in text:
+        return text
+    import urllib.parse
+    return urllib.parse.unquote(text, errors="surrogateescape")
+
+
 class LoggedWorker:
     """A worker process that logs `start|stop|notify KEY WORKER NS ...`
-    lines to self.evlog and prints `ready WORKER` once attached."""
+    lines to self.evlog (KEY encoded by encode_key; events() decodes it)
+    and prints `ready WORKER` once attached."""
 
     def spawn(self, procs, argv):
         self.proc = procs.spawn(argv, stdout=subprocess.PIPE,
@@ -361,10 +380,14 @@ class LoggedWorker:
 
     def events(self):
         try:
-            with open(self.evlog) as f:
-                return [l.rstrip("\n").split(" ", 4) for l in f if l.strip()]
+            with open(self.evlog, errors="surrogateescape") as f:
+                out = [l.rstrip("\n").split(" ", 4) for l in f if l.strip()]
         except FileNotFoundError:
             return []
+        for ev in out:
+            if len(ev) > 1:
+                ev[1] = decode_key(ev[1])
+        return out
 
     def running(self):
         """Keys this worker runs now, from its event log."""

@@ -12,6 +12,9 @@ format harness.py reads:
     stop KEY WORKERID NS
     notify KEY WORKERID NS PAYLOAD
 
+with KEY percent-encoded as testworker.c does (bytes outside
+[A-Za-z0-9._:/-] as %HH).
+
 Every event is answered r=0, except a START whose key begins with "fail-",
 answered r=1 "python says no". On SIGTERM it sends DETACH (section 6.4),
 keeps answering events until the OK to the DETACH, then exits 0.
@@ -32,6 +35,7 @@ import socket
 import struct
 import sys
 import time
+import urllib.parse
 
 import msgpack
 
@@ -138,6 +142,8 @@ class Worker:
             self.record(b"stop", key)
 
     def record(self, kind, key, extra=None):
+        # the key percent-encoded as testworker.c writes it (harness.encode_key)
+        key = urllib.parse.quote_from_bytes(key, safe="._:/-").encode()
         parts = [kind, key, self.wid, str(time.time_ns()).encode()]
         if extra is not None:
             parts.append(extra)

@@ -5,7 +5,7 @@
  *              [--fail-start PREFIX] [--requeue-start PREFIX] [--requeue-once]
  *              [--fail-stop PREFIX] [--start-delay MS] [--stop-delay MS]
  *              [--requeue-stop-once] [--hang-start PREFIX] [--hang-stop PREFIX]
- *              [--no-notify]
+ *              [--no-notify] [--notify-delay MS]
  *              [--detach-on-sigterm] [--reattach]
  *
  * Answers: starts of keys with the --fail-start prefix fail ("refused by
@@ -15,8 +15,8 @@
  * stops of keys with the --hang-stop prefix (a worker hung in stop). Stops of
  * keys with the --fail-stop prefix fail (the job goes on running here);
  * --requeue-stop-once requeues the first stop of every key. The delays
- * are waited before answering. --no-notify attaches without a notify
- * handler; otherwise notifications are logged and accepted.
+ * (start, stop, notify) are waited before answering. --no-notify attaches
+ * without a notify handler; otherwise notifications are logged and accepted.
  *
  * Owns: the set of keys this process runs and what it records about them:
  *   LOGFILE   one line per finished run interval, "key worker start_ns
@@ -27,6 +27,9 @@
  *             payload with \\ and non-printable bytes escaped as \xHH), and
  *             "DUPLICATE key" (also on stderr) when a START comes for a key
  *             already running, which must never happen.
+ *   In both logs the key is percent-encoded, so that a line splits on
+ *   spaces: every byte outside [A-Za-z0-9._:/-] is written %HH (two
+ *   uppercase hex digits; '%' itself too), so "a b%" is "a%20b%25".
  * Times are CLOCK_REALTIME nanoseconds. An interval is conservative: it
  * starts when the start handler is entered (for a start it accepts) and
  * ends when the stop handler answers, so that any real overlap of two
@@ -165,7 +168,7 @@ struct tw {
 	const char *hang_stop;
 	int requeue_once, requeue_stop_once, no_notify, detach_on_sigterm;
 	int reattach;
-	unsigned start_delay, stop_delay;
+	unsigned start_delay, stop_delay, notify_delay;
 	/* state */
 	int logfd, evfd, sigfd;
 	char *id;     /* worker id of the current (or last) session */
@@ -212,13 +215,36 @@ static void log_line(int fd, const char *fmt, ...)
 	free(line);
 }
 
+/* The key as the logs write it (see the header): in a static buffer,
+ * valid until the next call. Keys are at most 1024 bytes (PROTOCOL.md). */
+static const char *kt(const char *key)
+{
+	static char buf[3 * 1024 + 1];
+	static const char hex[] = "0123456789ABCDEF";
+	char *o = buf;
+	for (const unsigned char *p = (const unsigned char *)key;
+	     *p && o + 4 <= buf + sizeof(buf); p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || strchr("._:/-", *p)) {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = 0;
+	return buf;
+}
+
 /* The key's run ends now: its interval to LOGFILE, a stop event. */
 static void finish_run(struct tw *t, const char *key, uint64_t start_ns)
 {
 	uint64_t stop_ns = now_ns();
-	log_line(t->logfd, "%s %s %" PRIu64 " %" PRIu64 "\n", key, t->id,
+	const char *k = kt(key);
+	log_line(t->logfd, "%s %s %" PRIu64 " %" PRIu64 "\n", k, t->id,
 	         start_ns, stop_ns);
-	log_line(t->evfd, "stop %s %s %" PRIu64 "\n", key, t->id, stop_ns);
+	log_line(t->evfd, "stop %s %s %" PRIu64 "\n", k, t->id, stop_ns);
 }
 
 /* The session is over: every key still running stops running here. */
@@ -297,8 +323,8 @@ static int on_start(void *ud, const char *key, const void *payload,
 	(void)len;
 	uint64_t start_ns = now_ns();
 	if (set_get(&t->running, key, NULL)) {
-		log_line(t->evfd, "DUPLICATE %s\n", key);
-		fprintf(stderr, "DUPLICATE %s\n", key);
+		log_line(t->evfd, "DUPLICATE %s\n", kt(key));
+		fprintf(stderr, "DUPLICATE %s\n", kt(key));
 		return PULSE_HANDLER_OK; /* still running: the first run goes on */
 	}
 	if (has_prefix(key, t->hang_start))
@@ -318,7 +344,7 @@ static int on_start(void *ud, const char *key, const void *payload,
 		snprintf(msg, msglen, "test worker out of memory");
 		return PULSE_HANDLER_ERROR;
 	}
-	log_line(t->evfd, "start %s %s %" PRIu64 "\n", key, t->id, start_ns);
+	log_line(t->evfd, "start %s %s %" PRIu64 "\n", kt(key), t->id, start_ns);
 	return PULSE_HANDLER_OK;
 }
 
@@ -342,7 +368,7 @@ static int on_stop(void *ud, const char *key, char *msg, size_t msglen)
 		finish_run(t, key, start_ns);
 		set_del(&t->running, key);
 	} else {
-		log_line(t->evfd, "stop %s %s %" PRIu64 "\n", key, t->id, now_ns());
+		log_line(t->evfd, "stop %s %s %" PRIu64 "\n", kt(key), t->id, now_ns());
 	}
 	return PULSE_HANDLER_OK;
 }
@@ -367,12 +393,14 @@ static int on_notify(void *ud, const char *key, const void *payload,
                      size_t len, char *msg, size_t msglen)
 {
 	struct tw *t = ud;
+	if (t->notify_delay)
+		wait_signal(t, (int)t->notify_delay);
 	char *text = escape(payload, len);
 	if (!text) {
 		snprintf(msg, msglen, "test worker out of memory");
 		return PULSE_HANDLER_ERROR;
 	}
-	log_line(t->evfd, "notify %s %s %" PRIu64 " %s\n", key, t->id, now_ns(),
+	log_line(t->evfd, "notify %s %s %" PRIu64 " %s\n", kt(key), t->id, now_ns(),
 	         text);
 	free(text);
 	return PULSE_HANDLER_OK;
@@ -385,7 +413,7 @@ static int usage(void)
 	        "                  [--fail-start PREFIX] [--requeue-start PREFIX] [--requeue-once]\n"
 	        "                  [--fail-stop PREFIX] [--start-delay MS] [--stop-delay MS]\n"
 	        "                  [--requeue-stop-once] [--hang-start PREFIX] [--hang-stop PREFIX]\n"
-	        "                  [--no-notify]\n"
+	        "                  [--no-notify] [--notify-delay MS]\n"
 	        "                  [--detach-on-sigterm] [--reattach]\n");
 	return 2;
 }
@@ -405,7 +433,7 @@ static int parse_options(struct tw *t, int argc, char **argv)
 {
 	enum { O_FAIL_START = 256, O_REQUEUE_START, O_REQUEUE_ONCE, O_FAIL_STOP,
 	       O_START_DELAY, O_STOP_DELAY, O_HANG_START, O_NO_NOTIFY, O_DETACH,
-	       O_REQUEUE_STOP_ONCE, O_REATTACH, O_HANG_STOP };
+	       O_REQUEUE_STOP_ONCE, O_REATTACH, O_HANG_STOP, O_NOTIFY_DELAY };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"pool", required_argument, NULL, 'p'},
@@ -418,6 +446,7 @@ static int parse_options(struct tw *t, int argc, char **argv)
 		{"fail-stop", required_argument, NULL, O_FAIL_STOP},
 		{"start-delay", required_argument, NULL, O_START_DELAY},
 		{"stop-delay", required_argument, NULL, O_STOP_DELAY},
+		{"notify-delay", required_argument, NULL, O_NOTIFY_DELAY},
 		{"hang-start", required_argument, NULL, O_HANG_START},
 		{"hang-stop", required_argument, NULL, O_HANG_STOP},
 		{"no-notify", no_argument, NULL, O_NO_NOTIFY},
@@ -450,6 +479,10 @@ static int parse_options(struct tw *t, int argc, char **argv)
 			break;
 		case O_STOP_DELAY:
 			if (parse_ms(optarg, &t->stop_delay) < 0)
+				return -1;
+			break;
+		case O_NOTIFY_DELAY:
+			if (parse_ms(optarg, &t->notify_delay) < 0)
 				return -1;
 			break;
 		default:
