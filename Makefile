@@ -177,6 +177,7 @@ help:
 	@echo 'make chaos-repeat N=20 make chaos N times, stop at the first failure'
 	@echo 'make fuzz             libFuzzer targets of tests/fuzz (FUZZ_SECONDS=20 each)'
 	@echo 'make fuzz-replay      the fuzz targets over their seed corpora and regression inputs (gcc, no clang)'
+	@echo 'make soak             random seeded operations and faults for SOAK_MINUTES (tests/soak); soak-short: SOAK_SEEDS seeds + regressions'
 	@echo 'make bench            DESIGN.md section 4 figures: table and $(BUILD)/bench.json (BENCH_ARGS=--quick)'
 	@echo 'make install          PREFIX=$(PREFIX) DESTDIR= SYSCONFDIR=$(SYSCONFDIR); make uninstall'
 	@echo 'make verify-unit      systemd-analyze verify on systemd/pulsed.service'
@@ -327,6 +328,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory fuzz-replay
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory chaos-short
+	$(Q)SOAK_SEEDS=0 $(MAKE) --no-print-directory soak-short
 
 test-asan:
 	$(Q)$(MAKE) --no-print-directory deps
@@ -553,6 +555,8 @@ uninstall:
 		$(DESTDIR)$(BASHCOMPDIR)/pulsectl $(DESTDIR)$(ZSHCOMPDIR)/_pulsectl
 	-rmdir $(DESTDIR)$(INCLUDEDIR)/pulse 2>/dev/null
 	@echo "uninstall: $(DESTDIR)$(CONF_DIR)/pulsed.conf is left in place"
+
+include mk/soak.mk
 
 clean:
 	rm -rf build build-asan $(filter-out build build-asan,$(BUILD))
