@@ -494,6 +494,16 @@ def intervals(workers):
     return out
 
 
+def running_on(workers):
+    """key -> ids of the live workers that run it, from their event logs."""
+    out = {}
+    for w in workers:
+        if w.proc.poll() is None:
+            for k in w.running():
+                out.setdefault(k, []).append(w.id)
+    return out
+
+
 def check_history(workers, expect_running):
     """The checker: no two run intervals of one key overlap, every key in
     expect_running runs on exactly one live worker, nothing else runs."""

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import SLOW, check_history, frame, raw_session, read_frame, wait_for
+from harness import running_on, SLOW, check_history, frame, raw_session, read_frame, wait_for
 
 TTL = "600ms"
 TTL_S = 0.6
@@ -36,12 +36,7 @@ def dispatch_all(node, keys, pool="p"):
 
 
 def running(ws):
-    out = {}
-    for w in ws:
-        if w.proc.poll() is None:
-            for k in w.running():
-                out.setdefault(k, []).append(w.id)
-    return out
+    return running_on(ws)
 
 
 def all_running_once(ws, keys):

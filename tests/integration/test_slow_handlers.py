@@ -32,7 +32,7 @@ import time
 
 import pytest
 
-from harness import SLOW, check_history, frame, intervals, read_frame, wait_for
+from harness import running_on, SLOW, check_history, frame, intervals, read_frame, wait_for
 
 TTL_MS = 300                       # env.node stretches it by SLOW
 TTL_S = TTL_MS / 1000.0            # unscaled: wait_for stretches timeouts
@@ -112,12 +112,7 @@ def attached(*ws):
 
 
 def running(ws):
-    out = {}
-    for w in ws:
-        if w.proc.poll() is None:
-            for k in w.running():
-                out.setdefault(k, []).append(w.id)
-    return out
+    return running_on(ws)
 
 
 def placed(ws, want, keep=()):
