@@ -71,7 +71,11 @@ reported with the last difference seen when it passes:
   - nothing waits or is being dispatched (`B wait`, `B disp` empty);
   - every job in `B jobs` runs on exactly one live worker, which is its
     owner in `B owner`, and nothing runs that is not in `B jobs`.
-Then the history checker: no two run intervals of one key overlap.
+Then the history checker: no two run intervals of one key overlap,
+unless one of them is on a worker whose handlers are slow on purpose
+(--start/--stop/--notify-delay, past the time budget of PROTOCOL.md 6.5:
+under a fault such a job may run twice, as documented); those overlaps
+are noted in the trace, not failed (SOAK_SKIP=slow leaves the delays out).
 
 Replay: SOAK_SEED=N (or --seed) regenerates the same list; SOAK_STEPS=N
 (--steps) keeps its first N operations (then the last checkpoint);
@@ -396,6 +400,10 @@ class Proc(harness.LoggedWorker):
         self.node_i = node_i
         self.spec = spec
         self.bad = is_bad(spec)
+        # handlers past the time budget of PROTOCOL.md 6.5 (every call
+        # within TTL/10, all stops within TTL/5): under a fault a job of
+        # this worker may run on two workers at once, as documented
+        self.slow = strip_delays(spec["opts"]) != list(spec["opts"])
         self.id = "#%d" % index
         self.wid = None       # id of the newest session
         self.started = 0      # "ready" lines read
@@ -508,6 +516,7 @@ class Soak:
         self.killed = set()      # nodes killed and not restarted
         self.cut = set()
         self.ghosts = 0
+        self.excused = set()     # overlaps allowed (past the handler budget)
         self.checkpoints = 0
         self.counts = {}
         self.redis = harness.Redis(procs, tmp)
@@ -892,8 +901,9 @@ class Soak:
         self.threads = [th for th in self.threads if th.is_alive()]
 
     def ensure_capacity(self):
-        """At least one good live worker on a node that is not draining,
-        so that every job can run: undrain every node if all drain,
+        """At least one good live worker (handlers neither failing nor
+        slow) on a node that is not draining, so that every job can run
+        in time: undrain every node if all drain,
         attach a worker if none is left (deterministic: no choice)."""
         drains = [bool((self.status(i) or {}).get("draining")) for i in range(NODES)]
         if all(drains):
@@ -901,7 +911,7 @@ class Soak:
                 self.nodes[i].ctl("undrain", timeout=30)
             drains = [False] * NODES
             self.note("      checkpoint: every node drained: undrained all")
-        good = [w for w in self.live() if not w.bad and not drains[w.node_i]
+        good = [w for w in self.live() if not w.bad and not w.slow and not drains[w.node_i]
                 and (w.session() or w.spec["reattach"])]
         if not good:
             node = drains.index(False)
@@ -1035,13 +1045,23 @@ class Soak:
 
     def check_history(self):
         iv = self.intervals()
+        slow = {w.id for w in self.workers if w.slow}
         for key, runs in iv.items():
             for a, b in zip(runs, runs[1:]):
                 if a[1] is None or a[1] > b[0]:
+                    if a[2] in slow or b[2] in slow:
+                        if (key, a[0], b[0]) not in self.excused:
+                            self.excused.add((key, a[0], b[0]))
+                            self.note("      note: %s ran on %s and %s at once (%.0f ms), one "
+                                      "of them a worker with handlers past the time budget "
+                                      "(PROTOCOL.md 6.5): allowed" % (
+                                          show(key), a[2], b[2],
+                                          ((a[1] or now_ns()) - b[0]) / 1e6))
+                        continue
                     self.fail("key %s ran on %s and %s at once: %r" % (
                         show(key), a[2], b[2], [(s, e, w) for s, e, w in runs][-6:]))
         problems = check_model(self.reqs, self.losses, self.observed, iv,
-                               self.notify_events())
+                               self.notify_events(), slow)
         if problems:
             self.fail("the model: " + "\n  ".join([""] + problems[:20]))
 
@@ -1061,9 +1081,13 @@ def covered(runs, t0, t1):
     return any(s <= t0 and (e is None or e >= t1) for s, e, _ in runs)
 
 
-def check_model(reqs, losses, observed, iv, notes):
+def check_model(reqs, losses, observed, iv, notes, slow=()):
     """The reference model over the history (see the header): a list of
-    contradictions, empty when none."""
+    contradictions, empty when none. Runs on the workers in slow (ids of
+    workers with handlers past the time budget) may outlast a stop's
+    answer, or begin after it (a START that waited behind slow handlers),
+    under a fault, as PROTOCOL.md 6.5 says: those runs are not held
+    against the answers."""
     problems = []
     t_first = min([r.call_ns for r in reqs] + [t for t, _ in observed] + [now_ns()])
 
@@ -1111,7 +1135,8 @@ def check_model(reqs, losses, observed, iv, notes):
             r = it
             tainted = any(t0 < r.ret_ns and t1 > r.call_ns for t0, t1 in losses)
             what = "#%d %s n%d -> %s" % (r.seq, r.kind, r.node, r.code)
-            spans = [x for x in runs if x[0] < r.call_ns and (x[1] is None or x[1] > r.ret_ns)]
+            spans = [x for x in runs if x[0] < r.call_ns and (x[1] is None or x[1] > r.ret_ns)
+                     and x[2] not in slow]
             if r.kind == "dispatch":
                 if state == "absent":
                     windows.append((absent_since, r.call_ns, why))
@@ -1143,7 +1168,8 @@ def check_model(reqs, losses, observed, iv, notes):
                     if state == "absent" and not tainted:
                         problems.append("%s: %s, but the key was absent (%s)" % (show(key), what, why))
                     state, absent_since, why, est = "absent", r.ret_ns, what, r.call_ns
-                    if [x for x in runs if x[0] < r.ret_ns and (x[1] is None or x[1] > r.ret_ns)]:
+                    if [x for x in runs if x[0] < r.ret_ns and (x[1] is None or x[1] > r.ret_ns)
+                            and x[2] not in slow]:
                         problems.append("%s: %s while a worker still ran it: %r"
                                         % (show(key), what, runs[-3:]))
                 elif r.code == "JOB_NOT_FOUND":
@@ -1193,7 +1219,7 @@ def check_model(reqs, losses, observed, iv, notes):
         if state == "absent":
             windows.append((absent_since, None, why))
         for a, b, why in windows:
-            bad = [x for x in runs if x[0] > a and (b is None or x[0] < b)]
+            bad = [x for x in runs if x[0] > a and (b is None or x[0] < b) and x[2] not in slow]
             if bad:
                 problems.append("%s started while known absent (%s): run %r" %
                                 (show(key), why, bad[:3]))

@@ -94,3 +94,11 @@ def test_keys_round_trip_through_the_log_encoding():
         assert harness.decode_key(e) == k
     assert harness.encode_key("a b%") == "a%20b%25"
     assert harness.encode_key("plain-key_1.2:3/4") == "plain-key_1.2:3/4"
+
+
+def test_runs_of_workers_past_the_handler_budget_are_not_held_against_answers():
+    reqs = [req(1, "dispatch", "k", 1, 2, "OK"), req(2, "stop", "k", 3, 4, "OK")]
+    iv = {"k": [(1.5, 4.5, "slow1"), (5, 5.5, "slow1")]}
+    assert check(reqs, iv=iv)  # a run past the stop, a start after it
+    assert model.check_model(reqs, [], [], {"k": [(a * S, b * S, w) for a, b, w in iv["k"]]},
+                             {}, slow={"slow1"}) == []
