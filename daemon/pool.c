@@ -645,9 +645,13 @@ static void lease_timer_cb(evutil_socket_t fd, short what, void *arg)
 /* The jobs that join.lua re-owned for local workers after Redis lost
  * this node: a refreshed fence, or 0 when the job is now elsewhere (or
  * was stopped) and must stop here. */
+/* join.lua's answer: OK, now, epoch, empty, requeued, answered, late,
+ * then (key, fence) per job. */
+#define JOIN_JOBS 7
+
 static void joined_jobs(struct pool *p, redisReply *r)
 {
-	for (size_t i = 5; i + 1 < r->elements; i += 2) {
+	for (size_t i = JOIN_JOBS; i + 1 < r->elements; i += 2) {
 		redisReply *k = r->element[i], *f = r->element[i + 1];
 		if (k->type != REDIS_REPLY_STRING || f->type != REDIS_REPLY_INTEGER)
 			continue;
@@ -747,6 +751,34 @@ const char *pool_refusal(const struct pool *p)
 	return p->taken_by;
 }
 
+static long long reply_int(const redisReply *r, size_t i)
+{
+	return i < r->elements && r->element[i]->type == REDIS_REPLY_INTEGER ?
+	       r->element[i]->integer : 0;
+}
+
+/* What join.lua did with the jobs this node's self-fence stopped and Redis
+ * lost: queued again, or not, and why (an operator wants to know that
+ * jobs were not brought back, and which rule kept them). */
+static void log_fenced_outcome(struct pool *p, const redisReply *r)
+{
+	long long requeued = reply_int(r, 4), answered = reply_int(r, 5),
+	          late = reply_int(r, 6);
+	if (requeued > 0)
+		LOGW(&p->d->log, "pool %s: Redis lost %lld jobs this node had stopped "
+		     "when it fenced itself: queued again", p->name, requeued);
+	if (answered > 0)
+		LOGW(&p->d->log, "pool %s: %lld jobs this node had stopped when it "
+		     "fenced itself and Redis lost were stopped or answered as not "
+		     "found meanwhile: not queued again", p->name, answered);
+	if (late > 0)
+		LOGW(&p->d->log, "pool %s: %lld jobs this node had stopped when it "
+		     "fenced itself and Redis lost are gone: the pool's state was "
+		     "re-created too long ago to know whether a stop answered for "
+		     "them (re-join horizon: the larger of 60 s and 30 worker "
+		     "TTLs)", p->name, late);
+}
+
 static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct pool *p = arg;
@@ -766,7 +798,7 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 		id_taken(p, r);
 		return;
 	}
-	if (r->elements < 5)
+	if (r->elements < JOIN_JOBS)
 		return;
 	if (p->taken_by)
 		LOGI(&p->d->log, "pool %s: node id %s is free again", p->name,
@@ -787,13 +819,10 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 	strcpy(p->inbox_last, "0");
 	arm_fence(p);
 	LOGI(&p->d->log, "pool %s: joined as node %s", p->name, p->d->node);
-	if (r->elements > 5)
+	if (r->elements > JOIN_JOBS)
 		LOGI(&p->d->log, "pool %s: re-announced %zu running jobs", p->name,
-		     (r->elements - 5) / 2);
-	if (r->element[4]->type == REDIS_REPLY_INTEGER && r->element[4]->integer > 0)
-		LOGW(&p->d->log, "pool %s: Redis lost %lld jobs this node had stopped "
-		     "when it fenced itself: queued again", p->name,
-		     r->element[4]->integer);
+		     (r->elements - JOIN_JOBS) / 2);
+	log_fenced_outcome(p, r);
 	forget_fenced(p);
 	joined_jobs(p, r);
 	inbox_restart(p->d);

@@ -54,7 +54,21 @@ local function to_wait(key, at)
   redis.call('ZADD', B .. 'wait', at, key)
 end
 
+-- For a horizon after Redis lost a pool's state (join.lua sets B created),
+-- a key that a stop, a failed start or a JOB_NOT_FOUND answered for is
+-- remembered in B tomb (a sorted set scored by Redis time, expiring with
+-- B created), so that a node re-joining later with the jobs its
+-- self-fence stopped does not bring back a job that was answered as gone
+-- meanwhile (P5: an answer is not contradicted by what happens next).
+local function tombstone(key)
+  local left = redis.call('PTTL', B .. 'created')
+  if left <= 0 then return end
+  redis.call('ZADD', B .. 'tomb', now_ms(), key)
+  redis.call('PEXPIRE', B .. 'tomb', left)
+end
+
 local function drop_job(key)
+  tombstone(key)
   redis.call('HDEL', B .. 'jobs', key)
   redis.call('HDEL', B .. 'owner', key)
   redis.call('HDEL', B .. 'disp', key)

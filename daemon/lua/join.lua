@@ -19,7 +19,14 @@
 -- only when Redis lost it: it does not exist and the node was not reaped
 -- (a reaper re-queues the jobs itself, and a stop needs the owner or a
 -- reap, so a job missing otherwise can only have been lost with Redis's
--- data).
+-- data). And only within the horizon after the pool's state was
+-- re-created ('B created', set by the join that found the pool empty,
+-- expiring after HORIZON), and only when no stop, failed start or
+-- JOB_NOT_FOUND answered for the key meanwhile ('B tomb', common.lua's
+-- tombstone()): an answer that a job is gone is never undone by a node
+-- that was stopped or cut off while it was given (P5). Past the horizon
+-- the fenced jobs are not re-created (the node logs how many): which
+-- stops were answered is no longer known.
 -- A node that re-joins a pool with no state at all (Redis lost it) marks
 -- the pool rebuilding for one TTL ('B rebuild', expiring): admissions wait
 -- meanwhile (admit.lua), since a job may still run on a node that has not
@@ -31,10 +38,12 @@
 -- {'TAKEN', holder, ms left of its lease}, and nothing of the other's is
 -- touched; the node retries, and joins once that lease ends (or with
 -- force, when the caller found the other holder dead on its own host).
--- Returns {'SHUTDOWN'}, the TAKEN above, or {'OK', now, epoch, empty, requeued, then key,
--- fence per job (fence 0: conflict)}; empty is 1 when the pool had no
--- state at all (its first node, or Redis lost everything); requeued
--- counts the fenced jobs re-created.
+-- Returns {'SHUTDOWN'}, the TAKEN above, or {'OK', now, epoch, empty,
+-- requeued, answered, late, then key, fence per job (fence 0: conflict)};
+-- empty is 1 when the pool had no state at all (its first node, or Redis
+-- lost everything); requeued counts the fenced jobs re-created, answered
+-- those not re-created because a stop answered for them meanwhile, late
+-- those not re-created because the horizon had passed.
 local node, inc, ttl, rejoin = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local holder, force = ARGV[5], ARGV[6]
 local nw, nf = tonumber(ARGV[7]), tonumber(ARGV[8])
@@ -45,9 +54,12 @@ if held and held ~= holder and force ~= '1' then
   local dl = tonumber(redis.call('ZSCORE', B .. 'nodes', node) or '0')
   if dl >= now then return {'TAKEN', held, dl - now} end
 end
+local HORIZON = math.max(60000, 30 * ttl)
 local empty = redis.call('EXISTS', B .. 'epoch') == 0 and 1 or 0
-if empty == 1 and rejoin == '1' then
-  redis.call('SET', B .. 'rebuild', node, 'PX', ttl)
+if empty == 1 then
+  redis.call('SET', B .. 'created', now, 'PX', HORIZON)
+  redis.call('DEL', B .. 'tomb')
+  if rejoin == '1' then redis.call('SET', B .. 'rebuild', node, 'PX', ttl) end
 end
 local was_reaped = redis.call('HEXISTS', B .. 'reaped', node) == 1
 redis.call('HDEL', B .. 'reaped', node)
@@ -61,17 +73,24 @@ for i = 9, 8 + nw do
     redis.call('HSET', B .. 'workers', ARGV[i], node)
   end
 end
-local requeued = 0
+local requeued, answered, late = 0, 0, 0
+local recent = redis.call('EXISTS', B .. 'created') == 1
 local first = 9 + nw
 for i = first, first + 2 * nf - 1, 2 do
   local key = ARGV[i]
   if not was_reaped and redis.call('HEXISTS', B .. 'jobs', key) == 0 then
-    redis.call('HSET', B .. 'jobs', key, ARGV[i + 1])
-    to_wait(key, now)
-    requeued = requeued + 1
+    if not recent then
+      late = late + 1
+    elseif redis.call('ZSCORE', B .. 'tomb', key) then
+      answered = answered + 1
+    else
+      redis.call('HSET', B .. 'jobs', key, ARGV[i + 1])
+      to_wait(key, now)
+      requeued = requeued + 1
+    end
   end
 end
-local out = {'OK', now, 0, empty, requeued}
+local out = {'OK', now, 0, empty, requeued, answered, late}
 for i = first + 2 * nf, #ARGV, 3 do
   local key, wid, p = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local o = redis.call('HGET', B .. 'owner', key)

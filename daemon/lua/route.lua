@@ -13,6 +13,7 @@ local key, op, caller, rid, payload = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5
 if not registered(caller) then return {'LOST'} end
 if redis.call('HEXISTS', B .. 'jobs', key) == 0 then
   if redis.call('PTTL', B .. 'rebuild') > 0 then return {'WAIT'} end
+  tombstone(key)
   return {'JOB_NOT_FOUND'}
 end
 local o = redis.call('HGET', B .. 'owner', key)

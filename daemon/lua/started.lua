@@ -51,6 +51,7 @@ local function answer(code, m)
 end
 if result == 'ok' then return answer('OK', '') end
 if d then
+  tombstone(key)
   redis.call('HDEL', B .. 'jobs', key)
   unown(key, node)
   return answer('HANDLER', msg)

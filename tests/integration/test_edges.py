@@ -396,3 +396,54 @@ def test_flush_after_a_drain_and_undrain_keeps_every_worker_and_job(env):
         assert "node is re-joining the pool; disconnecting" not in n.logtext()
     assert all(w.proc.poll() is None for w in live), "a worker session was cut"
     check_history(ws, keys)
+
+
+def test_fenced_jobs_come_back_after_a_restart_unless_a_stop_answered(env):
+    """Issue 14 item 8. Redis restarts empty while node-b, cut off and
+    fenced (its jobs stopped), is then SIGSTOPped past the rebuild window.
+    Meanwhile node-a answers stops for two of b's keys: one JOB_NOT_FOUND
+    (Redis lost it), and, after a fresh dispatch and stop of the same key,
+    one OK. When b comes back and re-joins, the jobs whose stops answered
+    stay gone; the others come back and run (P4). Old code re-queued every
+    fenced job, so the stopped keys ran again."""
+    px = env.proxy()
+    a = env.node("node-a", worker_ttl=TTL)
+    b = env.node("node-b", worker_ttl=TTL, redis_url=px.url())
+    a.ctlj("jobs", "p")
+    b.ctlj("jobs", "p")
+    wb = env.worker(b, name="b-w0")
+    keys = ["f-%d" % i for i in range(6)]
+    for k in keys:
+        dispatch(a, k)
+    wait_for(lambda: wb.running() == set(keys), 5, "b's worker running every job")
+    px.cut()
+    wait_for(lambda: not wb.running(), 5 * SLOW, "b fenced itself (its jobs stopped)")
+    b.proc.send_signal(signal.SIGSTOP)
+    try:
+        env.redis.stop()
+        env.redis.start()
+        px.heal()
+        # a re-joins (setting the rebuild window), which then closes
+        gone, stopped = keys[0], keys[1]
+        deadline = time.monotonic() + 10 * SLOW
+        while True:
+            rc, data, err = a.ctlj("stop", "p", gone)
+            if rc != 0 and "JOB_NOT_FOUND" in (err or "") + str(data):
+                break
+            assert time.monotonic() < deadline, (rc, data, err)
+            time.sleep(0.05)
+        wa = env.worker(a, name="a-w0")
+        dispatch(a, stopped)
+        wait_for(lambda: stopped in wa.running(), 5, "the fresh dispatch running on a")
+        rc, _, err = a.ctlj("stop", "p", stopped)
+        assert rc == 0, err
+    finally:
+        b.proc.send_signal(signal.SIGCONT)
+    back = set(keys) - {gone, stopped}
+    wait_for(lambda: jobs_in_redis(env) == back, 10 * SLOW,
+             "b's other fenced jobs queued again (Redis: %r)" % (jobs_in_redis(env),))
+    wait_for(lambda: (wa.running() | wb.running()) == back, 10 * SLOW, "every job back running")
+    assert "not queued again" in b.logtext(), b.logtext()
+    time.sleep(TTL_S)  # a late re-queue would show now
+    assert jobs_in_redis(env) == back
+    check_history([wa, wb], back)
