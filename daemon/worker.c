@@ -505,16 +505,24 @@ static void ack_halt(struct job *j, struct jobop *o, int r, const char *msg)
 {
 	struct lworker *w = j->w;
 	struct pool *p = w->pool;
+	if (r == PULSE_ACK_REQUEUE) {
+		/* The worker still runs the job (PROTOCOL.md 6.3): it stays
+		 * here, and a fence waits for it before the pool re-joins, so
+		 * that the job is never started again on a worker that runs it. */
+		if (o->fencing)
+			LOGW(&p->d->log, "pool %s: worker %s still runs %s after the "
+			     "node fenced itself (HALT answered requeue): asking again "
+			     "in %llu ms; the pool re-joins once it stopped", p->name,
+			     w->id, j->key, (unsigned long long)p->opts.pending_job_ttl_ms);
+		requeue_later(j, o);
+		return;
+	}
 	if (o->fencing) {
 		op_free(p, o);
 		job_end(j);
 		if (p->ljobs.n == 0)
 			pool_fence_done(p);
 		check_detach_done(w);
-		return;
-	}
-	if (r == PULSE_ACK_REQUEUE) {
-		requeue_later(j, o);
 		return;
 	}
 	if (o->moving) {
