@@ -355,9 +355,12 @@ void pool_on_event(struct pool *p, const char *msg, size_t len)
 
 /* ---- lease, fencing, joining -------------------------------------------- */
 
-/* A job a self-fence stopped, kept for the next join (one allocation). */
+/* A job this node let go while Redis may not have it (a self-fence
+ * stopped it, or its worker left while Redis could not be told), kept for
+ * the next join (one allocation). sent: named by the join in flight. */
 struct fenced_job {
 	size_t plen;
+	int sent;
 	char payload[];
 };
 
@@ -382,20 +385,59 @@ static void remember_fenced(struct pool *p)
 	table_iter_init(&it, &p->ljobs);
 	while ((e = table_next(&it))) {
 		const struct job *j = e->val;
-		struct fenced_job *f = malloc(sizeof(*f) + j->plen);
-		if (!f)
-			abort();
-		f->plen = j->plen;
-		if (j->plen)
-			memcpy(f->payload, j->payload, j->plen);
-		free(table_set(&p->fenced, j->key, strlen(j->key), f));
+		pool_keep_job(p, j->key, j->payload, j->plen);
 	}
+}
+
+void pool_keep_job(struct pool *p, const char *key, const char *payload,
+                   size_t plen)
+{
+	struct fenced_job *f = malloc(sizeof(*f) + plen);
+	if (!f)
+		abort();
+	f->plen = plen;
+	f->sent = 0;
+	if (plen)
+		memcpy(f->payload, payload, plen);
+	free(table_set(&p->fenced, key, strlen(key), f));
 }
 
 static void forget_fenced(struct pool *p)
 {
 	free_values(&p->fenced);
 	table_init(&p->fenced);
+}
+
+/* After a join answered: what it named is settled; what was kept while it
+ * was on its way waits for the next one (lease_cb). */
+static void forget_sent(struct pool *p)
+{
+	table keep;
+	table_init(&keep);
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->fenced);
+	while ((e = table_next(&it))) {
+		struct fenced_job *f = e->val;
+		if (f->sent)
+			free(f);
+		else
+			table_set(&keep, e->key, e->klen, f);
+	}
+	table_free(&p->fenced);
+	p->fenced = keep;
+}
+
+/* Jobs were kept while the node was registered and active (their worker
+ * left while Redis could not be told): re-join, which hands back those
+ * Redis has (the join reaps this node's old records) and re-creates those
+ * it lost. Rare, so the one path of a join serves it. */
+static void hand_back_kept(struct pool *p)
+{
+	LOGW(&p->d->log, "pool %s: re-joining to hand back %zu jobs whose "
+	     "workers left while Redis could not be told", p->name, p->fenced.n);
+	p->state = POOL_JOINING;
+	pool_join(p);
 }
 
 static void fence_cb(evutil_socket_t fd, short what, void *arg)
@@ -485,6 +527,10 @@ static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
 	free(c);
 	if (shut) {
 		pool_shutdown_local(p); /* the 's' message may have been lost */
+		return;
+	}
+	if (p->state == POOL_ACTIVE && p->fenced.n > 0) {
+		hand_back_kept(p);
 		return;
 	}
 	if (p->state == POOL_ACTIVE) {
@@ -689,7 +735,8 @@ static void add_fenced_jobs(struct pool *p, sargs *a)
 	struct tentry *e;
 	table_iter_init(&it, &p->fenced);
 	while ((e = table_next(&it))) {
-		const struct fenced_job *f = e->val;
+		struct fenced_job *f = e->val;
+		f->sent = 1;
 		sargs_add(a, e->key, e->klen);
 		sargs_add(a, f->payload, f->plen);
 	}
@@ -823,11 +870,12 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 		LOGI(&p->d->log, "pool %s: re-announced %zu running jobs", p->name,
 		     (r->elements - JOIN_JOBS) / 2);
 	log_fenced_outcome(p, r);
-	forget_fenced(p);
+	forget_sent(p);
 	joined_jobs(p, r);
 	inbox_restart(p->d);
 	worker_pool_joined(p);
 	load_members(p);
+	pool_leave_progress(p); /* a LEAVE that a self-fence interrupted */
 }
 
 static void pool_join(struct pool *p)

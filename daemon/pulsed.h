@@ -153,7 +153,9 @@ struct pool {
 	table strays;             /* key -> owner record, seen stray this walk */
 	table strays_prev;        /* ... and in the previous full walk */
 	table fenced;             /* key -> struct fenced_job: what the last
-	                             self-fence stopped, until the next join */
+	                             self-fence stopped, and jobs whose worker
+	                             left while Redis could not be told, until
+	                             the next join (pool_keep_job) */
 	char stray_cursor[24];    /* SSCAN cursor of the stray walk */
 	table tickers;            /* name -> struct ticker (ticker.c) */
 	struct event *lease_timer, *fence_timer, *scan_timer, *rebalance_ev;
@@ -402,6 +404,10 @@ int pool_usable(struct pool *p); /* Redis up and lease held */
  * process's), or NULL. */
 const char *pool_refusal(const struct pool *p);
 void pool_lost(struct pool *p);  /* a script answered LOST */
+/* A job this node let go while Redis may not have it: the next join
+ * re-creates it if Redis lacks it (join.lua's fenced jobs). */
+void pool_keep_job(struct pool *p, const char *key, const char *payload,
+                   size_t plen);
 /* Redis's clock now, estimated from the offset seen at the last lease. */
 uint64_t pool_redis_now_ms(const struct pool *p);
 const char *pool_owner_of(struct pool *p, const char *key, size_t klen);

@@ -123,6 +123,15 @@ static int has_halt(const struct job *j)
 	return 0;
 }
 
+/* The job's move HALT that no stop rides on yet, or NULL. */
+static struct jobop *moving_halt(const struct job *j)
+{
+	for (struct jobop *o = j->ops; o; o = o->next)
+		if (o->op == OP_HALT && o->moving && !o->rid && !o->reply_node)
+			return o;
+	return NULL;
+}
+
 static void reassign_free(struct reassign *a)
 {
 	if (!a)
@@ -351,11 +360,10 @@ static void report_started(struct job *j)
 
 /* Hand jobs back to the waiting set: keys[i] owned by owners[i], which
  * is "<worker> <fence>" (release.lua skips any whose record changed). */
-void worker_release_keys(struct pool *p, const char *const *keys,
-                         const char *const *owners, size_t n)
+static void release_keys(struct pool *p, const char *const *keys,
+                         const char *const *owners, size_t n, store_cb *cb,
+                         void *arg)
 {
-	if (n == 0)
-		return;
 	sargs a = {0};
 	sargs_str(&a, p->d->node);
 	sargs_u64(&a, 0);
@@ -363,15 +371,77 @@ void worker_release_keys(struct pool *p, const char *const *keys,
 		sargs_str(&a, keys[i]);
 		sargs_str(&a, owners[i]);
 	}
-	store_script(p->d->store, S_RELEASE, p->base, a.n, a.v, a.l, NULL, NULL);
+	store_script(p->d->store, S_RELEASE, p->base, a.n, a.v, a.l, cb, arg);
 	sargs_free(&a);
 }
 
+void worker_release_keys(struct pool *p, const char *const *keys,
+                         const char *const *owners, size_t n)
+{
+	if (n > 0)
+		release_keys(p, keys, owners, n, NULL, NULL);
+}
+
+/* The jobs a release hands back, kept until Redis answered it. */
+struct release_ctx {
+	struct pool *p;
+	size_t n;
+	struct kept {
+		char *key, *payload;
+		size_t plen;
+	} jobs[];
+};
+
+static void release_ctx_free(struct release_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->jobs[i].key);
+		free(c->jobs[i].payload);
+	}
+	free(c);
+}
+
+/* release.lua answered LOST (Redis lost its data since this node joined)
+ * or nothing (Redis went away): the jobs may exist nowhere now, so the
+ * pool keeps them for its next join, which re-creates those Redis lacks
+ * (P4), and re-joins. */
+static void release_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	(void)d;
+	struct release_ctx *c = arg;
+	int lost = !r || (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+	                  r->element[0]->type == REDIS_REPLY_STRING &&
+	                  strcmp(r->element[0]->str, "LOST") == 0);
+	if (lost) {
+		for (size_t i = 0; i < c->n; i++)
+			pool_keep_job(c->p, c->jobs[i].key, c->jobs[i].payload,
+			              c->jobs[i].plen);
+		pool_lost(c->p);
+	}
+	release_ctx_free(c);
+}
+
+/* Hand jobs of this node back to the waiting set, or, when Redis cannot
+ * be told now (down, or the pool fenced or re-joining), to the pool's
+ * memory for its next join. */
 static void release_jobs(struct pool *p, struct job **js, size_t n)
 {
-	const char **keys = calloc(n ? n : 1, sizeof(*keys));
-	const char **owners = calloc(n ? n : 1, sizeof(*owners));
-	char (*buf)[160] = calloc(n ? n : 1, sizeof(*buf));
+	if (n == 0)
+		return;
+	if (!pool_usable(p)) {
+		for (size_t i = 0; i < n; i++)
+			pool_keep_job(p, js[i]->key, js[i]->payload, js[i]->plen);
+		pool_lost(p);
+		return;
+	}
+	struct release_ctx *c = calloc(1, sizeof(*c) + n * sizeof(c->jobs[0]));
+	if (!c)
+		abort();
+	c->p = p;
+	c->n = n;
+	const char **keys = calloc(n, sizeof(*keys));
+	const char **owners = calloc(n, sizeof(*owners));
+	char (*buf)[160] = calloc(n, sizeof(*buf));
 	if (!keys || !owners || !buf)
 		abort();
 	for (size_t i = 0; i < n; i++) {
@@ -379,8 +449,15 @@ static void release_jobs(struct pool *p, struct job **js, size_t n)
 		         js[i]->fence);
 		keys[i] = js[i]->key;
 		owners[i] = buf[i];
+		c->jobs[i].key = xstrdup(js[i]->key);
+		c->jobs[i].plen = js[i]->plen;
+		c->jobs[i].payload = malloc(js[i]->plen ? js[i]->plen : 1);
+		if (!c->jobs[i].payload)
+			abort();
+		if (js[i]->plen)
+			memcpy(c->jobs[i].payload, js[i]->payload, js[i]->plen);
 	}
-	worker_release_keys(p, keys, owners, n);
+	release_keys(p, keys, owners, n, release_cb, c);
 	free(keys);
 	free(owners);
 	free(buf);
@@ -525,7 +602,7 @@ static void ack_halt(struct job *j, struct jobop *o, int r, const char *msg)
 		check_detach_done(w);
 		return;
 	}
-	if (o->moving) {
+	if (o->moving && !o->rid && !o->reply_node) {
 		if (r == PULSE_ACK_ERROR)
 			LOGW(&p->d->log, "pool %s: worker %s: stop of %s failed (%s); "
 			     "moving it anyway", p->name, w->id, j->key, msg);
@@ -628,7 +705,8 @@ void worker_assign(struct pool *p, const char *wid, const char *key,
 		 * key, or pulsed drains and a view older than the drain chose
 		 * this worker): give the job back at once. */
 		struct lworker tmpw = {.id = (char *)wid, .pool = p};
-		struct job tmp = {.key = (char *)key, .w = &tmpw, .fence = fence};
+		struct job tmp = {.key = (char *)key, .w = &tmpw, .fence = fence,
+		                  .payload = (char *)payload, .plen = plen};
 		struct job *tp = &tmp;
 		release_jobs(p, &tp, 1);
 		return;
@@ -658,15 +736,26 @@ int worker_job_event(struct pool *p, const char *key, int op,
                      const char *reply_node, const char *reply_rid)
 {
 	struct job *j = worker_find_job(p, key);
-	if (!j || (op == OP_HALT && has_halt(j)))
+	if (!j)
 		return -1;
-	struct jobop *o = op_new(op, payload, plen);
+	struct jobop *o = NULL;
+	if (op == OP_HALT && has_halt(j)) {
+		/* A stop of a job that is moving rides on the move's HALT: the
+		 * job then ends here instead of starting on the new worker only
+		 * to be halted there (issue 14 item 6). Behind any other HALT
+		 * (a stop, a self-fence) the caller looks again later. */
+		o = moving_halt(j);
+		if (!o)
+			return -1;
+	} else {
+		o = op_new(op, payload, plen);
+		enqueue(j, o);
+	}
 	o->rid = rid;
 	if (reply_node) {
 		o->reply_node = xstrdup(reply_node);
 		o->reply_rid = xstrdup(reply_rid ? reply_rid : "0");
 	}
-	enqueue(j, o);
 	return 0;
 }
 
@@ -1010,7 +1099,7 @@ void worker_session_closed(struct session *s)
 	 * (it is a no-op where the worker is not this node's). */
 	if ((w->attached || w->attaching) && store_up(p->d->store))
 		worker_leave_placement(w);
-	if (i > 0 && pool_usable(p)) {
+	if (i > 0) {
 		p->d->m.moves[MOVED_WORKER_GONE] += i; /* metrics */
 		release_jobs(p, js, i);
 	}

@@ -1,8 +1,11 @@
 -- release.lua: jobs this node owned wait for a new owner (a worker left, a
 -- move after its stop was answered, a requeued stop).
 -- ARGV: node, delay (ms), then pairs (key, "<worker> <fence>"). A pair
--- whose owner record changed is skipped. Returns the number released.
+-- whose owner record changed is skipped. Returns the number released, or
+-- {'LOST'} when the node is not registered (Redis lost its data since it
+-- joined): the node keeps the jobs for its re-join, which re-creates them.
 local node, delay = ARGV[1], tonumber(ARGV[2])
+if not registered(node) then return {'LOST'} end
 local at = now_ms() + delay
 local n = 0
 for i = 3, #ARGV, 2 do

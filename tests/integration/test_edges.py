@@ -447,3 +447,52 @@ def test_fenced_jobs_come_back_after_a_restart_unless_a_stop_answered(env):
     time.sleep(TTL_S)  # a late re-queue would show now
     assert jobs_in_redis(env) == back
     check_history([wa, wb], back)
+
+
+# ---- a stop in the middle of a move -------------------------------------
+
+@pytest.mark.parametrize("via", ["owner-node", "other-node"])
+def test_stop_during_a_move_does_not_start_the_job_again(env, via):
+    """Issue 14 item 6. A job moves (a worker that placement prefers for
+    it attaches) and a stop arrives while the old worker is still stopping
+    it for the move: the job ends without a START on the new worker (old
+    code: the new worker saw START, then HALT a few ms later). The stop
+    answers OK and the job no longer exists."""
+    a = env.node("node-a", worker_ttl="2s")
+    b = env.node("node-b", worker_ttl="2s")
+    old = env.worker(a, name="old-w", opts=("--stop-delay", "400"))
+    wait_for(lambda: pool_workers(a) == 1, 5, "the old worker placed")
+    # keys the new worker wins from the old one
+    keys = [k for k in ("mv-%d" % i for i in range(200))
+            if placement_ref.pick(k, ["old-w", "new-w"]) == "new-w"][:6]
+    for k in keys:
+        dispatch(a, k)
+    wait_for(lambda: old.running() == set(keys), 5, "the old worker running them")
+    new = env.worker(a if via == "owner-node" else b, name="new-w")
+    stopper = a if via == "owner-node" else b
+    # the old worker answers one HALT every 400 ms: once the first move
+    # ended, the others are still under way
+    wait_for(lambda: any(e[0] == "stop" and e[1] in keys for e in old.events()), 5,
+             "the first move's stop answered on the old worker")
+    results = {}
+    t_stop = time.time_ns()  # a START before this is a move that finished
+
+    def stop(k):
+        results[k] = stopper.ctlj("stop", "p", k)
+    ts = [threading.Thread(target=stop, args=(k,)) for k in keys]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    for k in keys:
+        rc, data, err = results[k]
+        assert rc == 0, (k, rc, data, err)
+    wait_for(lambda: not jobs_in_redis(env), 5, "every stopped job gone")
+    # a key whose move ended (the old worker's stop answered) before the
+    # stops were sent had moved for good: its START on new-w is right
+    moved_before = {e[1] for e in old.events() if e[0] == "stop" and int(e[3]) < t_stop}
+    started = [e for e in new.events() if e[0] == "start" and e[1] not in moved_before]
+    assert not started, "the new worker started a job being stopped: %r" % started
+    moved = [e for e in new.events() if e[0] == "start"]
+    assert len(moved) < len(keys) - 2, "the stops came too late to test: %r" % moved
+    check_history([old, new], [])
