@@ -633,8 +633,106 @@ def fault_worker_hangs(c, rng):
     return t0, now_ns()
 
 
+HANDSHAKE_STEPS = ("connect", "hello", "welcome", "start", "ack")
+
+
+def die_in_handshake(node, name, step, wait_s):
+    """A worker session that dies at one step: right after connecting,
+    right after HELLO, after WELCOME, at its first START without an ACK,
+    or just after ACKing it (a worker process crashing at start-up or
+    right after accepting a job)."""
+    try:
+        s = harness.raw_session(node.sock)
+    except OSError:
+        return
+    try:
+        if step == "connect":
+            return
+        s.sendall(frame({"t": 1, "v": 1, "role": "worker", "pool": POOL,
+                         "name": name}))
+        if step == "hello":
+            return
+        s.settimeout(wait_s)
+        m = read_frame(s)
+        if not m or m.get("t") != 2 or step == "welcome":
+            return
+        while True:
+            m = read_frame(s)
+            if m is None:
+                return
+            if m.get("t") == 20:  # START
+                if step == "ack":
+                    s.sendall(frame({"t": 23, "id": m["id"], "r": 0}))
+                return
+    except (OSError, ValueError):
+        return
+    finally:
+        s.close()
+
+
+def fault_handshake_death(c, rng):
+    """Worker sessions die at every step of the handshake and around the
+    ACK of a START, on one node, in a random order: none may stay in
+    placement (a ghost), and the jobs moved to them run elsewhere."""
+    node = rng.choice(c.nodes)
+    steps = list(HANDSHAKE_STEPS)
+    rng.shuffle(steps)
+    t0 = now_ns()
+    for step in steps:
+        c.gen += 1
+        die_in_handshake(node, "ghost-%d" % c.gen, step, 2 * TTL_MS / 1000.0)
+    return t0, now_ns()
+
+
+SLOW_OPTS = ("--start-delay", "--stop-delay", "--notify-delay")
+
+
+def fault_slow_handlers(c, rng):
+    """A worker whose start, stop or notify handler takes 0.5, 1 or 3
+    worker TTLs attaches (jobs move to it, stops and notifies reach it)
+    while pulsed is healthy: one owner throughout (PROTOCOL.md 6.5). At
+    most two such workers live; the oldest is killed to make room."""
+    node = rng.choice(c.nodes)
+    slow = [w for ws in c.live.values() for w in ws if w.opts and w.opts[0] in SLOW_OPTS]
+    t0 = now_ns()
+    if len(slow) >= 2:
+        c.kill_worker(slow[0])
+    which = rng.choice(SLOW_OPTS)
+    ms = int(rng.choice((0.5, 1, 3)) * TTL_MS)
+    c.add_worker(node, which, str(ms))
+    return t0, now_ns()
+
+
+def fault_duplicate_node_id(c, rng):
+    """A second pulsed is started with the node id a live node holds (a
+    cloned host): it is refused, the first keeps its lease and goes on
+    serving, and the duplicate is stopped again."""
+    i = rng.randrange(len(c.nodes))
+    first = c.nodes[i]
+    c.gen += 1
+    dup = harness.Node(c.procs, c.tmp, c.redis, "dup-%d" % c.gen,
+                       first.cfg["pools"],
+                       {"redis": {"url": c.proxies[i].url()},
+                        "node": {"id": first.name}}, debug=False)
+    t0 = now_ns()
+    dup.start()
+    rc, out, _ = dup.ctl("--json", "dispatch", POOL, "dup-probe-%d" % c.gen, "x")
+    if rc == 0:
+        c.fail("a pulsed with %s's node id was let in: %s" % (first.name, out))
+    wait_for(lambda: "is held by another live pulsed" in dup.logtext(), 5,
+             "the duplicate's refusal in its log")
+    pause_s(rng, TTL_MS)
+    dup.kill()
+    if "no longer registered" in first.logtext(full=True):
+        c.fail("%s lost its registration to a duplicate node id" % first.name)
+    return t0, now_ns()
+
+
 FAULTS = {
     "worker_kill": fault_worker_kill,
+    "worker_dies_in_handshake": fault_handshake_death,
+    "slow_handlers": fault_slow_handlers,
+    "duplicate_node_id": fault_duplicate_node_id,
     "pulsed_kill": fault_pulsed_kill,
     "pulsed_sigstop": fault_pulsed_stop,
     "redis_restart": fault_redis_restart,
