@@ -328,7 +328,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory fuzz-replay
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory chaos-short
-	$(Q)SOAK_SEEDS=0 $(MAKE) --no-print-directory soak-short
+	$(Q)SOAK_SEEDS=2 $(MAKE) --no-print-directory soak-short
 
 test-asan:
 	$(Q)$(MAKE) --no-print-directory deps

@@ -97,6 +97,7 @@ not); every process is registered with harness.Procs and killed at the
 end, pass or fail; waiting is on conditions with deadlines, sleeps only
 pace the operations (sleep, the SIGSTOP's minimum length).
 """
+import calendar
 import json
 import os
 import random
@@ -755,6 +756,15 @@ class Soak:
         n.kill()
         self.killed.add(node)
         self.stopped_at.pop(node, None)
+        # A node killed after Redis lost its data and before it re-joined
+        # takes with it the only record of the jobs its workers ran (or
+        # let go) at the loss: a second fault that no design survives, so
+        # the history treats the kill as a loss of those jobs too.
+        joined = last_join_ns(n)
+        since = [t0 for t0, _ in self.losses if t0 > joined]
+        if since:
+            self.losses.append((min(since), now_ns()))
+            return "killed n%d (not re-joined since Redis lost its data)" % node
         return "killed n%d" % node
 
     def op_pulsed_start(self, i, node):
@@ -1079,6 +1089,19 @@ def covered(runs, t0, t1):
     """Whether one run interval spans [t0, t1] (the key ran on a worker
     all through a loss of Redis's data, so the rebuild must restore it)."""
     return any(s <= t0 and (e is None or e >= t1) for s, e, _ in runs)
+
+
+def last_join_ns(node):
+    """When the node last joined the soak pool, from its log (0: never)."""
+    last = 0
+    for line in node.logtext(full=True).splitlines():
+        if ("pool %s: joined as node" % POOL) in line:
+            try:
+                ts = calendar.timegm(time.strptime(line[:19], "%Y-%m-%dT%H:%M:%S"))
+                last = ts * 10**9 + int(line[20:23]) * 10**6
+            except ValueError:
+                continue
+    return last
 
 
 def check_model(reqs, losses, observed, iv, notes, slow=()):
