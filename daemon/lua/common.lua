@@ -56,15 +56,18 @@ end
 
 -- For a horizon after Redis lost a pool's state (join.lua sets B created),
 -- a key that a stop, a failed start or a JOB_NOT_FOUND answered for is
--- remembered in B tomb (a sorted set scored by Redis time, expiring with
--- B created), so that a node re-joining later with the jobs its
--- self-fence stopped does not bring back a job that was answered as gone
--- meanwhile (P5: an answer is not contradicted by what happens next).
+-- remembered in B tomb (a set, expiring with B created), so that a node
+-- re-joining later with the jobs its self-fence stopped does not bring
+-- back a job that was answered as gone meanwhile (P5: an answer is not
+-- contradicted by what happens next). Outside the horizon this costs one
+-- PTTL; inside it one SADD more (and a PEXPIRE when the set is new).
 local function tombstone(key)
   local left = redis.call('PTTL', B .. 'created')
   if left <= 0 then return end
-  redis.call('ZADD', B .. 'tomb', now_ms(), key)
-  redis.call('PEXPIRE', B .. 'tomb', left)
+  if redis.call('SADD', B .. 'tomb', key) == 1 and
+     redis.call('SCARD', B .. 'tomb') == 1 then
+    redis.call('PEXPIRE', B .. 'tomb', left)
+  end
 end
 
 local function drop_job(key)

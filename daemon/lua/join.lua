@@ -81,7 +81,7 @@ for i = first, first + 2 * nf - 1, 2 do
   if not was_reaped and redis.call('HEXISTS', B .. 'jobs', key) == 0 then
     if not recent then
       late = late + 1
-    elseif redis.call('ZSCORE', B .. 'tomb', key) then
+    elseif redis.call('SISMEMBER', B .. 'tomb', key) == 1 then
       answered = answered + 1
     else
       redis.call('HSET', B .. 'jobs', key, ARGV[i + 1])

@@ -179,10 +179,8 @@ bit  r_ibx[NN];        /* B inbox:<node> exists */
 bit  r_epoch;          /* B epoch exists */
 byte r_rebuild;        /* B rebuild: ticks left */
 bit  r_bump[NN];       /* epoch changed since the node's last members.lua */
-#ifdef TOMBSTONE
-byte r_created;        /* ticks left of the horizon after (re)creation */
-bit  r_tomb;           /* a stop's tombstone for the key */
-#endif
+byte r_created;        /* B created: ticks left of the horizon */
+bit  r_tomb;           /* B tomb has the key */
 
 chan rq[NN] = [8] of { mtype, byte, byte, byte, byte, byte }; /* node -> Redis */
 chan rp[NN] = [8] of { mtype, mtype, byte, byte, byte };      /* replies */
@@ -259,6 +257,7 @@ byte q_cut[NR + 1];    /* ghost: admissions seen by the stop's decisive step */
 
 /* ---- ghosts for the properties ---------------------------------------- */
 byte adm_count;        /* admissions so far */
+byte adm_no[NR + 2];   /* the admission number of each job (by payload) */
 byte promised;         /* a job whose dispatch was answered OK, not stopped */
 bit  gone[NR + 2];     /* that job was stopped, or lost to a double fault */
 bit  clean;            /* a stop answered OK or JOB_NOT_FOUND ... */
@@ -317,31 +316,33 @@ byte q_next = 1;
 	G_DOWN(n) || G_UP(n))
 #define URGENT (G_NODE(0) || G_NODE(1) || G_REDIS(0) || G_REDIS(1))
 
-/* ---- the properties, checked after every step ------------------------- */
-inline check()
+/* ---- the safety properties: a monitor that can step whenever one of
+ * them is false, between any two steps of the protocol (never inside
+ * one: every step is atomic) -------------------------------------------- */
+#define P_ONE    (NRUNNING <= 1)
+#define P_PROM   (promised == 0 || EXISTS(promised))
+#define P_STOP   (!(clean && adm_count == clean_cut && (r_job || RUNNING)))
+
+active proctype monitor()
 {
-	/* P3: never two workers running the key */
-	if
-	:: NRUNNING > 1 ->
-		printf("VIOLATION one-owner: %d workers run the key\n", NRUNNING);
-		assert(false)
-	:: else
-	fi;
-	/* a dispatch answered OK names a job that exists until it is stopped */
-	if
-	:: promised != 0 && !EXISTS(promised) ->
-		printf("VIOLATION dispatch-ok: job %d answered OK exists nowhere\n", promised);
-		assert(false)
-	:: else
-	fi;
-	/* a stop answered OK or JOB_NOT_FOUND is not undone */
-	if
-	:: clean && adm_count == clean_cut && (r_job || RUNNING) ->
-		printf("VIOLATION stop: the key is back (in Redis %d, running %d) after a stop's answer\n",
-		       r_job, RUNNING);
-		assert(false)
-	:: else
-	fi
+end:	atomic { !(P_ONE && P_PROM && P_STOP) ->
+		if
+		:: !P_ONE ->
+			printf("VIOLATION one-owner: %d workers run the key\n", NRUNNING)
+		:: else
+		fi;
+		if
+		:: !P_PROM ->
+			printf("VIOLATION dispatch-ok: job %d answered OK exists nowhere\n", promised)
+		:: else
+		fi;
+		if
+		:: !P_STOP ->
+			printf("VIOLATION stop: the key is back (in Redis %d, running %d) after a stop's answer\n",
+			       r_job, RUNNING)
+		:: else
+		fi;
+		assert(false) }
 }
 
 /* A double fault (Redis lost the job and the only other copy died) is not
@@ -409,6 +410,20 @@ inline drop_job()
 	r_wait = 0
 }
 
+/* common.lua tombstone(): within the horizon after the pool's state was
+ * re-created, a stop, a failed start or a JOB_NOT_FOUND leaves one */
+inline tombstone()
+{
+#ifndef OLD_RESURRECT
+	if
+	:: r_created > 0 -> r_tomb = 1
+	:: else
+	fi
+#else
+	skip
+#endif
+}
+
 /* a stop ended the job (ghost) */
 inline stop_ends(rid_sto)
 {
@@ -417,14 +432,8 @@ inline stop_ends(rid_sto)
 	if
 	:: promised == r_pay -> promised = 0
 	:: else
-	fi
-#ifdef TOMBSTONE
-	;
-	if
-	:: r_created > 0 -> r_tomb = 1
-	:: else
-	fi
-#endif
+	fi;
+	tombstone()
 }
 
 /* common.lua reap(): workers leave, owned jobs wait, inbox and lease go */
@@ -514,9 +523,7 @@ inline redis_exec(n)
 			r_job = 1;
 			r_pay = c;              /* the payload: this dispatch's number */
 			adm_count++;
-#ifdef TOMBSTONE
-			r_tomb = 0;
-#endif
+			adm_no[c] = adm_count;
 			x_d = (b != NONE);
 			x_f = 0;
 			if
@@ -561,11 +568,11 @@ inline redis_exec(n)
 			do
 			:: x_i < NW ->
 				if
-				:: WNODE(x_i) == n && r_wk[x_i] == n && !((b >> x_i) & 1) ->
+				:: WNODE(x_i) == n && r_wk[x_i] == n && !((c >> x_i) & 1) ->
 					printf("[t%d] lease.lua n%d: ghost w%d removed\n", tnow, n, x_i);
 					r_wk[x_i] = NONE;
 					x_d = 1
-				:: WNODE(x_i) == n && r_wk[x_i] == NONE && ((b >> x_i) & 1) ->
+				:: WNODE(x_i) == n && r_wk[x_i] == NONE && ((c >> x_i) & 1) ->
 					r_wk[x_i] = n;
 					x_d = 1
 				:: else
@@ -595,23 +602,30 @@ inline redis_exec(n)
 			fi;
 			reply(n, S_LEASE, C_OK, r_bump[n], 0, r_wait)
 		fi
-	/* join.lua: ARGV node, inc, ttl, rejoin, workers, fenced jobs, jobs */
+	/* join.lua: ARGV node, inc, ttl, rejoin, holder, force, workers,
+	 * fenced jobs, jobs. Here a = inc * 2 + rejoin, c = the placed workers
+	 * (a bit each), d = the fenced job's payload (0: none), e = the job
+	 * running here as worker * 8 + payload (worker NONE: none). The
+	 * holder check (TAKEN) is not modelled: one process per node id. */
 	:: sc == S_JOIN ->
 		x_e = !r_epoch;                     /* empty */
 		if
-#ifdef OLD_REBUILD
-		:: x_e && (a & 1) -> r_rebuild = TTL
+		:: x_e ->
+#ifndef OLD_RESURRECT
+			/* SET B created PX HORIZON, DEL B tomb */
+			r_created = HORIZON;
+			r_tomb = 0;
+#endif
+			if
+#ifdef FIX_REBUILD
+			:: true -> r_rebuild = TTL
 #else
-		:: x_e -> r_rebuild = TTL
+			:: (a & 1) -> r_rebuild = TTL   /* rejoin == '1' only */
 #endif
+			:: else
+			fi
 		:: else
 		fi;
-#ifdef TOMBSTONE
-		if
-		:: x_e -> r_created = HORIZON; r_tomb = 0
-		:: else
-		fi;
-#endif
 		x_d = r_reaped[n];                  /* was_reaped */
 		r_reaped[n] = 0;
 		reap(n);
@@ -622,7 +636,7 @@ inline redis_exec(n)
 		do
 		:: x_i < NW ->
 			if
-			:: ((b >> x_i) & 1) && r_wk[x_i] == NONE -> r_wk[x_i] = n
+			:: ((c >> x_i) & 1) && r_wk[x_i] == NONE -> r_wk[x_i] = n
 			:: else
 			fi;
 			x_i++
@@ -631,46 +645,46 @@ inline redis_exec(n)
 		fz_late[n] = 0;
 		/* fenced jobs Redis lost are re-queued */
 		if
-		:: c != 0 && !x_d && !r_job ->
-#if defined(OLD_RESURRECT)
+		:: d != 0 && !x_d && !r_job ->
+#ifdef OLD_RESURRECT
 			x_i = 1;
-#elif defined(TOMBSTONE)
-			x_i = (r_created > 0 && !r_tomb);
 #else
-			/* only before the node's last lease could have ended: the
-			 * node passes lease_sent + TTL, Redis compares its clock */
-			x_i = (since_ok[n] < TTL);
+			/* only while B created lives and the key has no tombstone */
+			x_i = (r_created && !r_tomb);
 #endif
 			if
 			:: x_i ->
-				printf("[t%d] join.lua n%d: re-queues fenced job %d\n", tnow, n, c);
+				printf("[t%d] join.lua n%d: re-queues fenced job %d\n", tnow, n, d);
 				r_job = 1;
-				r_pay = c;
+				r_pay = d;
 				r_wait = 1
 			:: else ->
-				printf("[t%d] join.lua n%d: fenced job %d too old, not re-queued\n", tnow, n, c);
-				fz_late[n] = 1
+				printf("[t%d] join.lua n%d: fenced job %d not re-queued (horizon %d, tombstone %d)\n",
+				       tnow, n, d, r_created, r_tomb);
+				fz_late[n] = !r_tomb
 			fi
 		:: else
 		fi;
 		/* the jobs running here are re-owned */
+		x_w = e / 8;
+		x_p = e % 8;
 		if
-		:: d != NONE ->
+		:: x_w != NONE ->
 			if
 			:: (r_own_n != NONE && r_own_n != n) || (!r_job && x_d) ->
-				printf("[t%d] join.lua n%d: job %d conflicts\n", tnow, n, e);
+				printf("[t%d] join.lua n%d: job %d conflicts\n", tnow, n, x_p);
 				x_f = 0
 			:: else ->
 				if
 				:: !r_job ->
-					printf("[t%d] join.lua n%d: re-announces job %d\n", tnow, n, e);
+					printf("[t%d] join.lua n%d: re-announces job %d\n", tnow, n, x_p);
 					r_job = 1;
-					r_pay = e
+					r_pay = x_p
 				:: else
 				fi;
 				r_wait = 0;
 				fresh(x_f);
-				own(n, d, x_f)
+				own(n, x_w, x_f)
 			fi
 		:: else -> x_f = NONE
 		fi;
@@ -786,12 +800,13 @@ inline redis_exec(n)
 		:: r_inc[n] != 0 && !r_job && r_rebuild == 0 ->
 			printf("[t%d] route.lua: JOB_NOT_FOUND\n", tnow);
 			q_cut[a] = adm_count;
-#ifdef TOMBSTONE
+			tombstone();
+			/* the stop's answer says the job is gone: a job answered
+			 * OK before is not promised any more (ghost) */
 			if
-			:: r_created > 0 -> r_tomb = 1
+			:: promised != 0 && adm_no[promised] <= adm_count -> gone[promised] = 1; promised = 0
 			:: else
 			fi;
-#endif
 			reply(n, S_ROUTE, C_NOTFOUND, a, 0, 0)
 		:: r_inc[n] != 0 && r_job && r_own_n == NONE ->
 			printf("[t%d] route.lua: waiting job %d deleted\n", tnow, r_pay);
@@ -852,10 +867,17 @@ inline redis_exec(n)
 proctype redis()
 {
 	mtype sc;
-	byte a, b, c, d, e, x_d, x_e, x_f, x_i, x_n, x_r, rd_i;
+	byte m, a, b, c, d, e, x_d, x_e, x_f, x_i, x_n, x_r, x_w, x_p, rd_i;
 end:	do
-	:: atomic { G_REDIS(0) -> rq[0]?sc, a, b, c, d, e; redis_exec(0); check() }
-	:: atomic { G_REDIS(1) -> rq[1]?sc, a, b, c, d, e; redis_exec(1); check() }
+	:: atomic { (G_REDIS(0) || G_REDIS(1)) ->
+		if
+		:: G_REDIS(0) -> m = 0
+		:: G_REDIS(1) -> m = 1
+		fi;
+		rq[m]?sc, a, b, c, d, e;
+		redis_exec(m);
+		m = 0; a = 0; b = 0; c = 0; d = 0; e = 0;
+		x_d = 0; x_e = 0; x_f = 0; x_i = 0; x_n = 0; x_r = 0; x_w = 0; x_p = 0; rd_i = 0 }
 	od
 }
 
@@ -1194,10 +1216,10 @@ inline rebalance(n)
 inline lease_value(n, v_lea)
 {
 	if
-#ifdef OLD_JOINING
-	:: st[n] != N_ACTIVE -> v_lea = HALF
-#else
+#ifdef FIX_JOINING
 	:: st[n] != N_ACTIVE && st[n] != N_JOINING -> v_lea = HALF
+#else
+	:: st[n] != N_ACTIVE -> v_lea = HALF   /* joining, fenced: TTL/2 */
 #endif
 	:: else ->
 		if
@@ -1282,7 +1304,7 @@ inline dispatch(n, r_dis)
 		:: ln_o != NONE && WNODE(ln_o) == n -> q_owner[r_dis] = ln_o
 		:: else -> q_owner[r_dis] = NONE
 		fi;
-		send(n, S_ADMIT, r_dis, 0, ln_o, r_dis, 0)
+		send(n, S_ADMIT, r_dis, ln_o, r_dis, 0, 0)
 	fi
 }
 
@@ -1620,6 +1642,14 @@ inline eof(n, w_eof)
 	fi
 }
 
+/* locals back to 0 after every step: they are no part of the state */
+inline node_clr()
+{
+	sc = 0; code = 0; a = 0; b = 0; c = 0; d = 0; e = 0; w = 0; r = 0;
+	je_w = 0; je_f = 0; je_p = 0; je_dn = 0; je_dr = 0; ln_m = 0; ln_i = 0;
+	ln_o = 0; ln_v = 0; ln_ok = 0; ln_me = 0
+}
+
 proctype node(byte n)
 {
 	mtype sc, code;
@@ -1627,15 +1657,15 @@ proctype node(byte n)
 	byte je_w, je_f, je_p, je_dn, je_dr, ln_m, ln_i, ln_o, ln_v, ln_ok, ln_me;
 end:	do
 	/* pool.c lease_timer_cb(), overdue after a SIGSTOP */
-	:: atomic { G_LTIMER(n) -> lease_timer(n); check() }
-	/* pool.c fence_cb() */
+	:: atomic { G_LTIMER(n) -> lease_timer(n); node_clr() }
+	/* pool.c fence_cb(): only a node in POOL_ACTIVE fences itself */
 	:: atomic { G_FENCE(n) ->
 		farmed[n] = 0;
 		if
-#ifdef OLD_JOINING
-		:: st[n] == N_ACTIVE ->
-#else
+#ifdef FIX_JOINING
 		:: st[n] == N_ACTIVE || st[n] == N_JOINING ->
+#else
+		:: st[n] == N_ACTIVE ->
 #endif
 			printf("[t%d] n%d: lease not renewed: self-fence\n", tnow, n);
 			st[n] = N_FENCED;
@@ -1647,21 +1677,31 @@ end:	do
 			fence_done(n)
 		:: else
 		fi;
-		check() }
+		node_clr() }
 	/* a reply from Redis: store.c call_done() -> its callback */
 	:: atomic { G_REPLY(n) ->
 		rp[n]?sc, code, a, b, c;
 		callback(n);
-		check() }
+		node_clr() }
 	/* an ACK from a worker: worker.c worker_ack() */
-	:: atomic { G_ACK(n, 0) -> w = 0; ack(n, w); check() }
-	:: atomic { G_ACK(n, 1) -> w = 1; ack(n, w); check() }
-	:: atomic { G_ACK(n, 2) -> w = 2; ack(n, w); check() }
+	:: atomic { (G_ACK(n, 0) || G_ACK(n, 1) || G_ACK(n, 2)) ->
+		if
+		:: G_ACK(n, 0) -> w = 0
+		:: G_ACK(n, 1) -> w = 1
+		:: G_ACK(n, 2) -> w = 2
+		fi;
+		ack(n, w);
+		node_clr() }
 	/* the worker's session ended: server.c session_free() ->
 	 * worker.c worker_session_closed() */
-	:: atomic { G_EOF(n, 0) -> w = 0; eof(n, w); check() }
-	:: atomic { G_EOF(n, 1) -> w = 1; eof(n, w); check() }
-	:: atomic { G_EOF(n, 2) -> w = 2; eof(n, w); check() }
+	:: atomic { (G_EOF(n, 0) || G_EOF(n, 1) || G_EOF(n, 2)) ->
+		if
+		:: G_EOF(n, 0) -> w = 0
+		:: G_EOF(n, 1) -> w = 1
+		:: G_EOF(n, 2) -> w = 2
+		fi;
+		eof(n, w);
+		node_clr() }
 	/* HELLO from w2: worker.c worker_attach() */
 	:: atomic { G_HELLO(n) ->
 		if
@@ -1674,12 +1714,12 @@ end:	do
 			fi
 		:: else -> wk_st[2] = W_DEAD         /* "Redis is unreachable" */
 		fi;
-		check() }
+		node_clr() }
 	/* the pool's first use on this node: pool_get() -> pool_start() */
 	:: atomic { G_USE(n) ->
 		st[n] = N_JOINING;
 		pool_join(n);
-		check() }
+		node_clr() }
 	/* an inbox entry: inbox.c handle() */
 	:: atomic { G_INBOX(n) ->
 		ib[n]?sc, a, b, c, d, e;
@@ -1698,39 +1738,28 @@ end:	do
 			:: else -> request_finish(a, code)
 			fi
 		fi;
-		check() }
+		node_clr() }
 	/* pub/sub: pool.c pool_on_event() */
-	:: atomic { G_PSM(n) -> ps_m[n] = 0; load_members(n); check() }
-	:: atomic { G_PSW(n) -> ps_w[n] = 0; scan_waiting(n); check() }
+	:: atomic { G_PSM(n) -> ps_m[n] = 0; load_members(n); node_clr() }
+	:: atomic { G_PSW(n) -> ps_w[n] = 0; scan_waiting(n); node_clr() }
 	/* a new request, or one to try again: client_request(), retry_cb() */
-	:: atomic { G_REQ(n, 1) ->
-		q_st[1] = Q_ACT;
-		q_retry[1] = 0;
+	:: atomic { G_REQS(n) ->
 		if
-		:: q_type[1] == Q_DISP -> dispatch(n, 1)
-		:: else -> route(n, 1)
-		fi;
-		check() }
+		:: G_REQ(n, 1) -> r = 1
 #if NR >= 2
-	:: atomic { G_REQ(n, 2) ->
-		q_st[2] = Q_ACT;
-		q_retry[2] = 0;
-		if
-		:: q_type[2] == Q_DISP -> dispatch(n, 2)
-		:: else -> route(n, 2)
-		fi;
-		check() }
+		:: G_REQ(n, 2) -> r = 2
 #endif
 #if NR >= 3
-	:: atomic { G_REQ(n, 3) ->
-		q_st[3] = Q_ACT;
-		q_retry[3] = 0;
-		if
-		:: q_type[3] == Q_DISP -> dispatch(n, 3)
-		:: else -> route(n, 3)
-		fi;
-		check() }
+		:: G_REQ(n, 3) -> r = 3
 #endif
+		fi;
+		q_st[r] = Q_ACT;
+		q_retry[r] = 0;
+		if
+		:: q_type[r] == Q_DISP -> dispatch(n, r)
+		:: else -> route(n, r)
+		fi;
+		node_clr() }
 	/* the connection broke: store.c went_down(): every call in flight
 	 * gets NULL, then pools_redis_down() */
 	:: atomic { G_DOWN(n) ->
@@ -1746,7 +1775,7 @@ end:	do
 		:: empty(rq[n]) -> break
 		od;
 		brk[n] = 0;
-		reading[n] = 0;
+		reading[n] = 0;                  /* read_cb(NULL): "restarted by the next join" */
 		ps_m[n] = 0;
 		ps_w[n] = 0;
 		lease_if[n] = 0;
@@ -1764,20 +1793,19 @@ end:	do
 			r++
 		:: else -> break
 		od;
-		check() }
-	/* connected again: store.c -> pools_redis_up() -> pool_start() */
+		node_clr() }
+	/* connected again: store.c script_loaded() -> pools_redis_up() ->
+	 * pool_start(): the lease (or a join); the inbox reader is not
+	 * restarted here (inbox.c read_cb: "restarted by the next join") */
 	:: atomic { G_UP(n) ->
 		printf("[t%d] n%d: Redis connection back\n", tnow, n);
 		up[n] = 1;
 		rx[n] = 1;
-#ifndef OLD_INBOX
-		reading[n] = 1;                  /* inbox_restart() */
-#endif
 		if
 		:: st[n] == N_ACTIVE -> lease_renew(n)
 		:: else -> pool_join(n)
 		fi;
-		check() }
+		node_clr() }
 	od
 }
 
@@ -1851,12 +1879,10 @@ inline tick()
 	:: r_rebuild > 0 -> r_rebuild--
 	:: else
 	fi;
-#ifdef TOMBSTONE
 	if
 	:: r_created > 0 -> r_created--
 	:: else
 	fi;
-#endif
 	t_i = 0;
 	do
 	:: t_i < NW ->
@@ -1925,7 +1951,7 @@ proctype clock()
 {
 	byte t_i, ln_m, ln_i, ln_v;
 end:	do
-	:: atomic { !URGENT -> tick(); printf("[t%d] ---- tick\n", tnow); check() }
+	:: atomic { !URGENT -> tick(); printf("[t%d] ---- tick\n", tnow) }
 	od
 }
 
@@ -2025,10 +2051,8 @@ inline flush()
 	od;
 	r_epoch = 0;
 	r_rebuild = 0;
-#ifdef TOMBSTONE
 	r_created = 0;
 	r_tomb = 0;
-#endif
 	excuse(4)
 }
 
@@ -2045,7 +2069,7 @@ proctype faults()
 {
 	byte f_i;
 end:	do
-	:: atomic { b_flush > 0 -> b_flush--; flush(); check() }
+	:: atomic { b_flush > 0 -> b_flush--; flush() }
 	:: atomic { b_conn > 0 && FOK(0) && st[0] < N_DEAD && up[0] && !brk[0] ->
 		b_conn--; brk[0] = 1; blocked[0] = 1; rx[0] = 0;
 		printf("[t%d] FAULT: node 0 cut off from Redis\n", tnow) }
@@ -2060,11 +2084,11 @@ end:	do
 		b_stop--; stopped[1] = 1; printf("[t%d] FAULT: SIGSTOP node 1\n", tnow) }
 	:: atomic { stopped[0] -> stopped[0] = 0; printf("[t%d] SIGCONT node 0\n", tnow) }
 	:: atomic { stopped[1] -> stopped[1] = 0; printf("[t%d] SIGCONT node 1\n", tnow) }
-	:: atomic { b_ncrash > 0 && FOK(0) && st[0] < N_DEAD -> b_ncrash--; node_crash(0); check() }
-	:: atomic { b_ncrash > 0 && FOK(1) && st[1] < N_DEAD -> b_ncrash--; node_crash(1); check() }
-	:: atomic { b_wcrash > 0 && wk_st[0] == W_ON -> worker_crash(0); check() }
-	:: atomic { b_wcrash > 0 && wk_st[1] == W_ON -> worker_crash(1); check() }
-	:: atomic { b_wcrash > 0 && wk_st[2] == W_ON -> worker_crash(2); check() }
+	:: atomic { b_ncrash > 0 && FOK(0) && st[0] < N_DEAD -> b_ncrash--; node_crash(0) }
+	:: atomic { b_ncrash > 0 && FOK(1) && st[1] < N_DEAD -> b_ncrash--; node_crash(1) }
+	:: atomic { b_wcrash > 0 && wk_st[0] == W_ON -> worker_crash(0) }
+	:: atomic { b_wcrash > 0 && wk_st[1] == W_ON -> worker_crash(1) }
+	:: atomic { b_wcrash > 0 && wk_st[2] == W_ON -> worker_crash(2) }
 #ifdef LIVE
 	/* faults end here: every node runs and reaches Redis again */
 	:: atomic { !quiet ->
