@@ -358,15 +358,16 @@ def test_worker_hung_in_a_handler_keeps_its_jobs_while_pulsed_is_healthy(env):
     check_history([w1, w2], jobs_in_redis(env))
 
 
-def test_flush_after_a_drain_and_undrain_keeps_every_worker_and_job(env):
+@pytest.mark.parametrize("ttl", [TTL, "5s"])
+def test_flush_after_a_drain_and_undrain_keeps_every_worker_and_job(env, ttl):
     """The sequence the random generator found: a drain, workers attaching
     anonymously during it, an undrain, a detach with jobs, a few
     dispatches, then a FLUSHALL with nothing in flight. No worker session
     is cut and every running job is re-announced (old code: an attach that
     met the flushed Redis answered LOST and pulsed cut the session with
     "node is re-joining the pool", losing its jobs)."""
-    a = env.node("node-a", worker_ttl=TTL)
-    b = env.node("node-b", worker_ttl=TTL)
+    a = env.node("node-a", worker_ttl=ttl)
+    b = env.node("node-b", worker_ttl=ttl)
     ws = [env.worker(a, name="a-w0"), env.worker(b, name="b-w0")]
     keys = ["s-%d" % i for i in range(12)]
     for k in keys:
