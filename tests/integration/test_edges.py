@@ -497,3 +497,34 @@ def test_stop_during_a_move_does_not_start_the_job_again(env, via):
     moved = [e for e in new.events() if e[0] == "start"]
     assert len(moved) < len(keys) - 2, "the stops came too late to test: %r" % moved
     check_history([old, new], [])
+
+
+def test_undrain_right_after_a_flush_keeps_every_worker_and_job(env):
+    """Issue 14 item 7, the shortest sequence found: node-a drains (its
+    jobs move to node-b), Redis is flushed, and node-a undrains before its
+    next lease renewal noticed the loss. The undrain attaches a's workers
+    again; attach.lua meets a Redis that no longer knows the node and
+    answers LOST. Old code dropped each of those sessions ("node is
+    re-joining the pool"): every worker of the node was cut. Now the node
+    re-joins and places them again, and b re-announces every job."""
+    a = env.node("node-a", worker_ttl="5s")
+    b = env.node("node-b", worker_ttl="5s")
+    ws = [env.worker(a, name="a-%d" % i) for i in range(2)]
+    ws += [env.worker(b, name="b-%d" % i) for i in range(2)]
+    wait_for(lambda: pool_workers(a) == 4 and pool_workers(b) == 4, 5, "workers placed")
+    keys = ["u-%d" % i for i in range(12)]
+    for k in keys:
+        dispatch(a, k)
+    rc, _, err = a.ctlj("drain", "--timeout", "10")
+    assert rc == 0, err
+    wait_for(lambda: (ws[2].running() | ws[3].running()) == set(keys), 5,
+             "every job on node-b's workers")
+    env.redis.cli("FLUSHALL")
+    rc, _, err = a.ctlj("undrain")
+    assert rc == 0, err
+    wait_for(lambda: set(redis_workers(env)) == {w.id for w in ws}, 10,
+             "every worker placed again (Redis: %r)" % (redis_workers(env),))
+    wait_for(lambda: jobs_in_redis(env) == set(keys), 10, "every job re-announced")
+    assert "node is re-joining the pool; disconnecting" not in a.logtext()
+    assert all(w.proc.poll() is None for w in ws), "a worker session was cut"
+    check_history(ws, keys)
