@@ -114,15 +114,10 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 	wait_free(dw);
 }
 
-void drain_request(struct session *s, const pulse_msg *m)
+void drain_request(struct session *s, struct pool *none, const pulse_msg *m)
 {
 	struct pulsed *d = s->d;
-	if (admin_only(s, m, "drain") < 0)
-		return;
-	if (d->stopping) {
-		session_error(s, m->id, PULSE_E_CLOSED, "pulsed is stopping");
-		return;
-	}
+	(void)none; /* no pool: the command table checked admin and stopping */
 	if (!d->draining)
 		LOGI(&d->log, "draining: handing %zu jobs to other nodes; workers "
 		     "stay attached", pools_local_jobs(d));
@@ -142,11 +137,10 @@ void drain_request(struct session *s, const pulse_msg *m)
 	timer_arm_ms(dw->poll, 0);
 }
 
-void undrain_request(struct session *s, const pulse_msg *m)
+void undrain_request(struct session *s, struct pool *none, const pulse_msg *m)
 {
 	struct pulsed *d = s->d;
-	if (admin_only(s, m, "undrain") < 0)
-		return;
+	(void)none; /* no pool: the command table checked admin */
 	if (d->draining)
 		LOGI(&d->log, "undrained: workers are placed again");
 	d->draining = 0;

@@ -7,7 +7,12 @@
  *   main.c      process life: options, signals, start and stop
  *   context.c   building and freeing struct pulsed, in one order
  *   server.c    the Unix socket, sessions, framing, peer credentials
- *   client.c    client requests: dispatch, stop, notify, views
+ *   command.c   the table of messages after HELLO: who may send each,
+ *               what it needs, its handler; the one way to refuse
+ *   request.c   requests waiting for an answer: ids, deadlines, retries
+ *   dispatch.c  dispatch, stop and notify: admission and routing
+ *   views.c     the read-only views: jobs, job, where, workers, nodes,
+ *               status
  *   worker.c    worker sessions: attach, events to workers, ACKs, detach
  *   pool.c      pool membership: lease, join, reaping, waiting jobs, moves
  *   store.c     the Redis connections, scripts, reconnects
@@ -197,6 +202,11 @@ struct session {
  * its data before the start answered (unknown again). */
 enum { ADM_NONE = 0, ADM_SENT, ADM_DONE, ADM_UNSURE };
 
+struct request;
+/* A request's next step (dispatch.c's admission or routing), run by
+ * request.c when the request is tried again. */
+typedef void request_step(struct request *q);
+
 /* A client request waiting for an answer (local or from another node). */
 struct request {
 	uint64_t rid;
@@ -212,6 +222,7 @@ struct request {
 	uint64_t started_us;
 	struct event *timer;
 	struct event *retry;
+	request_step *again; /* what a retry runs */
 };
 
 /* ---- metrics and systemd ------------------------------------------------ */
@@ -332,16 +343,54 @@ void session_welcome_worker(struct session *s, const char *wid);
 struct ucred;
 struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred);
 
-/* client.c */
-void client_request(struct session *s, const pulse_msg *m);
+/* command.c: the table of messages after HELLO (role, needs, handler).
+ * A handler gets the pool when its entry has CF_POOL, else NULL. */
+typedef void command_fn(struct session *s, struct pool *p, const pulse_msg *m);
+enum {
+	CF_POOL = 1 << 0,     /* names a pool (checked, joined if new) */
+	CF_ADMIN = 1 << 1,    /* root or the admin group (P17) */
+	CF_OPEN = 1 << 2,     /* refused once the pool is shut down */
+	CF_REDIS = 1 << 3,    /* refused while Redis is unreachable */
+	CF_INFLIGHT = 1 << 4, /* takes one of the session's in-flight slots */
+	CF_RUNNING = 1 << 5,  /* refused while pulsed is stopping */
+};
+void command_run(struct session *s, const pulse_msg *m);
+/* The table's checks for flags, for a handler that decides late (WORKERS
+ * --local): 0, or -1 after answering the refusal. */
+int command_check(struct session *s, struct pool *p, const pulse_msg *m,
+                  int flags);
+
+/* dispatch.c: DISPATCH, STOP and NOTIFY (command handlers) */
+void dispatch_request(struct session *s, struct pool *p, const pulse_msg *m);
+void route_request(struct session *s, struct pool *p, const pulse_msg *m);
+
+/* views.c: the read-only views (command handlers) */
+void view_request(struct session *s, struct pool *p, const pulse_msg *m);
+void workers_request(struct session *s, struct pool *p, const pulse_msg *m);
+void status_request(struct session *s, struct pool *p, const pulse_msg *m);
+
+/* request.c */
+#define REQUEST_RETRY_MS 20
+struct request *request_make(struct pulsed *d, uint64_t sid, uint64_t id,
+                             int type, struct pool *p, const char *key,
+                             size_t klen, const char *payload, size_t plen,
+                             uint64_t limit_ms, request_step *again);
+/* A request for a client's DISPATCH, STOP or NOTIFY (takes an in-flight
+ * slot of the session until it is answered). */
+struct request *request_new(struct session *s, const pulse_msg *m,
+                            struct pool *p, request_step *again);
+/* Run the request's next step again after ms (its deadline holds). */
+void request_retry_in(struct request *q, uint64_t ms);
+void *request_ref(struct request *q);
+struct request *request_take(struct pulsed *d, void *ref);
 /* Answer a pending request (and free it). code 0 = ok. */
 void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg);
 /* Redis lost this node's pool state (pool.c, on LOST): admitted
  * dispatches still waiting may have been lost with it. */
 void requests_data_lost(struct pool *p);
 void requests_fail_all(struct pulsed *d, int code, const char *msg);
-/* A DISPATCH or STOP on behalf of pulsed itself (a schedule's plan):
- * nobody waits for the answer. */
+/* dispatch.c: a DISPATCH or STOP on behalf of pulsed itself (a
+ * schedule's plan): nobody waits for the answer. */
 void request_internal(struct pool *p, int type, const char *key,
                       size_t klen, const char *payload, size_t plen);
 /* Run a STOP or NOTIFY's routing again (the job was between owners). */
@@ -350,8 +399,8 @@ void request_retry(struct pulsed *d, uint64_t rid);
 /* worker.c */
 int worker_attach(struct session *s, const pulse_msg *m, char *err,
                   size_t errlen, int *code);
-void worker_ack(struct session *s, const pulse_msg *m);
-void worker_detach_req(struct session *s, const pulse_msg *m);
+void worker_ack(struct session *s, struct pool *p, const pulse_msg *m);
+void worker_detach_req(struct session *s, struct pool *p, const pulse_msg *m);
 void worker_session_closed(struct session *s);
 /* Start key on local worker wid (assigned in Redis with fence); disp is
  * the dispatch record of a direct admission ("<caller node> <request
@@ -433,9 +482,6 @@ void clock_stop(struct pool *p, int sched, const char *name);
 
 /* shutdown.c */
 void shutdown_request(struct session *s, struct pool *p, const pulse_msg *m);
-/* 0 when the session may run an admin request (P17); else answers
- * PERMISSION for `what` and returns -1. */
-int admin_only(struct session *s, const pulse_msg *m, const char *what);
 void leave_request(struct session *s, struct pool *p, const pulse_msg *m);
 void pool_shutdown_local(struct pool *p);
 void shutdown_local_done(struct pool *p);
@@ -445,7 +491,7 @@ void leave_done(struct pool *p);
 /* schedule.c */
 /* Ask producer session s for the plan of schedule name. */
 void schedule_ask(struct pool *p, const char *name, struct session *s);
-void schedule_planned(struct session *s, const pulse_msg *m);
+void schedule_planned(struct session *s, struct pool *p, const pulse_msg *m);
 void schedule_session_closed(struct session *s);
 void schedules_free(struct pulsed *d);
 void ticker_session_closed(struct session *s);
@@ -455,10 +501,10 @@ void clocks_request(struct session *s, struct pool *p, const pulse_msg *m);
 
 /* drain.c */
 /* DRAIN and UNDRAIN requests (admin only). */
-void drain_request(struct session *s, const pulse_msg *m);
+void drain_request(struct session *s, struct pool *p, const pulse_msg *m);
 /* Free the DRAIN requests still waiting (pulsed stops); no answer. */
 void drain_free_all(struct pulsed *d);
-void undrain_request(struct session *s, const pulse_msg *m);
+void undrain_request(struct session *s, struct pool *p, const pulse_msg *m);
 
 /* metrics.c */
 /* Serve /metrics, /healthz and /readyz on cfg.metrics_listen (nothing

@@ -199,8 +199,9 @@ static void apply(struct pool *p, const char *name, const pulse_msg *m)
 	free(st);
 }
 
-void schedule_planned(struct session *s, const pulse_msg *m)
+void schedule_planned(struct session *s, struct pool *none, const pulse_msg *m)
 {
+	(void)none; /* the plan's request id names its pool */
 	struct plan_ask *a = table_get_u64(&s->d->plans, m->id);
 	if (!a || a->sid != s->sid) {
 		session_drop(s, PULSE_E_PROTOCOL, "PLANNED for a plan never asked");

@@ -274,57 +274,7 @@ static void on_frame(struct session *s, const uint8_t *body, uint32_t len)
 		on_hello(s, &m);
 		goto out;
 	}
-	switch (m.type) {
-	case PULSE_T_DISPATCH:
-	case PULSE_T_STOP:
-	case PULSE_T_NOTIFY:
-	case PULSE_T_JOBS:
-	case PULSE_T_JOB:
-	case PULSE_T_WORKERS:
-	case PULSE_T_STATUS:
-	case PULSE_T_TICKER:
-	case PULSE_T_TICKER_STOP:
-	case PULSE_T_SCHEDULE:
-	case PULSE_T_CLOCKS:
-	case PULSE_T_SHUTDOWN:
-	case PULSE_T_LEAVE:
-	case PULSE_T_WHERE:
-	case PULSE_T_NODES:
-	case PULSE_T_DRAIN:
-	case PULSE_T_UNDRAIN:
-		if (s->role != ROLE_CLIENT) {
-			session_drop(s, PULSE_E_PROTOCOL,
-			             "requests need a client session");
-			break;
-		}
-		client_request(s, &m);
-		break;
-	case PULSE_T_PLANNED:
-		if (s->role != ROLE_CLIENT)
-			session_drop(s, PULSE_E_PROTOCOL, "PLANNED from a worker session");
-		else
-			schedule_planned(s, &m);
-		break;
-	case PULSE_T_ACK:
-		if (s->role != ROLE_WORKER)
-			session_drop(s, PULSE_E_PROTOCOL, "ACK from a client session");
-		else
-			worker_ack(s, &m);
-		break;
-	case PULSE_T_DETACH:
-		if (s->role != ROLE_WORKER)
-			session_drop(s, PULSE_E_PROTOCOL, "DETACH from a client session");
-		else
-			worker_detach_req(s, &m);
-		break;
-	case PULSE_T_HELLO:
-		session_drop(s, PULSE_E_PROTOCOL, "second HELLO");
-		break;
-	default:
-		snprintf(err, sizeof(err), "message type %u is not sent to pulsed",
-		         m.type);
-		session_drop(s, PULSE_E_PROTOCOL, err);
-	}
+	command_run(s, &m);
 out:
 	msgpack_unpacked_destroy(&u);
 }

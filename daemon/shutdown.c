@@ -138,21 +138,8 @@ static void begun_cb(struct pulsed *d, redisReply *r, void *arg)
 	timer_arm_ms(sh->poll, 0);
 }
 
-int admin_only(struct session *s, const pulse_msg *m, const char *what)
-{
-	if (s->admin)
-		return 0;
-	LOGW(&s->d->log, "session %llu (uid %d): %s refused: not root or in the "
-	     "admin group", (unsigned long long)s->sid, (int)s->uid, what);
-	session_error(s, m->id, PULSE_E_PERMISSION,
-	              "%s needs root or the admin group", what);
-	return -1;
-}
-
 void shutdown_request(struct session *s, struct pool *p, const pulse_msg *m)
 {
-	if (admin_only(s, m, "shutdown") < 0)
-		return;
 	struct shut *sh = calloc(1, sizeof(*sh));
 	if (!sh)
 		abort();
@@ -208,8 +195,6 @@ void shutdown_local_done(struct pool *p)
 
 void leave_request(struct session *s, struct pool *p, const pulse_msg *m)
 {
-	if (admin_only(s, m, "leave") < 0)
-		return;
 	if (p->state != POOL_ACTIVE || p->leave_sid) {
 		session_error(s, m->id, PULSE_E_INVALID, "node is not active in pool "
 		              "%s (or already leaving)", p->name);

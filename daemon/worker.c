@@ -629,8 +629,9 @@ static void ack_event(struct job *j, struct jobop *o, int r, const char *msg)
 	pump(j);
 }
 
-void worker_ack(struct session *s, const pulse_msg *m)
+void worker_ack(struct session *s, struct pool *none, const pulse_msg *m)
 {
+	(void)none; /* the session's worker names its pool */
 	struct lworker *w = s->worker;
 	struct job *j = w ? table_get_u64(&w->events, m->id) : NULL;
 	if (!j || !j->ops || j->ops->evid != m->id) {
@@ -1016,8 +1017,10 @@ void worker_move_jobs(struct lworker *w)
 	}
 }
 
-void worker_detach_req(struct session *s, const pulse_msg *m)
+void worker_detach_req(struct session *s, struct pool *none,
+                       const pulse_msg *m)
 {
+	(void)none;
 	begin_detach(s->worker, m->id);
 }
 

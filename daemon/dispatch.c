@@ -1,0 +1,243 @@
+/*
+ * dispatch.c: the requests that change jobs: dispatch, stop and notify.
+ *
+ * Owns: admitting a job (admit.lua, then starting it on a local worker or
+ * leaving it to its owner's node), routing a stop or notify to the job's
+ * owner (route.lua: a local worker, another node's inbox, or a retry while
+ * the job is between owners), and pulsed's own such requests (schedules).
+ * The requests themselves, their answers and deadlines are request.c's.
+ *
+ * Invariants:
+ *   - A dispatch is answered OK only once the job runs (its start was
+ *     acknowledged); a Redis that forgot the node meanwhile makes the node
+ *     re-join before the request is tried again (LOST), never a second
+ *     admission of a key that runs.
+ *   - A stop or notify of a job between owners waits for the next owner
+ *     (WAIT), it is not dropped.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "pulsed.h"
+#include "store.h"
+
+static void route(struct request *q);
+static void dispatch(struct request *q);
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static int code_of(const char *s)
+{
+	int c = pulse_err_from_name(s, strlen(s));
+	return c < 0 ? PULSE_E_UNAVAILABLE : c;
+}
+
+static const char *reply_code(redisReply *r)
+{
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
+		return NULL;
+	return r->element[0]->str;
+}
+
+/* A script answered LOST: Redis does not know this node (it lost its
+ * data, or others reaped the node), so the jobs running here are not
+ * announced there and a key that runs may look free, a stop may find
+ * nothing. Ask again once the node re-joined (pool_lost). */
+static int retry_if_lost(struct request *q, const char *code)
+{
+	if (strcmp(code, "LOST") != 0)
+		return 0;
+	pool_lost(q->pool);
+	request_retry_in(q, REQUEST_RETRY_MS);
+	return 1;
+}
+
+static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct request *q = request_take(d, arg);
+	if (!q)
+		return;
+	const char *code = reply_code(r);
+	if (!code) {
+		request_finish(d, q->rid, PULSE_E_UNAVAILABLE,
+		               "Redis did not answer the admission; JOB tells "
+		               "whether the job exists");
+		return;
+	}
+	q->admission = strcmp(code, "OWNED") == 0 || strcmp(code, "WAIT") == 0
+	               ? ADM_DONE : ADM_NONE;
+	if (retry_if_lost(q, code))
+		return;
+	if (strcmp(code, "OWNED") == 0 && r->elements >= 2 &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER) {
+		/* The local worker admit.lua recorded, not a fresh pick (the
+		 * view may have changed since): worker_assign starts it, or
+		 * gives the job back to 'wait' if that worker is gone. The
+		 * dispatch record lets the start answer skip a lookup. */
+		if (q->owner) {
+			char disp[384];
+			int n = snprintf(disp, sizeof(disp), "%s %" PRIu64, d->node,
+			                 q->rid);
+			worker_assign(q->pool, q->owner, q->key,
+			              (uint64_t)r->element[1]->integer, q->payload
+			              ? q->payload : "", q->plen,
+			              n < (int)sizeof(disp) ? disp : NULL);
+		}
+		/* else the owner node starts it from its inbox */
+		return;
+	}
+	if (strcmp(code, "WAIT") == 0)
+		return; /* started by whichever node claims it */
+	if (strcmp(code, "REBUILD") == 0 && r->elements >= 2 &&
+	    r->element[1]->type == REDIS_REPLY_INTEGER) {
+		/* Redis lost the pool and the nodes are re-announcing what
+		 * runs: admit once they all had the time to (join.lua) */
+		request_retry_in(q, (uint64_t)r->element[1]->integer + 1);
+		return;
+	}
+	request_finish(d, q->rid, code_of(code),
+	               strcmp(code, "JOB_EXISTS") == 0 ? "job exists"
+	               : strcmp(code, "POOL_FULL") == 0
+	               ? "too many jobs wait for a worker"
+	               : strcmp(code, "SHUTDOWN") == 0 ? "pool is shut down"
+	               : code);
+}
+
+static void dispatch(struct request *q)
+{
+	struct pool *p = q->pool;
+	if (p->state == POOL_SHUTDOWN) {
+		request_finish(p->d, q->rid, PULSE_E_SHUTDOWN, "pool is shut down");
+		return;
+	}
+	if (pool_refusal(p)) {
+		request_finish(p->d, q->rid, PULSE_E_UNAVAILABLE, pool_refusal(p));
+		return;
+	}
+	if (!pool_usable(p)) {
+		/* first use of the pool (joining) or Redis away: admit once the
+		 * node is in the pool, or answer TIMEOUT (nothing admitted) */
+		request_retry(p->d, q->rid);
+		return;
+	}
+	const char *owner = pool_owner_of(p, q->key, strlen(q->key));
+	const char *onode = owner ? table_get(&p->workers, owner, strlen(owner))
+	                          : NULL;
+	free(q->owner);
+	/* kept only for a worker of this node: admit_cb starts it here */
+	q->owner = owner && onode && strcmp(onode, p->d->node) == 0
+	           ? xstrdup(owner) : NULL;
+	sargs a = {0};
+	sargs_str(&a, q->key);
+	sargs_add(&a, q->payload ? q->payload : "", q->plen);
+	sargs_str(&a, p->d->node);
+	sargs_u64(&a, q->rid);
+	sargs_u64(&a, p->opts.max_queued_jobs);
+	sargs_str(&a, owner && onode ? owner : "");
+	sargs_str(&a, owner && onode ? onode : "");
+	q->admission = ADM_SENT;
+	store_script(p->d->store, S_ADMIT, p->base, a.n, a.v, a.l, admit_cb,
+	             request_ref(q));
+	sargs_free(&a);
+}
+
+/* ---- stop and notify ---------------------------------------------------- */
+
+static void route_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct request *q = request_take(d, arg);
+	if (!q)
+		return;
+	const char *code = reply_code(r);
+	int op = q->type == PULSE_T_STOP ? OP_HALT : OP_EVENT;
+	if (!code) {
+		request_finish(d, q->rid, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+	} else if (retry_if_lost(q, code)) {
+		return;
+	} else if (strcmp(code, "JOB_NOT_FOUND") == 0) {
+		request_finish(d, q->rid, PULSE_E_JOB_NOT_FOUND, "job not found");
+	} else if (strcmp(code, "LOCAL") == 0) {
+		if (worker_job_event(q->pool, q->key, op, q->payload, q->plen,
+		                     q->rid, NULL, NULL) < 0)
+			request_retry(d, q->rid);
+	} else if (strcmp(code, "DELETED") == 0) {
+		/* A waiting job was removed; a local dispatch of it ends too. */
+		if (r->elements >= 2 && r->element[1]->type == REDIS_REPLY_STRING &&
+		    r->element[1]->len > 0) {
+			const char *sp = strchr(r->element[1]->str, ' ');
+			if (sp)
+				request_finish(d, strtoull(sp + 1, NULL, 10),
+				               PULSE_E_JOB_NOT_FOUND,
+				               "job was stopped before it started");
+		}
+		request_finish(d, q->rid, 0, NULL);
+	} else if (strcmp(code, "WAIT") == 0) {
+		request_retry(d, q->rid);
+	}
+	/* ROUTED: the owner node answers through our inbox */
+}
+
+static void route(struct request *q)
+{
+	struct pool *p = q->pool;
+	if (pool_refusal(p)) {
+		request_finish(p->d, q->rid, PULSE_E_UNAVAILABLE, pool_refusal(p));
+		return;
+	}
+	if (!pool_usable(p)) {
+		/* Redis away or the node re-joining: try again until the
+		 * request's own timeout. */
+		request_retry(p->d, q->rid);
+		return;
+	}
+	sargs a = {0};
+	sargs_str(&a, q->key);
+	sargs_str(&a, q->type == PULSE_T_STOP ? "s" : "n");
+	sargs_str(&a, p->d->node);
+	sargs_u64(&a, q->rid);
+	sargs_add(&a, q->payload ? q->payload : "", q->plen);
+	store_script(p->d->store, S_ROUTE, p->base, a.n, a.v, a.l, route_cb,
+	             request_ref(q));
+	sargs_free(&a);
+}
+
+void request_internal(struct pool *p, int type, const char *key,
+                      size_t klen, const char *payload, size_t plen)
+{
+	struct request *q = request_make(p->d, 0, 0, type, p, key, klen,
+	                                 payload, plen, 0,
+	                                 type == PULSE_T_DISPATCH ? dispatch : route);
+	if (type == PULSE_T_DISPATCH)
+		dispatch(q);
+	else
+		route(q);
+}
+
+/* The command table's handlers (command.c): the checks every request
+ * passes were made there; what is left is the payload cap. */
+static void job_request(struct session *s, struct pool *p, const pulse_msg *m,
+                        request_step *first)
+{
+	struct pulsed *d = s->d;
+	if (m->type != PULSE_T_STOP && m->payload.n > d->cfg.max_payload) {
+		session_error(s, m->id, PULSE_E_TOO_LARGE,
+		              "payload of %zu bytes is over the %" PRIu64 " byte cap",
+		              m->payload.n, d->cfg.max_payload);
+		return;
+	}
+	first(request_new(s, m, p, first));
+}
+
+void dispatch_request(struct session *s, struct pool *p, const pulse_msg *m)
+{
+	job_request(s, p, m, dispatch);
+}
+
+void route_request(struct session *s, struct pool *p, const pulse_msg *m)
+{
+	job_request(s, p, m, route);
+}
