@@ -1,7 +1,10 @@
 /*
  * context.c: building and tearing down the daemon's one context struct.
  *
- * Owns: the order in which struct pulsed's parts are created and freed.
+ * Owns: the order in which struct pulsed's parts are created and freed,
+ * and the one place where the I/O layers' hooks are registered (server.c
+ * and store.c name nothing above them: their news goes up through
+ * d->peer and d->storeh).
  * main() and the session fuzzer (tests/fuzz/fuzz_session.c) both use it,
  * so a part added to the context is freed in one place for both.
  *
@@ -18,8 +21,37 @@
 #include "pulsed.h"
 #include "store.h"
 
+/* ---- the hooks of the I/O layers: news goes up from here only ---------- */
+
+static void peer_closed(struct session *s)
+{
+	if (s->role == ROLE_WORKER)
+		worker_session_closed(s);
+	if (s->tickers)
+		ticker_session_closed(s);
+}
+
+static void store_up_hook(struct pulsed *d)
+{
+	pools_redis_up(d);
+	sdnotify_redis(d, 1); /* READY=1 the first time */
+}
+
+static void store_down_hook(struct pulsed *d, int was_up)
+{
+	sdnotify_redis(d, 0); /* STATUS= says it retries */
+	if (was_up)
+		pools_redis_down(d);
+}
+
 int context_init(struct pulsed *d)
 {
+	d->peer.worker_hello = worker_attach;
+	d->peer.frame = command_run;
+	d->peer.closed = peer_closed;
+	d->storeh.up = store_up_hook;
+	d->storeh.down = store_down_hook;
+	d->storeh.message = pools_on_message;
 	table_init(&d->sessions);
 	table_init(&d->requests);
 	table_init(&d->plans);

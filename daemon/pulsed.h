@@ -268,8 +268,33 @@ struct sdnotify {
  * being left, then the loop ends (nothing may start after that). */
 enum stop_phase { RUNNING = 0, STOP_DRAINING, STOP_DONE, STOP_LEAVING };
 
+/* News that goes up from the two I/O layers, which name nothing above
+ * them (as hiredis's callbacks and tmux's proc.c): context.c registers
+ * these once. */
+struct peer_hooks {
+	/* A worker's HELLO (role checked): attach it, or -1 with code and a
+	 * message for the drop. */
+	int (*worker_hello)(struct session *s, const pulse_msg *m, char *err,
+	                    size_t errlen, int *code);
+	/* Any frame after HELLO. */
+	void (*frame)(struct session *s, const pulse_msg *m);
+	/* The session ends (any cause), before it is freed. */
+	void (*closed)(struct session *s);
+};
+struct store_hooks {
+	void (*up)(struct pulsed *d);   /* the connections are (re)made */
+	/* A connection was lost or a connect failed; was_up: they had been
+	 * up until now. */
+	void (*down)(struct pulsed *d, int was_up);
+	/* A pub/sub message on a subscribed channel. */
+	void (*message)(struct pulsed *d, const char *channel, size_t clen,
+	                const char *msg, size_t mlen);
+};
+
 struct pulsed {
 	struct event_base *base;
+	struct peer_hooks peer;   /* context.c */
+	struct store_hooks storeh; /* context.c */
 	config cfg;
 	char *config_path;
 	logger log;
@@ -448,6 +473,9 @@ void pool_start(struct pool *p);
 void pool_membership_changed(struct pool *p);
 void pool_scan_waiting(struct pool *p);
 void pool_on_event(struct pool *p, const char *msg, size_t len);
+/* store.c's message hook: route a pub/sub message to its pool. */
+void pools_on_message(struct pulsed *d, const char *channel, size_t clen,
+                      const char *msg, size_t mlen);
 int pool_usable(struct pool *p); /* Redis up and lease held */
 /* Why the node cannot be in the pool at all (its id is another live
  * process's), or NULL. */

@@ -61,17 +61,14 @@ struct session *session_find(struct pulsed *d, uint64_t sid)
 #define PEER_FMT "session %llu (pid %d uid %d)"
 #define PEER_ARGS(s) (unsigned long long)(s)->sid, (int)(s)->pid, (int)(s)->uid
 
-/* A worker's jobs are handed on here (worker_session_closed), whatever
- * ended the session, so a dropped peer loses nothing that a crashed one
+/* A worker's jobs are handed on here (the closed hook), whatever ended
+ * the session, so a dropped peer loses nothing that a crashed one
  * would not. A peer that closes cleanly between frames is routine (every
  * pulsectl call): that line is debug, any other end is info. */
 static void session_free(struct session *s, int level, const char *cause)
 {
 	struct pulsed *d = s->d;
-	if (s->role == ROLE_WORKER)
-		worker_session_closed(s);
-	if (s->tickers)
-		ticker_session_closed(s);
+	d->peer.closed(s);
 	plog(&d->log, level, "session %llu: closed (pid %d uid %d): %s",
 	     PEER_ARGS(s), cause);
 	table_del_u64(&d->sessions, s->sid);
@@ -242,7 +239,7 @@ static void on_hello(struct session *s, const pulse_msg *m)
 	if (m->role.n == 6 && memcmp(m->role.p, "worker", 6) == 0) {
 		int code = 0;
 		s->role = ROLE_WORKER;
-		if (worker_attach(s, m, err, sizeof(err), &code) < 0) {
+		if (s->d->peer.worker_hello(s, m, err, sizeof(err), &code) < 0) {
 			s->role = ROLE_NONE;
 			session_drop(s, code, err);
 			return;
@@ -274,7 +271,7 @@ static void on_frame(struct session *s, const uint8_t *body, uint32_t len)
 		on_hello(s, &m);
 		goto out;
 	}
-	command_run(s, &m);
+	s->d->peer.frame(s, &m);
 out:
 	msgpack_unpacked_destroy(&u);
 }

@@ -155,11 +155,9 @@ static void went_down(struct store *s, const char *why)
 	s->up = 0;
 	s->blk_busy = 0;
 	drop_all(s);
-	sdnotify_redis(s->d, 0); /* STATUS= says it retries */
-	if (was_up) {
+	if (was_up)
 		LOGW(&s->d->log, "redis: connection lost: %s", why);
-		pools_redis_down(s->d);
-	}
+	s->d->storeh.down(s->d, was_up);
 	schedule_reconnect(s);
 }
 
@@ -325,20 +323,8 @@ static void on_message(redisAsyncContext *c, void *r, void *priv)
 	    reply->element[1]->type != REDIS_REPLY_STRING ||
 	    reply->element[2]->type != REDIS_REPLY_STRING)
 		return;
-	/* channel is "<base>ev": find the pool whose base prefixes it */
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &s->d->pools);
-	while ((e = table_next(&it))) {
-		struct pool *p = e->val;
-		size_t bl = strlen(p->base);
-		if (reply->element[1]->len == bl + 2 &&
-		    memcmp(reply->element[1]->str, p->base, bl) == 0) {
-			pool_on_event(p, reply->element[2]->str,
-			              reply->element[2]->len);
-			return;
-		}
-	}
+	s->d->storeh.message(s->d, reply->element[1]->str, reply->element[1]->len,
+	                     reply->element[2]->str, reply->element[2]->len);
 }
 
 void store_subscribe(struct store *s, const char *channel)
@@ -414,8 +400,7 @@ static void loaded(redisAsyncContext *c, void *r, void *priv)
 		s->reconnects++;
 	s->ever_up = 1;
 	LOGI(&s->d->log, "redis: connected");
-	pools_redis_up(s->d);
-	sdnotify_redis(s->d, 1); /* READY=1 the first time */
+	s->d->storeh.up(s->d);
 }
 
 static redisAsyncContext *open_one(struct store *s)
