@@ -30,6 +30,7 @@
 #include <sys/un.h>
 #include <jansson.h>
 
+#include "util.h"
 #include "config.h"
 #include "proto.h"
 #include "log.h"
@@ -56,9 +57,7 @@
 /* Allocation failure aborts: see the invariants above. */
 static char *cfg_strndup(const char *s, size_t n)
 {
-	char *p = malloc(n + 1);
-	if (!p)
-		abort();
+	char *p = xmalloc(n + 1);
 	memcpy(p, s, n);
 	p[n] = '\0';
 	return p;
@@ -126,9 +125,7 @@ static int read_file(const char *path, size_t max, char **buf, size_t *len,
 		snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
-	char *b = malloc(max + 2);
-	if (!b)
-		abort();
+	char *b = xmalloc(max + 2);
 	size_t n = fread(b, 1, max + 1, f);
 	int rerr = ferror(f) ? (errno ? errno : EIO) : 0;
 	fclose(f);
@@ -814,9 +811,7 @@ static int parse_pools(const struct pctx *x, const struct kpath *at,
 			return -1;
 	}
 	size_t cap = json_object_size(v);
-	c->pools = calloc(cap ? cap : 1, sizeof(*c->pools));
-	if (!c->pools)
-		abort();
+	c->pools = xcalloc(cap ? cap : 1, sizeof(*c->pools));
 	json_object_foreach((json_t *)v, name, entry) {
 		if (strcmp(name, "*") == 0)
 			continue;
@@ -1170,9 +1165,7 @@ static json_t *dump_url(const char *url)
 	if (!colon)
 		return dump_str(url);
 	size_t head = (size_t)(colon + 1 - url), tail = strlen(ui);
-	char *m = malloc(head + 3 + tail + 1);
-	if (!m)
-		abort();
+	char *m = xmalloc(head + 3 + tail + 1);
 	memcpy(m, url, head);
 	memcpy(m + head, "***", 3);
 	memcpy(m + head + 3, ui, tail + 1);

@@ -123,9 +123,7 @@ void drain_request(struct session *s, struct pool *none, const pulse_msg *m)
 		     "stay attached", pools_local_jobs(d));
 	d->draining = 1;
 	move_all(d, 1);
-	struct drain_wait *dw = calloc(1, sizeof(*dw));
-	if (!dw)
-		abort();
+	struct drain_wait *dw = xcalloc(1, sizeof(*dw));
 	dw->d = d;
 	dw->sid = s->sid;
 	dw->id = m->id;

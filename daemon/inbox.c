@@ -193,9 +193,7 @@ static void read_inboxes(struct pulsed *d)
 	if (!store_up(d->store) || d->stopping == STOP_DONE)
 		return;
 	sargs keys = {0}, ids = {0};
-	char (*names)[512] = calloc(d->pools.n ? d->pools.n : 1, sizeof(*names));
-	if (!names)
-		abort();
+	char (*names)[512] = xcalloc(d->pools.n ? d->pools.n : 1, sizeof(*names));
 	uint64_t block = 5000;
 	size_t n = 0;
 	table_iter it;

@@ -257,7 +257,7 @@ static void reply_text(struct evhttp_request *req, int code,
 {
 	struct evbuffer *b = evbuffer_new();
 	if (!b)
-		abort();
+		fatal_oom("an HTTP answer");
 	evbuffer_add_printf(b, "%s\n", text);
 	reply(req, code, reason, CONTENT_TEXT, b);
 	evbuffer_free(b);
@@ -306,7 +306,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (strcmp(path, "/metrics") == 0) {
 		struct evbuffer *b = evbuffer_new();
 		if (!b)
-			abort();
+			fatal_oom("the metrics page");
 		node_families(b, d);
 		pool_families(b, d);
 		dispatch_families(b, &d->m);

@@ -129,9 +129,7 @@ static void members_cb(struct pulsed *d, redisReply *r, void *arg)
 	clear_members(p);
 	p->epoch = (uint64_t)r->element[0]->integer;
 	size_t n = (r->elements - 1) / 2;
-	p->wids = calloc(n ? n : 1, sizeof(char *));
-	if (!p->wids)
-		abort();
+	p->wids = xcalloc(n ? n : 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		redisReply *w = r->element[1 + 2 * i], *nd = r->element[2 + 2 * i];
 		if (w->type != REDIS_REPLY_STRING || nd->type != REDIS_REPLY_STRING) {
@@ -409,9 +407,7 @@ static void remember_fenced(struct pool *p)
 void pool_keep_job(struct pool *p, const char *key, const char *payload,
                    size_t plen)
 {
-	struct fenced_job *f = malloc(sizeof(*f) + plen);
-	if (!f)
-		abort();
+	struct fenced_job *f = xmalloc(sizeof(*f) + plen);
 	f->plen = plen;
 	f->sent = 0;
 	if (plen)
@@ -602,10 +598,8 @@ static void strays_cb(struct pulsed *d, redisReply *r, void *arg)
 	    r->element[0]->type != REDIS_REPLY_STRING)
 		return;
 	size_t n = r->elements / 2, nrel = 0;
-	const char **keys = calloc(n ? n : 1, sizeof(*keys));
-	const char **owners = calloc(n ? n : 1, sizeof(*owners));
-	if (!keys || !owners)
-		abort();
+	const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
+	const char **owners = xcalloc(n ? n : 1, sizeof(*owners));
 	size_t nl = strlen(d->node);
 	for (size_t i = 1; i + 1 < r->elements; i += 2) {
 		redisReply *k = r->element[i], *o = r->element[i + 1];
@@ -649,9 +643,7 @@ static void lease_renew(struct pool *p)
 	if (p->lease_inflight || p->state != POOL_ACTIVE ||
 	    !store_up(p->d->store))
 		return;
-	struct lease_ctx *c = calloc(1, sizeof(*c));
-	if (!c)
-		abort();
+	struct lease_ctx *c = xcalloc(1, sizeof(*c));
 	c->p = p;
 	c->sent_ms = now_ms();
 	c->sent_us = now_us();
@@ -1017,17 +1009,13 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 		         name);
 		return NULL;
 	}
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		abort();
+	p = xcalloc(1, sizeof(*p));
 	p->d = d;
 	p->name = xstrdup(name);
 	p->opts = *o;
 	size_t bl = strlen(d->cfg.key_prefix) + n + 5;
-	p->base = malloc(bl);
-	p->channel = malloc(bl + 2);
-	if (!p->base || !p->channel)
-		abort();
+	p->base = xmalloc(bl);
+	p->channel = xmalloc(bl + 2);
 	snprintf(p->base, bl, "%s:{%s}:", d->cfg.key_prefix, name);
 	snprintf(p->channel, bl + 2, "%sev", p->base);
 	table_init(&p->workers);

@@ -50,6 +50,7 @@
 #include "log.h"
 #include "proto.h"
 #include "table.h"
+#include "util.h"
 
 #define PULSED_VERSION "0.1.0"
 
@@ -344,9 +345,6 @@ uint64_t now_ms(void);   /* CLOCK_MONOTONIC */
 uint64_t now_us(void);
 /* (Re)arm a timer event to fire in ms milliseconds. */
 void timer_arm_ms(struct event *ev, uint64_t ms);
-char *xstrdup(const char *s);
-char *xstrndup(const char *s, size_t n);
-void *xmemdup(const void *p, size_t n);
 
 /* server.c */
 int server_listen(struct pulsed *d, char *err, size_t errlen);

@@ -25,6 +25,7 @@
 #include <event2/event.h>
 #include <hiredis/async.h>
 
+#include "util.h"
 #include "redisev.h"
 
 struct rev {
@@ -126,16 +127,14 @@ int redisev_attach(redisAsyncContext *ac, struct event_base *base)
 {
 	if (ac->ev.data)
 		return -1;
-	struct rev *e = calloc(1, sizeof(*e));
-	if (!e)
-		abort();
+	struct rev *e = xcalloc(1, sizeof(*e));
 	e->ac = ac;
 	int fd = ac->c.fd;
 	e->rd = event_new(base, fd, EV_READ | EV_PERSIST, read_cb, e);
 	e->wr = event_new(base, fd, EV_WRITE, write_cb, e);
 	e->flush = event_new(base, -1, 0, flush_cb, e);
 	if (!e->rd || !e->wr || !e->flush)
-		abort();
+		fatal_oom("a Redis connection's events");
 	ac->ev.addRead = add_read;
 	ac->ev.delRead = del_read;
 	ac->ev.addWrite = add_write;

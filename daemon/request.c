@@ -132,9 +132,7 @@ struct request *request_make(struct pulsed *d, uint64_t sid, uint64_t id,
                              size_t klen, const char *payload, size_t plen,
                              uint64_t limit_ms, request_step *again)
 {
-	struct request *q = calloc(1, sizeof(*q));
-	if (!q)
-		abort();
+	struct request *q = xcalloc(1, sizeof(*q));
 	q->rid = ++d->next_rid;
 	q->sid = sid;
 	q->id = id;
@@ -177,9 +175,7 @@ struct qref {
  * request finished: found again by id (request_take). */
 void *request_ref(struct request *q)
 {
-	struct qref *r = malloc(sizeof(*r));
-	if (!r)
-		abort();
+	struct qref *r = xmalloc(sizeof(*r));
 	r->d = q->pool->d;
 	r->rid = q->rid;
 	return r;

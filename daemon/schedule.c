@@ -42,9 +42,7 @@ static void ask_free(struct plan_ask *a)
 void schedule_ask(struct pool *p, const char *name, struct session *s)
 {
 	struct pulsed *d = p->d;
-	struct plan_ask *a = calloc(1, sizeof(*a));
-	if (!a)
-		abort();
+	struct plan_ask *a = xcalloc(1, sizeof(*a));
 	a->p = p;
 	a->name = xstrdup(name);
 	a->sid = s->sid;
@@ -141,9 +139,7 @@ static void apply(struct pool *p, const char *name, const pulse_msg *m)
 	}
 	char skeys[512];
 	skeys_name(skeys, sizeof(skeys), p, name);
-	struct started *st = calloc(1, sizeof(*st));
-	if (!st)
-		abort();
+	struct started *st = xcalloc(1, sizeof(*st));
 	st->p = p;
 	st->name = xstrdup(name);
 	table_init(&st->keys);

@@ -162,7 +162,7 @@ static struct event *every(struct pulsed *d, uint64_t us,
 {
 	struct event *ev = event_new(d->base, -1, EV_PERSIST, cb, d);
 	if (!ev)
-		abort();
+		fatal_oom("a systemd timer");
 	struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
 	event_add(ev, &tv);
 	return ev;

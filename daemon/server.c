@@ -525,9 +525,7 @@ static void accept_pause(struct pulsed *d)
 
 struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred)
 {
-	struct session *s = calloc(1, sizeof(*s));
-	if (!s)
-		abort();
+	struct session *s = xcalloc(1, sizeof(*s));
 	s->d = d;
 	s->fd = fd;
 	s->sid = ++d->next_sid;
@@ -539,7 +537,7 @@ struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred)
 	s->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->deadline = evtimer_new(d->base, deadline_cb, s);
 	if (!s->bev || !s->deadline)
-		abort();
+		fatal_oom("a session's buffers");
 	bufferevent_setcb(s->bev, read_cb, write_cb, event_cb, s);
 	bufferevent_enable(s->bev, EV_READ);
 	/* write_cb matters once closing (output empty) or paused (output

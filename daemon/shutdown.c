@@ -140,9 +140,7 @@ static void begun_cb(struct pulsed *d, redisReply *r, void *arg)
 
 void shutdown_request(struct session *s, struct pool *p, const pulse_msg *m)
 {
-	struct shut *sh = calloc(1, sizeof(*sh));
-	if (!sh)
-		abort();
+	struct shut *sh = xcalloc(1, sizeof(*sh));
 	sh->p = p;
 	sh->sid = s->sid;
 	sh->id = m->id;

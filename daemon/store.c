@@ -88,9 +88,7 @@ static const struct script_src *find_src(const char *name)
 
 struct store *store_new(struct pulsed *d)
 {
-	struct store *s = calloc(1, sizeof(*s));
-	if (!s)
-		abort();
+	struct store *s = xcalloc(1, sizeof(*s));
 	s->d = d;
 	s->backoff_ms = 100;
 	const struct script_src *common = find_src("common");
@@ -98,12 +96,10 @@ struct store *store_new(struct pulsed *d)
 		const struct script_src *src = find_src(script_names[i]);
 		if (!src || !common) {
 			LOGE(&d->log, "script %s is not built in", script_names[i]);
-			abort();
+			abort(); /* a build defect, not a run-time condition */
 		}
 		s->srclen[i] = common->len + 1 + src->len;
-		s->src[i] = malloc(s->srclen[i] + 1);
-		if (!s->src[i])
-			abort();
+		s->src[i] = xmalloc(s->srclen[i] + 1);
 		memcpy(s->src[i], common->src, common->len);
 		s->src[i][common->len] = '\n';
 		memcpy(s->src[i] + common->len + 1, src->src, src->len + 1);
@@ -243,18 +239,14 @@ static struct call *new_call(struct store *s, int script, int argc,
                              const char **argv, const size_t *lens,
                              int extra, store_cb *cb, void *arg)
 {
-	struct call *k = calloc(1, sizeof(*k));
-	if (!k)
-		abort();
+	struct call *k = xcalloc(1, sizeof(*k));
 	k->s = s;
 	k->cb = cb;
 	k->arg = arg;
 	k->script = script;
 	k->argc = argc + extra;
-	k->argv = calloc((size_t)k->argc, sizeof(char *));
-	k->lens = calloc((size_t)k->argc, sizeof(size_t));
-	if (!k->argv || !k->lens)
-		abort();
+	k->argv = xcalloc((size_t)k->argc, sizeof(char *));
+	k->lens = xcalloc((size_t)k->argc, sizeof(size_t));
 	for (int i = 0; i < argc; i++) {
 		size_t n = lens ? lens[i] : strlen(argv[i]);
 		k->argv[extra + i] = xmemdup(argv[i], n);
@@ -474,7 +466,7 @@ void store_connect(struct store *s)
 		uint64_t every = s->d->cfg.redis_reply_ms / 4;
 		s->watch = event_new(s->d->base, -1, EV_PERSIST, watch_cb, s);
 		if (!s->watch)
-			abort();
+			fatal_oom("the Redis watchdog timer");
 		timer_arm_ms(s->watch, every ? every : 1);
 	}
 	for (int i = 0; i < C__N; i++) {
@@ -519,10 +511,8 @@ void sargs_add(sargs *a, const char *p, size_t n)
 {
 	if (a->n == a->cap) {
 		a->cap = a->cap ? a->cap * 2 : 16;
-		a->v = realloc(a->v, (size_t)a->cap * sizeof(*a->v));
-		a->l = realloc(a->l, (size_t)a->cap * sizeof(*a->l));
-		if (!a->v || !a->l)
-			abort();
+		a->v = xrealloc(a->v, (size_t)a->cap * sizeof(*a->v));
+		a->l = xrealloc(a->l, (size_t)a->cap * sizeof(*a->l));
 	}
 	a->v[a->n] = p;
 	a->l[a->n] = n;
@@ -536,10 +526,8 @@ void sargs_str(sargs *a, const char *s)
 
 void sargs_u64(sargs *a, uint64_t v)
 {
-	char *b = malloc(24);
-	char **o = realloc(a->owned, (size_t)(a->nowned + 1) * sizeof(char *));
-	if (!b || !o)
-		abort();
+	char *b = xmalloc(24);
+	char **o = xrealloc(a->owned, (size_t)(a->nowned + 1) * sizeof(char *));
 	a->owned = o;
 	a->owned[a->nowned++] = b;
 	int n = snprintf(b, 24, "%llu", (unsigned long long)v);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "table.h"
 
 uint64_t table_hash(const char *key, size_t klen)
@@ -59,9 +60,7 @@ static struct tentry **find(const table *t, const char *key, size_t klen,
 static void grow(table *t)
 {
 	size_t nb = t->nb ? t->nb * 2 : 16;
-	struct tentry **b = calloc(nb, sizeof(*b));
-	if (!b)
-		abort();
+	struct tentry **b = xcalloc(nb, sizeof(*b));
 	for (size_t i = 0; i < t->nb; i++) {
 		struct tentry *e = t->b[i];
 		while (e) {
@@ -93,9 +92,7 @@ void *table_set(table *t, const char *key, size_t klen, void *val)
 	}
 	if (t->n >= t->nb)
 		grow(t);
-	struct tentry *e = malloc(sizeof(*e) + klen + 1);
-	if (!e)
-		abort();
+	struct tentry *e = xmalloc(sizeof(*e) + klen + 1);
 	e->hash = h;
 	e->val = val;
 	e->klen = klen;

@@ -178,9 +178,7 @@ static void tick_cb(struct pulsed *d, redisReply *r, void *arg)
 static void call_tick(struct ticker *t, const char *op, uint64_t sid,
                       uint64_t id)
 {
-	struct tref *ref = malloc(sizeof(*ref));
-	if (!ref)
-		abort();
+	struct tref *ref = xmalloc(sizeof(*ref));
 	ref->p = t->p;
 	ref->key = xstrdup(t->key);
 	ref->sid = sid;
@@ -216,9 +214,7 @@ static struct ticker *get(struct pool *p, int sched, const char *name,
 	struct ticker *t = table_get(&p->tickers, key, strlen(key));
 	if (t)
 		return t;
-	t = calloc(1, sizeof(*t));
-	if (!t)
-		abort();
+	t = xcalloc(1, sizeof(*t));
 	t->p = p;
 	t->sched = sched;
 	t->key = xstrdup(key);
@@ -261,9 +257,7 @@ void ticker_request(struct session *s, struct pool *p, const pulse_msg *m)
 	t->interval = m->interval_ms; /* the newer interval replaces the older */
 	if (t->nsids == t->cap) {
 		t->cap = t->cap ? 2 * t->cap : 4;
-		t->sids = realloc(t->sids, t->cap * sizeof(*t->sids));
-		if (!t->sids)
-			abort();
+		t->sids = xrealloc(t->sids, t->cap * sizeof(*t->sids));
 	}
 	t->sids[t->nsids++] = s->sid;
 	s->tickers++;
@@ -370,9 +364,7 @@ void clocks_request(struct session *s, struct pool *p, const pulse_msg *m)
 		              "role must be \"tick\" or \"sched\"");
 		return;
 	}
-	struct clocks_view *v = malloc(sizeof(*v));
-	if (!v)
-		abort();
+	struct clocks_view *v = xmalloc(sizeof(*v));
 	v->p = p;
 	v->sid = s->sid;
 	v->id = m->id;

@@ -32,9 +32,7 @@ struct view {
 
 static struct view *view_new(struct session *s, const pulse_msg *m)
 {
-	struct view *v = calloc(1, sizeof(*v));
-	if (!v)
-		abort();
+	struct view *v = xcalloc(1, sizeof(*v));
 	v->d = s->d;
 	v->sid = s->sid;
 	v->id = m->id;

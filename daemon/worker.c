@@ -77,9 +77,7 @@ static void op_reroute(struct pool *p, struct jobop *o)
 
 static struct jobop *op_new(int op, const char *payload, size_t plen)
 {
-	struct jobop *o = calloc(1, sizeof(*o));
-	if (!o)
-		abort();
+	struct jobop *o = xcalloc(1, sizeof(*o));
 	o->op = op;
 	if (payload) {
 		o->payload = xmemdup(payload, plen);
@@ -240,9 +238,7 @@ struct ackctx {
 
 static struct ackctx *ackctx_new(struct job *j, const char *msg)
 {
-	struct ackctx *c = calloc(1, sizeof(*c));
-	if (!c)
-		abort();
+	struct ackctx *c = xcalloc(1, sizeof(*c));
 	c->p = j->w->pool;
 	c->key = xstrdup(j->key);
 	c->wid = xstrdup(j->w->id);
@@ -434,16 +430,12 @@ static void release_jobs(struct pool *p, struct job **js, size_t n)
 		pool_lost(p);
 		return;
 	}
-	struct release_ctx *c = calloc(1, sizeof(*c) + n * sizeof(c->jobs[0]));
-	if (!c)
-		abort();
+	struct release_ctx *c = xcalloc(1, sizeof(*c) + n * sizeof(c->jobs[0]));
 	c->p = p;
 	c->n = n;
-	const char **keys = calloc(n, sizeof(*keys));
-	const char **owners = calloc(n, sizeof(*owners));
-	char (*buf)[160] = calloc(n, sizeof(*buf));
-	if (!keys || !owners || !buf)
-		abort();
+	const char **keys = xcalloc(n, sizeof(*keys));
+	const char **owners = xcalloc(n, sizeof(*owners));
+	char (*buf)[160] = xcalloc(n, sizeof(*buf));
 	for (size_t i = 0; i < n; i++) {
 		snprintf(buf[i], sizeof(buf[i]), "%s %" PRIu64, js[i]->w->id,
 		         js[i]->fence);
@@ -451,9 +443,7 @@ static void release_jobs(struct pool *p, struct job **js, size_t n)
 		owners[i] = buf[i];
 		c->jobs[i].key = xstrdup(js[i]->key);
 		c->jobs[i].plen = js[i]->plen;
-		c->jobs[i].payload = malloc(js[i]->plen ? js[i]->plen : 1);
-		if (!c->jobs[i].payload)
-			abort();
+		c->jobs[i].payload = xmalloc(js[i]->plen ? js[i]->plen : 1);
 		if (js[i]->plen)
 			memcpy(c->jobs[i].payload, js[i]->payload, js[i]->plen);
 	}
@@ -545,9 +535,7 @@ static void requeue_later(struct job *j, struct jobop *o)
 	j->ops = o;
 	if (!o->next)
 		j->tail = &o->next;
-	struct retry *t = calloc(1, sizeof(*t));
-	if (!t)
-		abort();
+	struct retry *t = xcalloc(1, sizeof(*t));
 	t->p = p;
 	t->key = xstrdup(j->key);
 	t->fence = j->fence;
@@ -666,9 +654,7 @@ static void take_over(struct job *j, uint64_t fence, const char *payload,
                       size_t plen, const char *disp)
 {
 	if (has_halt(j)) {
-		struct reassign *a = calloc(1, sizeof(*a));
-		if (!a)
-			abort();
+		struct reassign *a = xcalloc(1, sizeof(*a));
 		a->fence = fence;
 		a->payload = xmemdup(payload, plen);
 		a->plen = plen;
@@ -712,9 +698,7 @@ void worker_assign(struct pool *p, const char *wid, const char *key,
 		release_jobs(p, &tp, 1);
 		return;
 	}
-	j = calloc(1, sizeof(*j));
-	if (!j)
-		abort();
+	j = xcalloc(1, sizeof(*j));
 	j->key = xstrdup(key);
 	j->w = w;
 	j->fence = fence;
@@ -915,9 +899,7 @@ int worker_attach(struct session *s, const pulse_msg *m, char *err,
 		snprintf(err, errlen, "Redis is unreachable");
 		return -1;
 	}
-	struct lworker *w = calloc(1, sizeof(*w));
-	if (!w)
-		abort();
+	struct lworker *w = xcalloc(1, sizeof(*w));
 	w->id = xstrdup(id);
 	w->pool = p;
 	w->sess = s;
@@ -1085,9 +1067,7 @@ void worker_session_closed(struct session *s)
 	w->sess = NULL;
 	s->worker = NULL;
 	size_t n = w->jobs.n, i = 0;
-	struct job **js = calloc(n ? n : 1, sizeof(*js));
-	if (!js)
-		abort();
+	struct job **js = xcalloc(n ? n : 1, sizeof(*js));
 	table_iter it;
 	struct tentry *e;
 	table_iter_init(&it, &w->jobs);
