@@ -35,21 +35,13 @@ static int code_of(const char *s)
 	return c < 0 ? PULSE_E_UNAVAILABLE : c;
 }
 
-static const char *reply_code(redisReply *r)
-{
-	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-	    r->element[0]->type != REDIS_REPLY_STRING)
-		return NULL;
-	return r->element[0]->str;
-}
-
 /* A script answered LOST: Redis does not know this node (it lost its
  * data, or others reaped the node), so the jobs running here are not
  * announced there and a key that runs may look free, a stop may find
  * nothing. Ask again once the node re-joined (pool_lost). */
-static int retry_if_lost(struct request *q, const char *code)
+static int retry_if_lost(struct request *q, int code)
 {
-	if (strcmp(code, "LOST") != 0)
+	if (code != SR_LOST)
 		return 0;
 	pool_lost(q->pool);
 	request_retry_in(q, REQUEST_RETRY_MS);
@@ -61,18 +53,17 @@ static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 	struct request *q = request_take(d, arg);
 	if (!q)
 		return;
-	const char *code = reply_code(r);
-	if (!code) {
+	int code = store_reply(r);
+	if (code == SR_NONE) {
 		request_finish(d, q->rid, PULSE_E_UNAVAILABLE,
 		               "Redis did not answer the admission; JOB tells "
 		               "whether the job exists");
 		return;
 	}
-	q->admission = strcmp(code, "OWNED") == 0 || strcmp(code, "WAIT") == 0
-	               ? ADM_DONE : ADM_NONE;
+	q->admission = code == SR_OWNED || code == SR_WAIT ? ADM_DONE : ADM_NONE;
 	if (retry_if_lost(q, code))
 		return;
-	if (strcmp(code, "OWNED") == 0 && r->elements >= 2 &&
+	if (code == SR_OWNED && r->elements >= 2 &&
 	    r->element[1]->type == REDIS_REPLY_INTEGER) {
 		/* The local worker admit.lua recorded, not a fresh pick (the
 		 * view may have changed since): worker_assign starts it, or
@@ -90,21 +81,21 @@ static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 		/* else the owner node starts it from its inbox */
 		return;
 	}
-	if (strcmp(code, "WAIT") == 0)
+	if (code == SR_WAIT)
 		return; /* started by whichever node claims it */
-	if (strcmp(code, "REBUILD") == 0 && r->elements >= 2 &&
+	if (code == SR_REBUILD && r->elements >= 2 &&
 	    r->element[1]->type == REDIS_REPLY_INTEGER) {
 		/* Redis lost the pool and the nodes are re-announcing what
 		 * runs: admit once they all had the time to (join.lua) */
 		request_retry_in(q, (uint64_t)r->element[1]->integer + 1);
 		return;
 	}
-	request_finish(d, q->rid, code_of(code),
-	               strcmp(code, "JOB_EXISTS") == 0 ? "job exists"
-	               : strcmp(code, "POOL_FULL") == 0
-	               ? "too many jobs wait for a worker"
-	               : strcmp(code, "SHUTDOWN") == 0 ? "pool is shut down"
-	               : code);
+	const char *name = store_reply_str(r);
+	request_finish(d, q->rid, code_of(name),
+	               code == SR_JOB_EXISTS ? "job exists"
+	               : code == SR_POOL_FULL ? "too many jobs wait for a worker"
+	               : code == SR_SHUTDOWN ? "pool is shut down"
+	               : name);
 }
 
 static void dispatch(struct request *q)
@@ -152,19 +143,19 @@ static void route_cb(struct pulsed *d, redisReply *r, void *arg)
 	struct request *q = request_take(d, arg);
 	if (!q)
 		return;
-	const char *code = reply_code(r);
+	int code = store_reply(r);
 	int op = q->type == PULSE_T_STOP ? OP_HALT : OP_EVENT;
-	if (!code) {
+	if (code == SR_NONE) {
 		request_finish(d, q->rid, PULSE_E_UNAVAILABLE, "Redis is unreachable");
 	} else if (retry_if_lost(q, code)) {
 		return;
-	} else if (strcmp(code, "JOB_NOT_FOUND") == 0) {
+	} else if (code == SR_JOB_NOT_FOUND) {
 		request_finish(d, q->rid, PULSE_E_JOB_NOT_FOUND, "job not found");
-	} else if (strcmp(code, "LOCAL") == 0) {
+	} else if (code == SR_LOCAL) {
 		if (worker_job_event(q->pool, q->key, op, q->payload, q->plen,
 		                     q->rid, NULL, NULL) < 0)
 			request_retry(d, q->rid);
-	} else if (strcmp(code, "DELETED") == 0) {
+	} else if (code == SR_DELETED) {
 		/* A waiting job was removed; a local dispatch of it ends too. */
 		if (r->elements >= 2 && r->element[1]->type == REDIS_REPLY_STRING &&
 		    r->element[1]->len > 0) {
@@ -175,7 +166,7 @@ static void route_cb(struct pulsed *d, redisReply *r, void *arg)
 				               "job was stopped before it started");
 		}
 		request_finish(d, q->rid, 0, NULL);
-	} else if (strcmp(code, "WAIT") == 0) {
+	} else if (code == SR_WAIT) {
 		request_retry(d, q->rid);
 	}
 	/* ROUTED: the owner node answers through our inbox */

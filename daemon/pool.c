@@ -242,7 +242,7 @@ static void claim_cb(struct pulsed *d, redisReply *r, void *arg)
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
 		return;
 	if (r->element[0]->type == REDIS_REPLY_STRING &&
-	    strcmp(r->element[0]->str, "LOST") == 0) {
+	    store_reply(r) == SR_LOST) {
 		pool_lost(p);
 		return;
 	}
@@ -502,7 +502,7 @@ static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
 		free(c);
 		return; /* the fence timer keeps running */
 	}
-	if (strcmp(r->element[0]->str, "LOST") == 0) {
+	if (store_reply(r) == SR_LOST) {
 		d->m.lease_failures++; /* metrics */
 		free(c);
 		if (p->state == POOL_ACTIVE)
@@ -843,14 +843,14 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
 	    r->element[0]->type != REDIS_REPLY_STRING)
 		return; /* retried at the next lease tick */
-	if (strcmp(r->element[0]->str, "SHUTDOWN") == 0) {
+	if (store_reply(r) == SR_SHUTDOWN) {
 		if (p->state != POOL_SHUTDOWN)
 			LOGI(&p->d->log, "pool %s is shut down", p->name);
 		p->state = POOL_SHUTDOWN;
 		forget_fenced(p);
 		return;
 	}
-	if (strcmp(r->element[0]->str, "TAKEN") == 0) {
+	if (store_reply(r) == SR_TAKEN) {
 		id_taken(p, r);
 		return;
 	}

@@ -543,3 +543,34 @@ void sargs_free(sargs *a)
 	free(a->l);
 	memset(a, 0, sizeof(*a));
 }
+
+/* ---- script answers ------------------------------------------------------ */
+
+static const char *const reply_names[] = {
+	[SR_OK] = "OK", [SR_LOST] = "LOST", [SR_STALE] = "STALE",
+	[SR_WAIT] = "WAIT", [SR_REBUILD] = "REBUILD", [SR_OWNED] = "OWNED",
+	[SR_LOCAL] = "LOCAL", [SR_ROUTED] = "ROUTED", [SR_DELETED] = "DELETED",
+	[SR_JOB_NOT_FOUND] = "JOB_NOT_FOUND", [SR_JOB_EXISTS] = "JOB_EXISTS",
+	[SR_POOL_FULL] = "POOL_FULL", [SR_SHUTDOWN] = "SHUTDOWN",
+	[SR_TAKEN] = "TAKEN", [SR_HANDLER] = "HANDLER", [SR_STOPPED] = "STOPPED",
+	[SR_WON] = "WON",
+};
+
+const char *store_reply_str(const redisReply *r)
+{
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
+		return NULL;
+	return r->element[0]->str;
+}
+
+int store_reply(const redisReply *r)
+{
+	const char *h = store_reply_str(r);
+	if (!h)
+		return SR_NONE;
+	for (size_t i = SR_OK; i < sizeof(reply_names) / sizeof(reply_names[0]); i++)
+		if (strcmp(h, reply_names[i]) == 0)
+			return (int)i;
+	return SR_OTHER;
+}

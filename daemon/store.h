@@ -60,6 +60,19 @@ int store_block_busy(const struct store *s);
  * channel it is. Re-done after every reconnect by pools_redis_up. */
 void store_subscribe(struct store *s, const char *channel);
 
+/* The head of a script's answer (the Lua scripts' reply codes, REDIS.md),
+ * mapped once here so that callers compare enums, not strings. */
+enum script_reply {
+	SR_NONE = 0,   /* no answer, or not an array headed by a string */
+	SR_OTHER,      /* a string head that is none of those below */
+	SR_OK, SR_LOST, SR_STALE, SR_WAIT, SR_REBUILD, SR_OWNED, SR_LOCAL,
+	SR_ROUTED, SR_DELETED, SR_JOB_NOT_FOUND, SR_JOB_EXISTS, SR_POOL_FULL,
+	SR_SHUTDOWN, SR_TAKEN, SR_HANDLER, SR_STOPPED, SR_WON,
+};
+int store_reply(const redisReply *r);
+/* The head's text (for an error code passed on as it is), or NULL. */
+const char *store_reply_str(const redisReply *r);
+
 /* An argument vector for store_script/store_cmd: strings are borrowed
  * (they must live until the call is sent, which happens inside the
  * store_* call), numbers are formatted into storage the vector owns. */

@@ -152,7 +152,7 @@ static void tick_cb(struct pulsed *d, redisReply *r, void *arg)
 		}
 		return;
 	}
-	if (strcmp(r->element[0]->str, "STOPPED") == 0) {
+	if (store_reply(r) == SR_STOPPED) {
 		if (s && id)
 			session_ok(s, id);
 		if (t)
@@ -166,7 +166,7 @@ static void tick_cb(struct pulsed *d, redisReply *r, void *arg)
 	t->inflight = 0;
 	t->next = (uint64_t)r->element[2]->integer;
 	t->interval = (uint64_t)r->element[3]->integer;
-	if (strcmp(r->element[0]->str, "WON") == 0)
+	if (store_reply(r) == SR_WON)
 		deliver(t, (uint64_t)r->element[1]->integer,
 		        (uint64_t)r->element[4]->integer);
 	if (t->nsids == 0)

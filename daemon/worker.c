@@ -277,10 +277,9 @@ static uint64_t local_rid(const struct pulsed *d, const char *disp)
 static void started_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct ackctx *c = arg;
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-	    r->element[0]->type == REDIS_REPLY_STRING) {
-		const char *code = r->element[0]->str;
-		if (strcmp(code, "LOST") == 0) {
+	int code = store_reply(r);
+	if (code != SR_NONE) {
+		if (code == SR_LOST) {
 			/* Redis lost this node between the worker's answer and
 			 * this record: a started job goes on running and the
 			 * re-join re-announces it; a refused first start is
@@ -289,7 +288,7 @@ static void started_cb(struct pulsed *d, redisReply *r, void *arg)
 			if (rid && strcmp(c->result, "error") == 0)
 				request_finish(d, rid, PULSE_E_HANDLER, c->msg);
 			pool_lost(c->p);
-		} else if (strcmp(code, "STALE") == 0) {
+		} else if (code == SR_STALE) {
 			/* The job was stopped or moved while it started: the
 			 * worker must not keep running it. */
 			struct job *j = ackctx_job(c);
@@ -298,9 +297,9 @@ static void started_cb(struct pulsed *d, redisReply *r, void *arg)
 		} else if (r->elements >= 2 &&
 		           r->element[1]->type == REDIS_REPLY_STRING) {
 			uint64_t rid = strtoull(r->element[1]->str, NULL, 10);
-			if (strcmp(code, "OK") == 0)
+			if (code == SR_OK)
 				request_finish(d, rid, 0, NULL);
-			else if (strcmp(code, "HANDLER") == 0)
+			else if (code == SR_HANDLER)
 				request_finish(d, rid, PULSE_E_HANDLER, c->msg);
 		}
 	}
@@ -405,9 +404,7 @@ static void release_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	(void)d;
 	struct release_ctx *c = arg;
-	int lost = !r || (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-	                  r->element[0]->type == REDIS_REPLY_STRING &&
-	                  strcmp(r->element[0]->str, "LOST") == 0);
+	int lost = !r || store_reply(r) == SR_LOST;
 	if (lost) {
 		for (size_t i = 0; i < c->n; i++)
 			pool_keep_job(c->p, c->jobs[i].key, c->jobs[i].payload,
@@ -461,9 +458,7 @@ static void remove_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct ackctx *c = arg;
 	if (c->rid) {
-		if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-		    r->element[0]->type == REDIS_REPLY_STRING &&
-		    strcmp(r->element[0]->str, "STALE") == 0) {
+		if (store_reply(r) == SR_STALE) {
 			LOGI(&d->log, "pool %s: job %s changed owner while it was "
 			     "being stopped; looking for it again", c->p->name, c->key);
 			request_retry(d, c->rid);
@@ -790,10 +785,8 @@ static void attach_cb(struct pulsed *d, redisReply *r, void *arg)
 		return; /* gone: worker_session_closed sent detach.lua after it */
 	struct lworker *w = s->worker;
 	w->attaching = 0;
-	const char *code = r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
-	                   r->element[0]->type == REDIS_REPLY_STRING
-	                   ? r->element[0]->str : NULL;
-	if (code && strcmp(code, "OK") == 0) {
+	int code = store_reply(r);
+	if (code == SR_OK) {
 		/* an undrain attaches a worker again: one WELCOME only */
 		int first = !w->attached;
 		w->attached = 1;
@@ -807,12 +800,12 @@ static void attach_cb(struct pulsed *d, redisReply *r, void *arg)
 		pool_membership_changed(w->pool);
 		return;
 	}
-	if (code && strcmp(code, "TAKEN") == 0)
+	if (code == SR_TAKEN)
 		session_drop(s, PULSE_E_INVALID,
 		             "worker name is attached to another node");
-	else if (code && strcmp(code, "SHUTDOWN") == 0)
+	else if (code == SR_SHUTDOWN)
 		session_drop(s, PULSE_E_SHUTDOWN, "pool is shut down");
-	else if (code && strcmp(code, "LOST") == 0)
+	else if (code == SR_LOST)
 		/* Redis lost this node: the re-join places a worker already
 		 * attached and attaches one not yet (worker_pool_joined); a
 		 * healthy session is never cut for it. */
