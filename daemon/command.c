@@ -49,8 +49,8 @@ static const struct command commands[] = {
 	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
 	{PULSE_T_NODES, "NODES", ROLE_CLIENT,
 	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
-	/* --local needs neither Redis nor an open pool: the handler checks */
-	{PULSE_T_WORKERS, "WORKERS", ROLE_CLIENT, CF_POOL, workers_request},
+	{PULSE_T_WORKERS, "WORKERS", ROLE_CLIENT,
+	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT | CF_LOCAL, workers_request},
 	{PULSE_T_STATUS, "STATUS", ROLE_CLIENT, 0, status_request},
 	{PULSE_T_TICKER, "TICKER", ROLE_CLIENT, CF_POOL | CF_OPEN | CF_REDIS,
 	 ticker_request},
@@ -119,8 +119,9 @@ static struct pool *request_pool(struct session *s, const pulse_msg *m)
 	return p;
 }
 
-int command_check(struct session *s, struct pool *p, const pulse_msg *m,
-                  int flags)
+/* The one way a request is refused: 0, or -1 after answering why. */
+static int command_check(struct session *s, struct pool *p,
+                         const pulse_msg *m, int flags)
 {
 	struct pulsed *d = s->d;
 	if ((flags & CF_ADMIN) && !s->admin) {
@@ -171,12 +172,15 @@ void command_run(struct session *s, const pulse_msg *m)
 		return;
 	}
 	struct pool *p = NULL;
-	if ((c->flags & CF_ADMIN) &&
+	int flags = c->flags;
+	if ((flags & CF_LOCAL) && (m->has & PM_LOCAL) && m->local)
+		flags &= ~(CF_OPEN | CF_REDIS | CF_INFLIGHT); /* from memory */
+	if ((flags & CF_ADMIN) &&
 	    command_check(s, NULL, m, CF_ADMIN) < 0)
 		return;
-	if ((c->flags & CF_POOL) && !(p = request_pool(s, m)))
+	if ((flags & CF_POOL) && !(p = request_pool(s, m)))
 		return;
-	if (command_check(s, p, m, c->flags & ~CF_ADMIN) < 0)
+	if (command_check(s, p, m, flags & ~CF_ADMIN) < 0)
 		return;
 	c->fn(s, p, m);
 }

@@ -44,6 +44,14 @@ static void store_down_hook(struct pulsed *d, int was_up)
 		pools_redis_down(d);
 }
 
+/* Jobs left local workers: a LEAVE and a stopping pulsed both wait for
+ * that, and each checks its own condition. */
+static void jobs_gone_hook(struct pool *p)
+{
+	pool_leave_progress(p);
+	daemon_progress(p->d);
+}
+
 int context_init(struct pulsed *d)
 {
 	d->peer.worker_hello = worker_attach;
@@ -52,6 +60,11 @@ int context_init(struct pulsed *d)
 	d->storeh.up = store_up_hook;
 	d->storeh.down = store_down_hook;
 	d->storeh.message = pools_on_message;
+	d->poolh.jobs_gone = jobs_gone_hook;
+	d->poolh.shut_down = pool_shutdown_local;
+	d->poolh.shut_done = shutdown_local_done;
+	d->poolh.clock_stopped = ticker_stopped;
+	d->poolh.freeing = tickers_free;
 	table_init(&d->sessions);
 	table_init(&d->requests);
 	table_init(&d->plans);

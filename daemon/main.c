@@ -103,7 +103,9 @@ static void finish(struct pulsed *d)
 	event_base_loopexit(d->base, NULL);
 }
 
-void daemon_leave_done(struct pulsed *d)
+/* A pool finished leaving (pulsed is stopping): the process ends once
+ * none is active. */
+static void daemon_leave_done(struct pulsed *d)
 {
 	table_iter it;
 	struct tentry *e;
@@ -115,6 +117,15 @@ void daemon_leave_done(struct pulsed *d)
 	}
 	LOGI(&d->log, "stopped");
 	finish(d);
+}
+
+/* pulsed stops: one pool is left (or could not be): when none is active
+ * any more, the process ends. */
+static void stop_left(struct pool *p, int left)
+{
+	if (left)
+		p->state = POOL_JOINING;
+	daemon_leave_done(p->d);
 }
 
 void daemon_progress(struct pulsed *d)
@@ -131,7 +142,7 @@ void daemon_progress(struct pulsed *d)
 		struct pool *p = e->val;
 		if (p->state == POOL_ACTIVE && store_up(d->store)) {
 			any = 1;
-			pool_leave(p);
+			pool_leave(p, stop_left);
 		}
 	}
 	if (!any) {

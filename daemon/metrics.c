@@ -5,7 +5,7 @@
  * exposition (format 0.0.4) of /metrics, /healthz and /readyz, and the
  * dispatch latency histogram's buckets. The counters themselves live in
  * struct metrics inside the daemon context; the files where things
- * happen bump them (client.c dispatches, pool.c moves, lease failures and
+ * happen bump them (dispatch.c and request.c dispatches, pool.c moves, lease failures and
  * self-fences, worker.c moves). Gauges are read from the context at each
  * scrape, never copied.
  *

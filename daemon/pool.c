@@ -341,13 +341,13 @@ void pool_on_event(struct pool *p, const char *msg, size_t len)
 		if (e != p->epoch)
 			load_members(p);
 	} else if (len == 1 && msg[0] == 's') {
-		pool_shutdown_local(p);
+		p->d->poolh.shut_down(p);
 	} else if (len >= 1 && msg[0] == 'w') {
 		pool_scan_waiting(p);
 	} else if (len >= 3 && msg[0] == 't' && msg[1] == ' ') {
 		char key[PULSE_MAX_POOL + 8];
 		snprintf(key, sizeof(key), "%.*s", (int)(len - 2), msg + 2);
-		ticker_stopped(p, key);
+		p->d->poolh.clock_stopped(p, key);
 	}
 }
 
@@ -539,7 +539,7 @@ static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
 		     r->element[8]->integer);
 	free(c);
 	if (shut) {
-		pool_shutdown_local(p); /* the 's' message may have been lost */
+		p->d->poolh.shut_down(p); /* the 's' message may have been lost */
 		return;
 	}
 	if (p->state == POOL_ACTIVE && p->fenced.n > 0) {
@@ -884,7 +884,7 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 	inbox_restart(p->d);
 	worker_pool_joined(p);
 	load_members(p);
-	pool_leave_progress(p); /* a LEAVE that a self-fence interrupted */
+	p->d->poolh.jobs_gone(p); /* a LEAVE that a self-fence interrupted */
 }
 
 static void pool_join(struct pool *p)
@@ -934,7 +934,7 @@ void pool_fence_done(struct pool *p)
 	if (p->state == POOL_FENCED)
 		pool_join(p);
 	else if (p->state == POOL_SHUTDOWN)
-		shutdown_local_done(p);
+		p->d->poolh.shut_done(p);
 }
 
 void pool_start(struct pool *p)
@@ -1050,7 +1050,7 @@ void pool_free(struct pool *p)
 	free_values(&p->strays);
 	free_values(&p->strays_prev);
 	free_values(&p->fenced);
-	tickers_free(p);
+	p->d->poolh.freeing(p);
 	clear_members(p);
 	event_free(p->lease_timer);
 	event_free(p->fence_timer);
@@ -1068,23 +1068,23 @@ void pool_free(struct pool *p)
 static void leave_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct pool *p = arg;
+	(void)d;
 	(void)r;
-	if (d->stopping) {
-		p->state = POOL_JOINING;
-		daemon_leave_done(d);
-	} else {
-		leave_done(p);
-	}
+	pool_left_fn *done = p->left_fn;
+	p->left_fn = NULL;
+	if (done)
+		done(p, 1);
 }
 
 /* The node leaves the pool once its workers' jobs were stopped and
  * released (worker.c does that first). */
-void pool_leave(struct pool *p)
+void pool_leave(struct pool *p, pool_left_fn *done)
 {
 	if (p->state != POOL_ACTIVE || !store_up(p->d->store)) {
-		daemon_leave_done(p->d);
+		done(p, 0);
 		return;
 	}
+	p->left_fn = done;
 	const char *argv[2] = {p->d->node, p->inc};
 	store_script(p->d->store, S_LEAVE, p->base, 2, argv, NULL, leave_cb, p);
 }

@@ -167,6 +167,7 @@ struct pool {
 	struct event *lease_timer, *fence_timer, *scan_timer, *rebalance_ev;
 	uint64_t joined_ms;
 	uint64_t leave_sid, leave_id; /* a LEAVE request being carried out */
+	void (*left_fn)(struct pool *p, int left); /* pool_leave's continuation */
 	int leaving;                  /* leave.lua sent */
 	char *taken_by;     /* the node id's other live holder (join.lua
 	                       answered TAKEN), until a join succeeds */
@@ -292,10 +293,30 @@ struct store_hooks {
 	                const char *msg, size_t mlen);
 };
 
+/* News that goes up from the pool and worker layers to the requests
+ * and the process above them (registered in context.c). */
+struct pool_hooks {
+	/* Jobs left this node's workers (a detach, a session's end, a
+	 * re-join): whoever waits until they are gone looks again (a LEAVE,
+	 * pulsed stopping). One way to wait, for every such waiter. */
+	void (*jobs_gone)(struct pool *p);
+	/* The pool was shut down pool-wide (its 's' message, or the mark a
+	 * lease found), and later its last local job stopped. */
+	void (*shut_down)(struct pool *p);
+	void (*shut_done)(struct pool *p);
+	/* A ticker's or schedule's clock ("tick:<name>", "sched:<name>")
+	 * was stopped pool-wide. */
+	void (*clock_stopped)(struct pool *p, const char *key);
+	/* The pool is about to be freed: what the layers above keep for it
+	 * goes first. */
+	void (*freeing)(struct pool *p);
+};
+
 struct pulsed {
 	struct event_base *base;
 	struct peer_hooks peer;   /* context.c */
 	struct store_hooks storeh; /* context.c */
+	struct pool_hooks poolh;  /* context.c */
 	config cfg;
 	char *config_path;
 	logger log;
@@ -376,12 +397,10 @@ enum {
 	CF_REDIS = 1 << 3,    /* refused while Redis is unreachable */
 	CF_INFLIGHT = 1 << 4, /* takes one of the session's in-flight slots */
 	CF_RUNNING = 1 << 5,  /* refused while pulsed is stopping */
+	CF_LOCAL = 1 << 6,    /* with `local` set, answered from memory:
+	                         CF_OPEN, CF_REDIS, CF_INFLIGHT do not apply */
 };
 void command_run(struct session *s, const pulse_msg *m);
-/* The table's checks for flags, for a handler that decides late (WORKERS
- * --local): 0, or -1 after answering the refusal. */
-int command_check(struct session *s, struct pool *p, const pulse_msg *m,
-                  int flags);
 
 /* dispatch.c: DISPATCH, STOP and NOTIFY (command handlers) */
 void dispatch_request(struct session *s, struct pool *p, const pulse_msg *m);
@@ -490,17 +509,19 @@ void pools_redis_up(struct pulsed *d);
 void pool_move_done(struct pool *p);
 void pool_send_lease(struct pool *p, struct lworker *w);
 void pool_fence_done(struct pool *p);
-void pool_leave(struct pool *p);
-/* main.c: a pool finished leaving (pulsed is stopping). */
-void daemon_leave_done(struct pulsed *d);
-/* main.c: something finished that a stopping pulsed may wait for. */
-void daemon_progress(struct pulsed *d);
+/* Leave the pool (leave.lua), then done(p, left): left 0 when the node
+ * could not (not active, or Redis away). A continuation, so that pool.c
+ * need not know who asked (a LEAVE request, or pulsed stopping). */
+typedef void pool_left_fn(struct pool *p, int left);
+void pool_leave(struct pool *p, pool_left_fn *done);
 void pools_redis_down(struct pulsed *d);
 /* Jobs run by local workers, all pools together. */
 size_t pools_local_jobs(struct pulsed *d);
 
 /* ticker.c */
 void ticker_request(struct session *s, struct pool *p, const pulse_msg *m);
+void ticker_session_closed(struct session *s);
+void tickers_free(struct pool *p);
 /* A clock ("tick:<name>" or "sched:<name>") was stopped pool-wide. */
 void ticker_stopped(struct pool *p, const char *key);
 /* End a schedule's (sched = 1) or ticker's clock on every node. */
@@ -512,7 +533,6 @@ void leave_request(struct session *s, struct pool *p, const pulse_msg *m);
 void pool_shutdown_local(struct pool *p);
 void shutdown_local_done(struct pool *p);
 void pool_leave_progress(struct pool *p);
-void leave_done(struct pool *p);
 
 /* schedule.c */
 /* Ask producer session s for the plan of schedule name. */
@@ -520,10 +540,12 @@ void schedule_ask(struct pool *p, const char *name, struct session *s);
 void schedule_planned(struct session *s, struct pool *p, const pulse_msg *m);
 void schedule_session_closed(struct session *s);
 void schedules_free(struct pulsed *d);
-void ticker_session_closed(struct session *s);
-void tickers_free(struct pool *p);
 /* CLOCKS: the pool's tickers or schedules with this node's subscribers. */
 void clocks_request(struct session *s, struct pool *p, const pulse_msg *m);
+
+/* main.c: something finished that a stopping pulsed may wait for (the
+ * jobs_gone hook, context.c). */
+void daemon_progress(struct pulsed *d);
 
 /* drain.c */
 /* DRAIN and UNDRAIN requests (admin only). */

@@ -4,7 +4,9 @@
  * Owns: the listening socket (mode and group from the config), accepting
  * peers (SO_PEERCRED read and logged, session limit enforced), reading
  * frames through the shared codec, the handshake, handing each decoded
- * message to client.c or worker.c, and writing frames back.
+ * message up through the peer hooks (d->peer, registered in context.c:
+ * command.c's table, worker.c's attach), and writing frames back. It
+ * names nothing above it (tests/tools/layers.txt).
  *
  * Invariants:
  *   - A peer holds at most max_body + 4 bytes of input (the codec's cap,

@@ -206,17 +206,8 @@ void leave_request(struct session *s, struct pool *p, const pulse_msg *m)
 	pool_leave_progress(p);
 }
 
-void pool_leave_progress(struct pool *p)
-{
-	if (p->leave_sid && p->ljobs.n == 0 && p->state == POOL_ACTIVE &&
-	    !p->leaving) {
-		p->leaving = 1;
-		pool_leave(p);
-	}
-}
-
 /* leave.lua answered: the node is out of the pool. */
-void leave_done(struct pool *p)
+static void leave_done(struct pool *p)
 {
 	p->leaving = 0;
 	p->state = POOL_LEFT;
@@ -227,3 +218,23 @@ void leave_done(struct pool *p)
 	p->leave_sid = p->leave_id = 0;
 	LOGI(&p->d->log, "pool %s: left", p->name);
 }
+
+/* leave.lua answered (left), or the node could not leave now (Redis
+ * away): then the next news of jobs gone tries again. */
+static void leave_left(struct pool *p, int left)
+{
+	if (left)
+		leave_done(p);
+	else
+		p->leaving = 0;
+}
+
+void pool_leave_progress(struct pool *p)
+{
+	if (p->leave_sid && p->ljobs.n == 0 && p->state == POOL_ACTIVE &&
+	    !p->leaving) {
+		p->leaving = 1;
+		pool_leave(p, leave_left);
+	}
+}
+

@@ -1010,8 +1010,7 @@ static void check_detach_done(struct lworker *w)
 		w->detach_id = 0;
 		session_close(s);
 	}
-	pool_leave_progress(p);
-	daemon_progress(p->d);
+	p->d->poolh.jobs_gone(p);
 }
 
 void worker_drain_pool(struct pool *p)
@@ -1088,5 +1087,5 @@ void worker_session_closed(struct session *s)
 	worker_free(w);
 	if (p->state == POOL_FENCED && p->ljobs.n == 0)
 		pool_fence_done(p);
-	daemon_progress(p->d);
+	p->d->poolh.jobs_gone(p);
 }

@@ -261,16 +261,10 @@ static void fire_timers(struct harness *h)
 	settle(h);
 }
 
-/* main.c's two hooks for an orderly stop (SIGTERM), which the harness
- * never begins: main.c's versions do nothing unless stopping is
- * STOP_DRAINING or a stopping pulsed leaves its pools, so doing nothing
- * is what they do here too. */
+/* main.c's hook for an orderly stop (SIGTERM), which the harness never
+ * begins: main.c's version does nothing unless stopping is
+ * STOP_DRAINING, so doing nothing is what it does here too. */
 void daemon_progress(struct pulsed *d)
-{
-	(void)d;
-}
-
-void daemon_leave_done(struct pulsed *d)
 {
 	(void)d;
 }
