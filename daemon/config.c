@@ -3,7 +3,8 @@
  *
  * Owns: the defaults, the schema (one table of keys per section, so the
  * keys that are accepted and the keys that are parsed cannot drift apart),
- * validation of every value, the Redis URL and password resolution, a line
+ * validation of every value, the Redis password resolution (the URL is
+ * parsed by addr.c), a line
  * finder that turns a key path back into a line of the file, and the dump
  * printed by `pulsed -n`.
  *
@@ -30,6 +31,7 @@
 #include <sys/un.h>
 #include <jansson.h>
 
+#include "addr.h"
 #include "util.h"
 #include "config.h"
 #include "proto.h"
@@ -76,13 +78,6 @@ static void set_str(char **dst, const char *s)
 	*dst = cfg_strdup(s);
 }
 
-static int is_name_char(unsigned char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == ':' ||
-	       ch == '-';
-}
-
 /* Pool names, node ids and the key prefix all end up inside Redis keys
  * and log lines, so they share one conservative alphabet. */
 static int name_ok(const char *s, size_t maxlen)
@@ -91,28 +86,9 @@ static int name_ok(const char *s, size_t maxlen)
 	if (n == 0 || n > maxlen)
 		return 0;
 	for (size_t i = 0; i < n; i++)
-		if (!is_name_char((unsigned char)s[i]))
+		if (!name_char((unsigned char)s[i]))
 			return 0;
 	return 1;
-}
-
-/* Parse a run of decimal digits (nothing else) with an upper bound;
- * strtoul would accept signs, spaces and hex, which a config must not. */
-static int parse_decimal(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	if (n == 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		unsigned d = (unsigned)(s[i] - '0');
-		if (d > max || v > (max - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
 }
 
 /* Read a whole file, refusing anything larger than max; serves both the
@@ -181,17 +157,6 @@ static void sc_ws(struct scan *s)
 	}
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits of a \u escape; -1 when malformed or truncated. */
 static long sc_hex4(struct scan *s)
 {
@@ -199,7 +164,7 @@ static long sc_hex4(struct scan *s)
 	if (s->end - s->p < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(s->p[i]);
+		int h = hex_digit(s->p[i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;
@@ -446,90 +411,6 @@ static const char *log_format_name(int f)
 	return f == LOG_JSON ? "json" : "text";
 }
 
-/* Split "host:port" or "[v6]:port" (port optional when defport > 0).
- * Serves both metrics.listen and the authority of a redis:// URL. Returns
- * NULL, or why it is malformed. The host is returned without brackets. */
-static const char *split_hostport(const char *s, size_t n, int defport,
-                                  char **host, int *port)
-{
-	const char *h = s, *rest;
-	size_t hl;
-	if (n > 0 && s[0] == '[') {
-		const char *close = memchr(s, ']', n);
-		if (!close)
-			return "missing ']' after an IPv6 address";
-		h = s + 1;
-		hl = (size_t)(close - h);
-		rest = close + 1;
-		for (size_t i = 0; i < hl; i++)
-			if (hexval(h[i]) < 0 && h[i] != ':' && h[i] != '.')
-				return "malformed IPv6 address";
-	} else {
-		const char *colon = memchr(s, ':', n);
-		hl = colon ? (size_t)(colon - s) : n;
-		rest = s + hl;
-		for (size_t i = 0; i < hl; i++)
-			if (!is_name_char((unsigned char)h[i]) || h[i] == ':')
-				return "malformed host (IPv6 addresses go in brackets)";
-	}
-	if (hl == 0)
-		return "missing host";
-	size_t rl = n - (size_t)(rest - s);
-	uint64_t p = (uint64_t)defport;
-	if (rl > 0) {
-		if (rest[0] != ':')
-			return "malformed host";
-		if (parse_decimal(rest + 1, rl - 1, 65535, &p) < 0 || p == 0)
-			return "the port must be a number from 1 to 65535";
-	} else if (defport <= 0) {
-		return "missing port";
-	}
-	*host = cfg_strndup(h, hl);
-	*port = (int)p;
-	return NULL;
-}
-
-/* Percent-decode the user or password of a URL; NULL when malformed or
- * when it would hold a NUL byte. */
-static char *percent_decode(const char *s, size_t n)
-{
-	char *out = cfg_strndup(s, n);
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] != '%') {
-			out[o++] = s[i];
-			continue;
-		}
-		int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-		int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-			free(out);
-			return NULL;
-		}
-		out[o++] = (char)(hi * 16 + lo);
-		i += 2;
-	}
-	out[o] = '\0';
-	return out;
-}
-
-/* The authority of a redis:// URL: everything up to the path or query. */
-static size_t url_authority_len(const char *rest)
-{
-	return strcspn(rest, "/?#");
-}
-
-/* The last '@' of the authority separates the user info from the host
- * (a password may hold an encoded '@', never a raw one after the host). */
-static const char *url_userinfo_end(const char *auth, size_t alen)
-{
-	const char *at = NULL;
-	for (size_t i = 0; i < alen; i++)
-		if (auth[i] == '@')
-			at = auth + i;
-	return at;
-}
-
 /* ---- the schema --------------------------------------------------------- */
 
 /* The config under construction plus the keys that only matter while
@@ -716,7 +597,7 @@ static int parse_string_field(const struct pctx *x, const struct kpath *at,
 	case T_LISTEN: {
 		char *host = NULL;
 		int port;
-		const char *why = split_hostport(s, n, 0, &host, &port);
+		const char *why = addr_hostport(s, n, 0, &host, &port);
 		free(host);
 		if (why)
 			return fail(x, at, "%s: expected \"host:port\"", why);
@@ -884,92 +765,27 @@ static int parse_object(const struct pctx *x, const struct kpath *at,
 
 /* ---- Redis: URL and password -------------------------------------------- */
 
-#define REDIS_URL_FORMS \
-	"expected redis://[user:password@]host[:port][/db] or unix:///path[?db=N]"
-
-/* redis://[user[:password]@]host[:port][/db] */
-static int parse_tcp_url(const struct pctx *x, const struct kpath *at,
-                         const char *rest, config *c)
-{
-	size_t alen = url_authority_len(rest);
-	const char *hp = rest, *ui = url_userinfo_end(rest, alen);
-	if (ui) {
-		const char *colon = memchr(rest, ':', (size_t)(ui - rest));
-		size_t ulen = colon ? (size_t)(colon - rest) : (size_t)(ui - rest);
-		char *user = percent_decode(rest, ulen);
-		char *pass = colon ? percent_decode(colon + 1, (size_t)(ui - colon - 1))
-		                   : NULL;
-		if (!user || (colon && !pass)) {
-			free(user);
-			free(pass);
-			return fail(x, at, "malformed %%-escape in the user or password");
-		}
-		if (pass && !*pass) {
-			free(user);
-			free(pass);
-			return fail(x, at, "the password after ':' is empty");
-		}
-		set_str(&c->redis_user, *user ? user : NULL);
-		free(user);
-		free(c->redis_password);
-		c->redis_password = pass;
-		hp = ui + 1;
-	}
-	char *host = NULL;
-	int port;
-	const char *why =
-		split_hostport(hp, (size_t)(rest + alen - hp), DEFAULT_REDIS_PORT,
-		               &host, &port);
-	if (why)
-		return fail(x, at, "%s", why);
-	free(c->redis_host);
-	c->redis_host = host;
-	c->redis_port = port;
-	const char *path = rest + alen;
-	uint64_t db = 0;
-	if (*path && strcmp(path, "/") != 0 &&
-	    (path[0] != '/' || parse_decimal(path + 1, strlen(path + 1), INT_MAX,
-	                                     &db) < 0))
-		return fail(x, at, "expected \"/DB\" (a database number) after the host");
-	c->redis_db = (int)db;
-	return 0;
-}
-
-/* unix:///path/to/redis.sock[?db=N] */
-static int parse_unix_url(const struct pctx *x, const struct kpath *at,
-                          const char *path, config *c)
-{
-	size_t plen = strcspn(path, "?");
-	uint64_t db = 0;
-	if (path[0] != '/')
-		return fail(x, at, "expected unix:///absolute/path[?db=N]");
-	if (plen >= SUN_PATH_MAX)
-		return fail(x, at, "a socket path must be shorter than %zu bytes",
-		            SUN_PATH_MAX);
-	if (path[plen]) {
-		const char *q = path + plen + 1;
-		if (strncmp(q, "db=", 3) != 0 ||
-		    parse_decimal(q + 3, strlen(q + 3), INT_MAX, &db) < 0)
-			return fail(x, at, "the only query parameter is db=N");
-	}
-	free(c->redis_unix);
-	c->redis_unix = cfg_strndup(path, plen);
-	c->redis_port = 0;
-	c->redis_db = (int)db;
-	return 0;
-}
-
+/* redis.url through addr.c's parser, into the config's fields. */
 static int parse_redis_url(const struct pctx *x, const struct kpath *at,
                            config *c)
 {
-	const char *u = c->redis_url;
-	if (strncmp(u, "redis://", 8) == 0)
-		return parse_tcp_url(x, at, u + 8, c);
-	if (strncmp(u, "unix://", 7) == 0)
-		return parse_unix_url(x, at, u + 7, c);
-	if (strncmp(u, "rediss://", 9) == 0)
-		return fail(x, at, "TLS (rediss://) is not supported");
-	return fail(x, at, REDIS_URL_FORMS);
+	struct redis_addr a;
+	char why[256];
+	if (addr_redis_url(c->redis_url, &a, why, sizeof(why)) < 0)
+		return fail(x, at, "%s", why);
+	free(c->redis_host);
+	free(c->redis_unix);
+	free(c->redis_user);
+	c->redis_host = a.host;
+	c->redis_unix = a.unix_path;
+	c->redis_user = a.user;
+	c->redis_port = a.port;
+	c->redis_db = a.db;
+	if (a.password) {
+		free(c->redis_password);
+		c->redis_password = a.password;
+	}
+	return 0;
 }
 
 /* The password from a file: its content minus one trailing newline. */
@@ -1156,19 +972,9 @@ static json_t *dump_str(const char *s)
  * logged, the secret must not be. */
 static json_t *dump_url(const char *url)
 {
-	if (!url || strncmp(url, "redis://", 8) != 0)
+	char *m = url ? addr_mask_password(url) : NULL;
+	if (!m)
 		return dump_str(url);
-	const char *rest = url + 8;
-	size_t alen = url_authority_len(rest);
-	const char *ui = url_userinfo_end(rest, alen);
-	const char *colon = ui ? memchr(rest, ':', (size_t)(ui - rest)) : NULL;
-	if (!colon)
-		return dump_str(url);
-	size_t head = (size_t)(colon + 1 - url), tail = strlen(ui);
-	char *m = xmalloc(head + 3 + tail + 1);
-	memcpy(m, url, head);
-	memcpy(m + head, "***", 3);
-	memcpy(m + head + 3, ui, tail + 1);
 	json_t *j = dump_str(m);
 	free(m);
 	return j;

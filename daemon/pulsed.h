@@ -25,6 +25,9 @@
  *   metrics.c   the counters, Prometheus metrics and health over HTTP
  *   sdnotify.c  systemd notifications: READY, STATUS, WATCHDOG, STOPPING
  *   table.c     a string-keyed hash table
+ *   addr.c      host:port and Redis URLs, parsed for config.c
+ *   util.c      clocks, allocation that cannot fail, text primitives
+ * (tests/tools/layers.txt gives their layers: each calls only down.)
  *
  * Invariants:
  *   - One libevent loop runs everything; no threads.
