@@ -439,6 +439,8 @@ enum ftype {
 
 #define F_NULL 1u   /* null means "not set" (the default is NULL) */
 #define F_NODUMP 2u /* not part of the effective config (a password source) */
+#define F_RELOAD 4u /* a SIGHUP applies a new value (config_reload); the
+                     * others take effect when pulsed restarts */
 
 struct field {
 	const char *key;
@@ -482,15 +484,15 @@ static const struct field node_fields[] = {
 };
 
 static const struct field log_fields[] = {
-	{"level", T_LEVEL, D(c.log_level), 0, 0, 0, NULL},
-	{"format", T_FORMAT, D(c.log_format), 0, 0, 0, NULL},
+	{"level", T_LEVEL, D(c.log_level), 0, 0, F_RELOAD, NULL},
+	{"format", T_FORMAT, D(c.log_format), 0, 0, F_RELOAD, NULL},
 	{NULL, T_STRING, 0, 0, 0, 0, NULL},
 };
 
 static const struct field limits_fields[] = {
-	{"max_payload", T_U64, D(c.max_payload), 1, 64 * MIB, 0, NULL},
-	{"max_peer_buffer", T_U64, D(c.max_peer_buffer), 64 * KIB, UINT64_MAX, 0,
-	 NULL},
+	{"max_payload", T_U64, D(c.max_payload), 1, 64 * MIB, F_RELOAD, NULL},
+	{"max_peer_buffer", T_U64, D(c.max_peer_buffer), 64 * KIB, UINT64_MAX,
+	 F_RELOAD, NULL},
 	{NULL, T_STRING, 0, 0, 0, 0, NULL},
 };
 
@@ -503,11 +505,13 @@ static const struct field metrics_fields[] = {
 static const struct field pool_fields[] = {
 	{"worker_ttl", T_DURATION, P(worker_ttl_ms), 100, DURATION_MAX, 0, NULL},
 	{"worker_shutdown_ttl", T_DURATION, P(worker_shutdown_ttl_ms), 1,
-	 DURATION_MAX, 0, NULL},
-	{"ack_grace_period", T_DURATION, P(ack_grace_ms), 1, DURATION_MAX, 0, NULL},
-	{"pending_job_ttl", T_DURATION, P(pending_job_ttl_ms), 1, DURATION_MAX, 0,
+	 DURATION_MAX, F_RELOAD, NULL},
+	{"ack_grace_period", T_DURATION, P(ack_grace_ms), 1, DURATION_MAX,
+	 F_RELOAD, NULL},
+	{"pending_job_ttl", T_DURATION, P(pending_job_ttl_ms), 1, DURATION_MAX,
+	 F_RELOAD, NULL},
+	{"max_queued_jobs", T_U64, P(max_queued_jobs), 1, UINT32_MAX, F_RELOAD,
 	 NULL},
-	{"max_queued_jobs", T_U64, P(max_queued_jobs), 1, UINT32_MAX, 0, NULL},
 	{"job_sink_block", T_DURATION, P(sink_block_ms), 1, DURATION_MAX, 0, NULL},
 	{NULL, T_STRING, 0, 0, 0, 0, NULL},
 };
@@ -1048,4 +1052,110 @@ char *config_dump(const config *c)
 	char *s = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
 	return s;
+}
+
+/* ---- reload ------------------------------------------------------------- */
+
+/* The bytes a leaf field's value takes in its struct. */
+static size_t field_size(const struct field *f)
+{
+	switch (f->type) {
+	case T_MODE:
+	case T_UINT:
+		return sizeof(unsigned);
+	case T_U64:
+	case T_DURATION:
+		return sizeof(uint64_t);
+	case T_LEVEL:
+	case T_FORMAT:
+		return sizeof(int);
+	default:
+		return sizeof(char *); /* the string types */
+	}
+}
+
+/* Append "path" to the list of changed keys that need a restart. */
+static void note_fixed(char *fixed, size_t len, const char *section,
+                       const char *key)
+{
+	size_t n = strlen(fixed);
+	snprintf(fixed + n, len - n, "%s%s%s%s", n ? ", " : "", section,
+	         *section ? "." : "", key);
+}
+
+/* Walk one table: a changed value with F_RELOAD moves from next into run
+ * (the old one goes to next, freed with it); another changed value is
+ * noted in fixed. Values compare as the dump writes them. */
+static void reload_fields(const struct field *fields, void *run, void *next,
+                          const char *section, char *fixed, size_t len)
+{
+	for (const struct field *f = fields; f->key; f++) {
+		if (f->type == T_SECTION) {
+			reload_fields(f->sub, run, next, f->key, fixed, len);
+			continue;
+		}
+		if (f->type == T_POOLS || (f->flags & F_NODUMP))
+			continue;
+		json_t *a = dump_field(f, run), *b = dump_field(f, next);
+		int same = json_equal(a, b);
+		json_decref(a);
+		json_decref(b);
+		if (same)
+			continue;
+		if (!(f->flags & F_RELOAD)) {
+			note_fixed(fixed, len, section, f->key);
+			continue;
+		}
+		char tmp[sizeof(uint64_t) > sizeof(char *) ? sizeof(uint64_t)
+		                                           : sizeof(char *)];
+		size_t n = field_size(f);
+		memcpy(tmp, field_ptr(f, run), n);
+		memcpy(field_ptr(f, run), field_ptr(f, next), n);
+		memcpy(field_ptr(f, next), tmp, n);
+	}
+}
+
+void config_reload(config *run, config *next, char *fixed, size_t len)
+{
+	struct draft dr = {0}, dn = {0};
+	dr.c = *run;
+	dn.c = *next;
+	fixed[0] = '\0';
+	reload_fields(top_fields, &dr, &dn, "", fixed, len);
+	/* the pool table is swapped whole: pools joined later use it */
+	config *r = &dr.c, *n = &dn.c;
+	pool_conf *pools = r->pools;
+	size_t npools = r->npools;
+	pool_opts def = r->default_opts;
+	int any = r->any_pool;
+	r->pools = n->pools;
+	r->npools = n->npools;
+	r->default_opts = n->default_opts;
+	r->any_pool = n->any_pool;
+	n->pools = pools;
+	n->npools = npools;
+	n->default_opts = def;
+	n->any_pool = any;
+	*run = dr.c;
+	*next = dn.c;
+}
+
+void config_pool_reload(pool_opts *joined, const pool_opts *next,
+                        const char *pool, char *fixed, size_t len)
+{
+	for (const struct field *f = pool_fields; f->key; f++) {
+		json_t *a = dump_field(f, joined), *b = dump_field(f, next);
+		int same = json_equal(a, b);
+		json_decref(a);
+		json_decref(b);
+		if (same)
+			continue;
+		if (f->flags & F_RELOAD) {
+			memcpy(field_ptr(f, joined), field_cptr(f, next), field_size(f));
+		} else {
+			char section[NAME_MAX_LEN + 8];
+			snprintf(section, sizeof(section), "pools.%s", pool);
+			note_fixed(fixed, len, section, f->key);
+		}
+	}
 }

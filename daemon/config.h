@@ -98,4 +98,17 @@ int config_parse_duration(const char *s, uint64_t *ms);
  * malloc'd string. */
 char *config_dump(const config *c);
 
+/* SIGHUP: the keys whose schema entry says they reload (F_RELOAD in
+ * config.c: log.level, log.format, limits.max_payload,
+ * limits.max_peer_buffer, and every pool option but worker_ttl and
+ * job_sink_block) take next's values in run; the pool table is replaced
+ * whole. fixed gets the dotted paths of changed keys that take effect
+ * only at a restart ("" when none). next keeps the replaced values:
+ * config_free it after. */
+void config_reload(config *run, config *next, char *fixed, size_t len);
+/* The same for a pool already joined: its reloadable options from next;
+ * changed others are appended to fixed as pools.<pool>.<key>. */
+void config_pool_reload(pool_opts *joined, const pool_opts *next,
+                        const char *pool, char *fixed, size_t len);
+
 #endif

@@ -203,41 +203,23 @@ static void reload(struct pulsed *d)
 		LOGE(&d->log, "reload: %s; keeping the running configuration", err);
 		return;
 	}
-	d->log.level = nc.log_level;
-	d->log.format = nc.log_format;
-	d->cfg.log_level = nc.log_level;
-	d->cfg.log_format = nc.log_format;
-	d->cfg.max_payload = nc.max_payload;
-	d->cfg.max_peer_buffer = nc.max_peer_buffer;
-	/* the pool table is swapped whole (pools joined later use it); the
-	 * old one is freed with nc */
-	pool_conf *pools = d->cfg.pools;
-	size_t npools = d->cfg.npools;
-	pool_opts def = d->cfg.default_opts;
-	int any = d->cfg.any_pool;
-	d->cfg.pools = nc.pools;
-	d->cfg.npools = nc.npools;
-	d->cfg.default_opts = nc.default_opts;
-	d->cfg.any_pool = nc.any_pool;
-	nc.pools = pools;
-	nc.npools = npools;
-	nc.default_opts = def;
-	nc.any_pool = any;
-	/* Options of joined pools that can change without moving a job; the
-	 * worker TTL (lease timing) and sink block need a restart. */
+	char fixed[1024];
+	config_reload(&d->cfg, &nc, fixed, sizeof(fixed));
+	d->log.level = d->cfg.log_level;
+	d->log.format = d->cfg.log_format;
+	/* joined pools take their reloadable options (config.c's F_RELOAD) */
 	table_iter it;
 	struct tentry *e;
 	table_iter_init(&it, &d->pools);
 	while ((e = table_next(&it))) {
 		struct pool *p = e->val;
 		const pool_opts *o = config_pool(&d->cfg, p->name);
-		if (!o)
-			continue;
-		p->opts.max_queued_jobs = o->max_queued_jobs;
-		p->opts.ack_grace_ms = o->ack_grace_ms;
-		p->opts.pending_job_ttl_ms = o->pending_job_ttl_ms;
-		p->opts.worker_shutdown_ttl_ms = o->worker_shutdown_ttl_ms;
+		if (o)
+			config_pool_reload(&p->opts, o, p->name, fixed, sizeof(fixed));
 	}
+	if (fixed[0])
+		LOGW(&d->log, "reload: changed, but taking effect only when pulsed "
+		     "restarts: %s", fixed);
 	config_free(&nc);
 	LOGI(&d->log, "reloaded %s", d->config_path);
 }

@@ -486,6 +486,34 @@ def test_reload_log_level_and_broken_file(env):
     assert n.stop() == 0
 
 
+def test_reload_names_keys_that_need_a_restart(env):
+    """A SIGHUP applies the keys the schema marks as reloadable (here a
+    pool's max_queued_jobs, seen by a dispatch refused POOL_FULL) and names
+    in one warning every changed key that takes effect only at a restart
+    (socket.max_sessions, pools.*.worker_ttl), instead of ignoring them."""
+    n = env.node(start=False, pools={"*": {"max_queued_jobs": 100,
+                                           "ack_grace_period": "100ms"}})
+    write_config(n, json.dumps(n.cfg, indent=2))
+    n.start()
+    for i in range(3):  # no worker: each waits in the queue
+        rc, data, err = n.ctlj("dispatch", "p", "q-%d" % i, "x")
+        assert rc == 0 or data["code"] == "TIMEOUT", (rc, data, err)
+    n.cfg["pools"]["*"] = {"max_queued_jobs": 3, "worker_ttl": "7s",
+                           "ack_grace_period": "100ms"}
+    n.cfg["socket"]["max_sessions"] = 77
+    write_config(n, json.dumps(n.cfg, indent=2))
+    n.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded " + n.conf in n.logtext(full=True), 5, "the reload")
+    line = [l for l in n.logtext(full=True).splitlines()
+            if "taking effect only when pulsed restarts" in l]
+    assert line and "socket.max_sessions" in line[0] and \
+        "pools.p.worker_ttl" in line[0], line
+    assert "max_queued_jobs" not in line[0], line
+    rc, data, err = n.ctlj("dispatch", "p", "q-over", "x")
+    assert rc == 1 and data["code"] == "POOL_FULL", (rc, data, err)
+    assert n.stop() == 0
+
+
 def test_verify_unit():
     r = subprocess.run(["bash", os.path.join(REPO, "mk", "verify-unit.sh")],
                        capture_output=True, text=True, timeout=120,
