@@ -87,6 +87,9 @@
 #define INIT_JOB 0     /* 1: the key runs on w0 from the start (payload JP) */
 #endif
 #define JP (NR + 1)
+#ifdef FIND_REBUILD
+#define LATE1 1        /* finding 2 (README.md): node 1 joins an empty pool late */
+#endif
 #ifndef LATE1
 #define LATE1 0        /* 1: node 1 uses the pool for the first time late */
 #endif
@@ -214,6 +217,7 @@ byte sp_w[NN];         /* p->strays_prev: worker, fence */
 byte sp_f[NN];
 bit  fz[NN];           /* p->fenced: the key, its payload */
 byte fz_pay[NN];
+bit  fz_sent[NN];      /* ... named by the join in flight */
 bit  fz_late[NN];      /* ghost: join.lua dropped fenced memory (deadline) */
 /* the node's job for the key (struct job), at most one */
 byte j_w[NN];          /* worker, NONE = no job */
@@ -280,7 +284,8 @@ byte q_next = 1;
 /* a live node holds the job: runs it, is about to, or remembers it */
 #define HOLDS(n, s) (st[n] != N_DEAD && \
 	((j_w[n] != NONE && j_pay[n] == (s)) || (j_ag[n] && j_agp[n] == (s)) || \
-	 (fz[n] && fz_pay[n] == (s)) || rp[n]??[S_CLAIM, C_OK, _, _, eval(s)]))
+	 (fz[n] && fz_pay[n] == (s)) || rp[n]??[S_CLAIM, C_OK, _, _, eval(s)] || \
+	 rq[n]??[S_RELEASE, _, _, eval(s), _, _] || rp[n]??[S_RELEASE, _, _, _, eval(s)]))
 #define EXISTS(s)  ((r_job && r_pay == (s)) || HOLDS(0, s) || HOLDS(1, s))
 #define HEALTHY(n) (st[n] == N_ACTIVE && up[n] && !brk[n] && !stopped[n])
 
@@ -759,17 +764,20 @@ inline redis_exec(n)
 			:: else -> reply(n, S_STARTED, C_OK, a, b, 0)
 			fi
 		fi
-	/* release.lua: ARGV node, delay, key, "<worker> <fence>" */
+	/* release.lua: ARGV node, delay, key, "<worker> <fence>"; c is the
+	 * payload the node keeps for release_cb (0: no callback) */
 	:: sc == S_RELEASE ->
 		if
-		:: r_own_n == n && r_own_w == a && r_own_f == b ->
+		:: r_inc[n] == 0 -> reply(n, S_RELEASE, C_LOST, a, b, c)
+		:: r_inc[n] != 0 && r_own_n == n && r_own_w == a && r_own_f == b ->
 			unown();
 			if
 			:: r_job -> r_wait = 1
 			:: else
 			fi;
-			pubw()
-		:: else
+			pubw();
+			reply(n, S_RELEASE, C_OK, a, b, c)
+		:: else -> reply(n, S_RELEASE, C_OK, a, b, c)
 		fi
 	/* remove.lua: ARGV key, node, worker, fence, caller, rid, code, msg */
 	:: sc == S_REMOVE ->
@@ -986,6 +994,25 @@ inline frame(w_fra, t_fra, p_fra)
 	fi
 }
 
+/* pool.c pool_keep_job(): a job this node let go while Redis may not
+ * have it, kept for the next join */
+inline keep_job(n, p_kee)
+{
+	fz[n] = 1;
+	fz_pay[n] = p_kee;
+	fz_sent[n] = 0
+}
+
+/* worker.c release_jobs(): to 'wait' through release.lua, or, when Redis
+ * cannot be told now, kept for the re-join (pool_lost: the lease) */
+inline release_job(n, w_rel, f_rel, p_rel)
+{
+	if
+	:: !USABLE(n) -> keep_job(n, p_rel); lease_renew(n)
+	:: else -> send(n, S_RELEASE, w_rel, f_rel, p_rel, 0, 0)
+	fi
+}
+
 /* worker.c job_free() */
 inline job_free(n)
 {
@@ -1051,7 +1078,7 @@ inline worker_assign(n, w_wor, f_wor, pay_wor, dn_wor, dr_wor)
 		:: else
 		fi
 	:: st[n] == N_ACTIVE && !(j_w[n] == w_wor && lw[w_wor]) && (!lw[w_wor] || j_w[n] != NONE) ->
-		send(n, S_RELEASE, w_wor, f_wor, 0, 0, 0)       /* give it back at once */
+		release_job(n, w_wor, f_wor, pay_wor)          /* give it back at once */
 	:: st[n] == N_ACTIVE && lw[w_wor] && j_w[n] == NONE ->
 		printf("[t%d] n%d: START job %d on w%d (fence %d)\n", tnow, n, pay_wor, w_wor, f_wor);
 		j_w[n] = w_wor;
@@ -1151,6 +1178,7 @@ inline pool_join(n)
 		:: else -> break
 		od;
 		ln_v = (fz[n] -> fz_pay[n] : 0);
+		fz_sent[n] = fz[n];                  /* add_fenced_jobs(): sent */
 		printf("[t%d] n%d: join.lua sent (fenced %d, running %d)\n", tnow, n,
 		       ln_v, j_pay[n]);
 		send(n, S_JOIN, ninc[n] * 2 + joined[n], 0, ln_m, ln_v, j_w[n] * 8 + j_pay[n])
@@ -1268,7 +1296,7 @@ inline session_closed(n, w_ses)
 	if
 	:: j_w[n] == w_ses ->
 		if
-		:: !j_fencing[n] && USABLE(n) -> send(n, S_RELEASE, w_ses, j_f[n], 0, 0, 0)
+		:: !j_fencing[n] -> release_job(n, w_ses, j_f[n], j_pay[n])
 		:: else
 		fi;
 		job_free(n)
@@ -1321,7 +1349,13 @@ inline route(n, r_rou)
 inline job_event(n, kind_job, hn_job, hr_job)
 {
 	if
-	:: j_w[n] == NONE || j_halt[n] != H_NONE -> ln_ok = 0
+	:: j_w[n] == NONE || (j_halt[n] != H_NONE && j_halt[n] != H_MOVE) -> ln_ok = 0
+	:: j_w[n] != NONE && j_halt[n] == H_MOVE ->
+		/* moving_halt(): the stop rides on the move's HALT */
+		ln_ok = 1;
+		j_halt[n] = kind_job;
+		j_hn[n] = hn_job;
+		j_hr[n] = hr_job
 	:: else ->
 		ln_ok = 1;
 		j_halt[n] = kind_job;
@@ -1335,10 +1369,14 @@ inline job_event(n, kind_job, hn_job, hr_job)
 }
 
 /* A NULL reply (store.c drop_all(): the connection went away) */
-inline null_cb(n, s_nul, a_nul)
+inline null_cb(n, s_nul, a_nul, p_nul)
 {
 	if
 	:: s_nul == S_ADMIT || s_nul == S_ROUTE || s_nul == S_REMOVE -> request_finish(a_nul, C_UNAVAIL)
+	:: s_nul == S_RELEASE && p_nul != 0 ->
+		/* release_cb() with no reply: kept for the re-join */
+		keep_job(n, p_nul);
+		lease_renew(n)
 	:: s_nul == S_ATTACH ->
 		/* attach_cb() with no reply */
 		if
@@ -1395,6 +1433,15 @@ inline callback(n)
 		:: else ->
 			since_ok[n] = ln_v;
 			if
+			:: st[n] == N_ACTIVE && fz[n] ->
+				/* hand_back_kept() */
+				printf("[t%d] n%d: re-joins to hand back a kept job\n", tnow, n);
+				st[n] = N_JOINING;
+				pool_join(n);
+				goto lease_done
+			:: else
+			fi;
+			if
 			:: st[n] == N_ACTIVE ->
 				farmed[n] = 1;
 #if STRAYS
@@ -1415,7 +1462,8 @@ inline callback(n)
 			:: !a && c -> scan_waiting(n)
 			:: else
 			fi
-		fi
+		fi;
+lease_done:	skip
 	/* pool.c join_cb() */
 	:: sc == S_JOIN ->
 		join_if[n] = 0;
@@ -1424,9 +1472,11 @@ inline callback(n)
 		joined[n] = 1;
 		farmed[n] = 1;
 		printf("[t%d] n%d: joined (pool was empty: %d)\n", tnow, n, a);
-		/* forget_fenced() */
-		fz[n] = 0;
-		fz_pay[n] = 0;
+		/* forget_sent(): what the join named is settled */
+		if
+		:: fz_sent[n] -> fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0
+		:: else
+		fi;
 		if
 		:: fz_late[n] -> excuse(2)
 		:: else
@@ -1483,6 +1533,12 @@ inline callback(n)
 		fi;
 		if
 		:: scan_again[n] -> scan_again[n] = 0; scan_waiting(n)
+		:: else
+		fi
+	/* worker.c release_cb(): LOST keeps the job for the re-join */
+	:: sc == S_RELEASE ->
+		if
+		:: code == C_LOST && c != 0 -> keep_job(n, c); lease_renew(n)
 		:: else
 		fi
 	/* pool.c claim_cb() */
@@ -1610,7 +1666,7 @@ inline ack(n, w_ack)
 			job_end(n);
 			fence_done(n)
 		:: r == H_MOVE ->
-			send(n, S_RELEASE, w_ack, j_f[n], 0, 0, 0);
+			release_job(n, w_ack, j_f[n], j_pay[n]);
 			job_end(n)
 		:: r == H_STOPL || r == H_STOPR ->
 			/* the stop handler answered: the job is stopped (ghost) */
@@ -1767,11 +1823,11 @@ end:	do
 		rx[n] = 0;
 		up[n] = 0;
 		do
-		:: nempty(rp[n]) -> rp[n]?sc, code, a, b, c; null_cb(n, sc, a)
+		:: nempty(rp[n]) -> rp[n]?sc, code, a, b, c; null_cb(n, sc, a, c)
 		:: empty(rp[n]) -> break
 		od;
 		do
-		:: nempty(rq[n]) -> rq[n]?sc, a, b, c, d, e; null_cb(n, sc, a)
+		:: nempty(rq[n]) -> rq[n]?sc, a, b, c, d, e; null_cb(n, sc, a, c)
 		:: empty(rq[n]) -> break
 		od;
 		brk[n] = 0;
@@ -1963,6 +2019,17 @@ end:	timeout -> assert(false)
 
 /* ---- faults, at any point (between any two steps) ---------------------- */
 #define FOK(n) (FNODE == NONE || FNODE == n)
+#ifndef FWORKER
+#define FWORKER NONE   /* restrict worker crashes to this worker (NONE: any) */
+#endif
+#define WOK(w) (FWORKER == NONE || FWORKER == w)
+/* FIND_JOINING: a node may be cut off from Redis while it re-joins with a
+ * job running (finding 1, README.md); off by default */
+#ifdef FIND_JOINING
+#define CUTOK(n) true
+#else
+#define CUTOK(n) (!(st[n] == N_JOINING && j_w[n] != NONE))
+#endif
 
 inline node_crash(n)
 {
@@ -2019,7 +2086,7 @@ inline node_crash(n)
 	j_w[n] = NONE; j_f[n] = 0; j_pay[n] = 0; j_dn[n] = NONE; j_dr[n] = 0; j_run[n] = 0;
 	j_start[n] = 0; j_halt[n] = H_NONE; j_hn[n] = 0; j_hr[n] = 0; j_fencing[n] = 0;
 	j_ag[n] = 0; j_agf[n] = 0; j_agp[n] = 0; j_agdn[n] = 0; j_agdr[n] = 0;
-	fz[n] = 0; fz_pay[n] = 0; ldue[n] = 0; farmed[n] = 0; lease_if[n] = 0; join_if[n] = 0;
+	fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; ldue[n] = 0; farmed[n] = 0; lease_if[n] = 0; join_if[n] = 0;
 	mem_if[n] = 0; mem_again[n] = 0; scan_if[n] = 0; scan_again[n] = 0; ps_m[n] = 0; ps_w[n] = 0;
 	view[n] = 0; sp_w[n] = NONE; sp_f[n] = 0;
 	excuse(3)
@@ -2070,10 +2137,10 @@ proctype faults()
 	byte f_i;
 end:	do
 	:: atomic { b_flush > 0 -> b_flush--; flush() }
-	:: atomic { b_conn > 0 && FOK(0) && st[0] < N_DEAD && up[0] && !brk[0] ->
+	:: atomic { b_conn > 0 && FOK(0) && CUTOK(0) && st[0] < N_DEAD && up[0] && !brk[0] ->
 		b_conn--; brk[0] = 1; blocked[0] = 1; rx[0] = 0;
 		printf("[t%d] FAULT: node 0 cut off from Redis\n", tnow) }
-	:: atomic { b_conn > 0 && FOK(1) && st[1] < N_DEAD && up[1] && !brk[1] ->
+	:: atomic { b_conn > 0 && FOK(1) && CUTOK(1) && st[1] < N_DEAD && up[1] && !brk[1] ->
 		b_conn--; brk[1] = 1; blocked[1] = 1; rx[1] = 0;
 		printf("[t%d] FAULT: node 1 cut off from Redis\n", tnow) }
 	:: atomic { blocked[0] -> blocked[0] = 0; printf("[t%d] node 0 may reach Redis again\n", tnow) }
@@ -2086,9 +2153,9 @@ end:	do
 	:: atomic { stopped[1] -> stopped[1] = 0; printf("[t%d] SIGCONT node 1\n", tnow) }
 	:: atomic { b_ncrash > 0 && FOK(0) && st[0] < N_DEAD -> b_ncrash--; node_crash(0) }
 	:: atomic { b_ncrash > 0 && FOK(1) && st[1] < N_DEAD -> b_ncrash--; node_crash(1) }
-	:: atomic { b_wcrash > 0 && wk_st[0] == W_ON -> worker_crash(0) }
-	:: atomic { b_wcrash > 0 && wk_st[1] == W_ON -> worker_crash(1) }
-	:: atomic { b_wcrash > 0 && wk_st[2] == W_ON -> worker_crash(2) }
+	:: atomic { b_wcrash > 0 && WOK(0) && wk_st[0] == W_ON -> worker_crash(0) }
+	:: atomic { b_wcrash > 0 && WOK(1) && wk_st[1] == W_ON -> worker_crash(1) }
+	:: atomic { b_wcrash > 0 && WOK(2) && wk_st[2] == W_ON -> worker_crash(2) }
 #ifdef LIVE
 	/* faults end here: every node runs and reaches Redis again */
 	:: atomic { !quiet ->
