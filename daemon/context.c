@@ -63,8 +63,8 @@ int context_init(struct pulsed *d)
 	d->poolh.jobs_gone = jobs_gone_hook;
 	d->poolh.shut_down = pool_shutdown_local;
 	d->poolh.shut_done = shutdown_local_done;
-	d->poolh.clock_stopped = ticker_stopped;
-	d->poolh.freeing = tickers_free;
+	d->poolh.clock_stopped = clock_stopped;
+	d->poolh.freeing = clocks_free;
 	table_init(&d->sessions);
 	table_init(&d->requests);
 	table_init(&d->plans);

@@ -18,7 +18,8 @@
  *   store.c     the Redis connections, scripts, reconnects
  *   inbox.c     the per-node inbox stream: messages between nodes
  *   placement.c rendezvous hashing of keys onto workers
- *   ticker.c    pool-wide clocks of tickers and schedules, one taker a tick
+ *   clock.c     pool-wide clocks under tickers and schedules (tick.lua)
+ *   ticker.c    tickers' subscriptions: one taker a tick, TICK frames
  *   schedule.c  schedules: asking a producer for a plan and applying it
  *   shutdown.c  pool shutdown (all nodes) and leaving one pool
  *   drain.c     draining this pulsed: its jobs go elsewhere, workers stay
@@ -166,7 +167,7 @@ struct pool {
 	                             left while Redis could not be told, until
 	                             the next join (pool_keep_job) */
 	char stray_cursor[24];    /* SSCAN cursor of the stray walk */
-	table tickers;            /* name -> struct ticker (ticker.c) */
+	table tickers;            /* key -> struct clock (clock.c) */
 	struct event *lease_timer, *fence_timer, *scan_timer, *rebalance_ev;
 	uint64_t joined_ms;
 	uint64_t leave_sid, leave_id; /* a LEAVE request being carried out */
@@ -524,11 +525,41 @@ size_t pools_local_jobs(struct pulsed *d);
 /* ticker.c */
 void ticker_request(struct session *s, struct pool *p, const pulse_msg *m);
 void ticker_session_closed(struct session *s);
-void tickers_free(struct pool *p);
-/* A clock ("tick:<name>" or "sched:<name>") was stopped pool-wide. */
-void ticker_stopped(struct pool *p, const char *key);
+
+/* clock.c: a pool-wide clock of a ticker or a schedule, kept here while
+ * a local session subscribes (p->tickers, by "tick:<name>" or
+ * "sched:<name>"). What a won tick and an end mean is the creator's. */
+#define CLOCK_MIN_INTERVAL_MS 10
+struct clock;
+struct clock_ops {
+	void (*won)(struct clock *c, uint64_t seq, uint64_t ts);
+	void (*ended)(struct clock *c); /* before clock.c frees it */
+};
+struct clock {
+	struct pool *p;
+	int sched;               /* a schedule's clock, not a ticker */
+	char *key;               /* "tick:<name>" or "sched:<name>" */
+	char *name;
+	uint64_t interval, next; /* ms; next on Redis's clock */
+	uint64_t *sids;          /* subscribed sessions (ticker.c) */
+	size_t nsids, cap, rr;
+	struct event *timer;
+	int inflight;
+	const struct clock_ops *ops;
+};
+const char *clock_kind(int sched); /* "sched" or "tick" */
+/* The pool's clock of that name, made if new (ops NULL: nobody to tell). */
+struct clock *clock_get(struct pool *p, int sched, const char *name,
+                        uint64_t interval, const struct clock_ops *ops);
+/* tick.lua's op ("open", "fire", "stop"); sid and id: a request to
+ * answer once Redis did (0: none). */
+void clock_call(struct clock *c, const char *op, uint64_t sid, uint64_t id);
+void clock_free(struct clock *c);
 /* End a schedule's (sched = 1) or ticker's clock on every node. */
 void clock_stop(struct pool *p, int sched, const char *name);
+/* The pool hooks: a clock was stopped pool-wide; the pool is freed. */
+void clock_stopped(struct pool *p, const char *key);
+void clocks_free(struct pool *p);
 
 /* shutdown.c */
 void shutdown_request(struct session *s, struct pool *p, const pulse_msg *m);
