@@ -167,7 +167,7 @@ help:
 	@echo 'make deps             install the Debian packages the build and tests need (root), or print the apt-get line'
 	@echo 'make unit             build and run the Check unit tests'
 	@echo 'make integration      run the pytest integration suite against $(BUILD)/'
-	@echo 'make test             deps, layers, all, unit, fuzz-replay, integration, chaos-short, soak-short (what .ci/run runs)'
+	@echo 'make test             deps, layers, all, unit, fuzz-replay, integration, chaos-short, soak-short, model-check-short (what .ci/run runs)'
 	@echo 'make layers           the daemon files call only down (tests/tools/layers.py --stats: the figures)'
 	@echo 'make test-repeat N=20 run the integration suite N times, stop at the first failure'
 	@echo 'make test-valgrind    the integration suite with every pulsed under valgrind'
@@ -179,6 +179,9 @@ help:
 	@echo 'make fuzz             libFuzzer targets of tests/fuzz (FUZZ_SECONDS=20 each)'
 	@echo 'make fuzz-replay      the fuzz targets over their seed corpora and regression inputs (gcc, no clang)'
 	@echo 'make soak             random seeded operations and faults for SOAK_MINUTES (tests/soak); soak-short: SOAK_SEEDS seeds + regressions'
+	@echo 'make model-check      the ownership model (tests/model, spin): every configuration, OLD_* models must fail (about 20 min)'
+	@echo 'make model-check-short the model drift check, small configurations and the OLD_FLUSH/OLD_GHOST counterexamples (make test)'
+	@echo 'make model-hashes     record daemon/lua hashes for the model drift check anew, once the model steps were checked'
 	@echo 'make bench            DESIGN.md section 4 figures: table and $(BUILD)/bench.json (BENCH_ARGS=--quick)'
 	@echo 'make install          PREFIX=$(PREFIX) DESTDIR= SYSCONFDIR=$(SYSCONFDIR); make uninstall'
 	@echo 'make verify-unit      systemd-analyze verify on systemd/pulsed.service'
@@ -337,6 +340,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory chaos-short
 	$(Q)SOAK_SEEDS=2 $(MAKE) --no-print-directory soak-short
+	$(Q)$(MAKE) --no-print-directory model-check-short
 
 test-asan:
 	$(Q)$(MAKE) --no-print-directory deps
@@ -565,6 +569,7 @@ uninstall:
 	@echo "uninstall: $(DESTDIR)$(CONF_DIR)/pulsed.conf is left in place"
 
 include mk/soak.mk
+include mk/model.mk
 
 clean:
 	rm -rf build build-asan $(filter-out build build-asan,$(BUILD))

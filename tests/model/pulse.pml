@@ -2023,6 +2023,13 @@ end:	timeout -> assert(false)
 #define FWORKER NONE   /* restrict worker crashes to this worker (NONE: any) */
 #endif
 #define WOK(w) (FWORKER == NONE || FWORKER == w)
+/* FLUSH_FENCED: Redis loses its data only while a node is fenced (a
+ * scenario restriction that steers a run to the resurrection) */
+#ifdef FLUSH_FENCED
+#define FLUSHOK (st[0] == N_FENCED || st[1] == N_FENCED)
+#else
+#define FLUSHOK true
+#endif
 /* FIND_JOINING: a node may be cut off from Redis while it re-joins with a
  * job running (finding 1, README.md); off by default */
 #ifdef FIND_JOINING
@@ -2136,7 +2143,7 @@ proctype faults()
 {
 	byte f_i;
 end:	do
-	:: atomic { b_flush > 0 -> b_flush--; flush() }
+	:: atomic { b_flush > 0 && FLUSHOK -> b_flush--; flush() }
 	:: atomic { b_conn > 0 && FOK(0) && CUTOK(0) && st[0] < N_DEAD && up[0] && !brk[0] ->
 		b_conn--; brk[0] = 1; blocked[0] = 1; rx[0] = 0;
 		printf("[t%d] FAULT: node 0 cut off from Redis\n", tnow) }
