@@ -461,6 +461,11 @@ static const struct field socket_fields[] = {
 	{"mode", T_MODE, D(c.socket_mode), 0, 0777, 0, NULL},
 	{"admin_group", T_STRING, D(c.admin_group), 0, 0, F_NULL, NULL},
 	{"max_sessions", T_UINT, D(c.max_sessions), 1, 65536, 0, NULL},
+	{"max_sessions_per_uid", T_UINT, D(c.max_sessions_per_uid), 1, 65536, 0,
+	 NULL},
+	{"admin_sessions", T_UINT, D(c.admin_sessions), 0, 65535, 0, NULL},
+	{"client_idle_timeout", T_DURATION, D(c.client_idle_ms), 100, DURATION_MAX,
+	 0, NULL},
 	{"handshake_timeout", T_DURATION, D(c.handshake_ms), 10, DURATION_MAX, 0,
 	 NULL},
 	{"frame_timeout", T_DURATION, D(c.frame_ms), 10, DURATION_MAX, 0, NULL},
@@ -871,6 +876,9 @@ void config_defaults(config *c)
 	c->socket_path = cfg_strdup("/run/pulse/pulsed.sock");
 	c->socket_mode = 0660;
 	c->max_sessions = 1024;
+	c->max_sessions_per_uid = 512;
+	c->admin_sessions = 16;
+	c->client_idle_ms = 10 * MS_MINUTE;
 	c->handshake_ms = 10 * MS_SECOND;
 	c->frame_ms = 10 * MS_SECOND;
 	c->redis_reply_ms = 5 * MS_SECOND;

@@ -42,6 +42,12 @@ typedef struct config {
 	unsigned socket_mode;  /* 0660 */
 	char *admin_group;     /* NULL: root only */
 	unsigned max_sessions; /* 1024 */
+	unsigned max_sessions_per_uid; /* 512: one uid cannot hold them all */
+	unsigned admin_sessions; /* 16 of max_sessions kept for root and the
+	                            admin group (at most a quarter of them) */
+	uint64_t client_idle_ms; /* a non-admin client session with nothing in
+	                            flight and no subscription that sends
+	                            nothing this long is closed: 10 min */
 	uint64_t handshake_ms; /* HELLO due this long after connecting: 10 s */
 	uint64_t frame_ms;     /* a begun frame due complete within: 10 s */
 	uint64_t write_ms;     /* a peer that reads nothing this long: 30 s */

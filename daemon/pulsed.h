@@ -200,6 +200,7 @@ struct session {
 	struct lworker *worker;
 	unsigned inflight;  /* client requests not answered yet */
 	unsigned tickers;   /* ticker subscriptions opened (ticker.c) */
+	uint64_t last_rx_ms; /* when the peer last sent bytes (idle sweep) */
 };
 
 /* How far a dispatch got, for its TIMEOUT message: nothing sent (the
@@ -335,6 +336,7 @@ struct pulsed {
 	/* server */
 	int lfd;
 	struct event *lev;
+	struct event *idle_sweep; /* client_idle_timeout (server.c) */
 	table sessions;     /* sid -> struct session */
 	uint64_t next_sid;
 	unsigned nsessions;
@@ -494,6 +496,9 @@ void pool_start(struct pool *p);
 void pool_membership_changed(struct pool *p);
 void pool_scan_waiting(struct pool *p);
 void pool_on_event(struct pool *p, const char *msg, size_t len);
+/* The pool whose base ("<prefix>:{<pool>}:") a Redis key or channel
+ * extends, or NULL. */
+struct pool *pool_of_key(struct pulsed *d, const char *key, size_t len);
 /* store.c's message hook: route a pub/sub message to its pool. */
 void pools_on_message(struct pulsed *d, const char *channel, size_t clen,
                       const char *msg, size_t mlen);

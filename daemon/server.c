@@ -388,6 +388,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 	struct session *s = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	int completed = 0;
+	s->last_rx_ms = now_ms();
 	while (handle_frames(s, &completed) == 0 && evbuffer_get_length(in) > 0) {
 		size_t room;
 		uint8_t *space = pulse_reader_space(&s->rd, &room);
@@ -525,6 +526,51 @@ static void accept_pause(struct pulsed *d)
 	event_base_once(d->base, -1, EV_TIMEOUT, accept_resume, d, &tv);
 }
 
+/* How many sessions this uid holds now. */
+static unsigned sessions_of(const struct pulsed *d, uid_t uid)
+{
+	unsigned n = 0;
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, (table *)&d->sessions);
+	while ((e = table_next(&it)))
+		n += ((const struct session *)e->val)->uid == uid;
+	return n;
+}
+
+/* Whether a new peer may have a session: the total cap, the slots kept
+ * for root and the admin group (so that a member of the socket group who
+ * opens idle sessions cannot lock out the operator), and the cap per uid
+ * (so that one uid cannot lock out the workers of others). 0, or -1 with
+ * why, for the peer and the log. */
+static int admission(const struct pulsed *d, const struct ucred *cred,
+                     char *why, size_t len)
+{
+	const config *c = &d->cfg;
+	if (d->nsessions >= c->max_sessions) {
+		snprintf(why, len, "too many sessions (socket.max_sessions %u)",
+		         c->max_sessions);
+		return -1;
+	}
+	if (is_admin(d, cred->uid, cred->gid))
+		return 0;
+	unsigned kept = c->admin_sessions < c->max_sessions / 4
+	                ? c->admin_sessions : c->max_sessions / 4;
+	if (d->nsessions >= c->max_sessions - kept) {
+		snprintf(why, len, "too many sessions: the last %u of "
+		         "socket.max_sessions (%u) are kept for root and the admin "
+		         "group", kept, c->max_sessions);
+		return -1;
+	}
+	if (sessions_of(d, cred->uid) >= c->max_sessions_per_uid) {
+		snprintf(why, len, "too many sessions for uid %d "
+		         "(socket.max_sessions_per_uid %u)", (int)cred->uid,
+		         c->max_sessions_per_uid);
+		return -1;
+	}
+	return 0;
+}
+
 struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred)
 {
 	struct session *s = xcalloc(1, sizeof(*s));
@@ -535,6 +581,7 @@ struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred)
 	s->uid = cred->uid;
 	s->gid = cred->gid;
 	s->admin = is_admin(d, cred->uid, cred->gid);
+	s->last_rx_ms = now_ms();
 	pulse_reader_init(&s->rd, max_body(d));
 	s->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->deadline = evtimer_new(d->base, deadline_cb, s);
@@ -576,10 +623,39 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 		struct ucred cred = {0};
 		socklen_t cl = sizeof(cred);
 		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl);
-		if (d->nsessions >= d->cfg.max_sessions)
-			refuse(d, fd, &cred, PULSE_E_BUSY, "too many sessions");
+		char why[200];
+		if (admission(d, &cred, why, sizeof(why)) < 0)
+			refuse(d, fd, &cred, PULSE_E_BUSY, why);
 		else
 			session_new(d, fd, &cred);
+	}
+}
+
+/* A non-admin client session that has nothing in flight, subscribes to
+ * nothing and has sent nothing for socket.client_idle_timeout holds a
+ * slot for nobody: it is told why and closed. Workers are kept alive by
+ * their leases, admins are trusted (their DRAIN or SHUTDOWN may wait
+ * long with nothing to send), sessions before HELLO have the handshake
+ * timeout. */
+static void idle_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct pulsed *d = arg;
+	uint64_t now = now_ms(), idle = d->cfg.client_idle_ms;
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &d->sessions);
+	while ((e = table_next(&it))) {
+		struct session *s = e->val;
+		if (s->role != ROLE_CLIENT || s->admin || s->closing ||
+		    s->inflight || s->tickers || now - s->last_rx_ms < idle)
+			continue;
+		char why[160];
+		snprintf(why, sizeof(why), "idle for %llu ms with nothing in flight "
+		         "(socket.client_idle_timeout)",
+		         (unsigned long long)(now - s->last_rx_ms));
+		session_drop(s, PULSE_E_TIMEOUT, why);
 	}
 }
 
@@ -636,11 +712,21 @@ int server_listen(struct pulsed *d, char *err, size_t errlen)
 	d->lfd = fd;
 	d->lev = event_new(d->base, fd, EV_READ | EV_PERSIST, accept_cb, d);
 	event_add(d->lev, NULL);
+	uint64_t every = d->cfg.client_idle_ms / 4;
+	struct timeval tv = {(time_t)(every / 1000), (suseconds_t)(every % 1000) * 1000};
+	d->idle_sweep = event_new(d->base, -1, EV_PERSIST, idle_sweep_cb, d);
+	if (!d->idle_sweep)
+		fatal_oom("the idle sweep timer");
+	event_add(d->idle_sweep, &tv);
 	return 0;
 }
 
 void server_close(struct pulsed *d)
 {
+	if (d->idle_sweep) {
+		event_free(d->idle_sweep);
+		d->idle_sweep = NULL;
+	}
 	if (d->lev) {
 		event_free(d->lev);
 		d->lev = NULL;

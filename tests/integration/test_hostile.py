@@ -20,6 +20,7 @@ import re
 import select
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -732,3 +733,115 @@ def test_session_limit(env):
         s.s.close()
     wait_for(lambda: c.sessions() == 2, 5, "sessions freed")
     finish(n, [w], c)
+
+
+# ---- sessions cannot be hoarded (issue 17 item 4) -------------------------
+
+HOARDER = r"""
+import socket, struct, sys, time
+import msgpack
+sock, n, hold = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+conns = []
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(sock)
+    body = msgpack.packb({"t": 1, "v": 1, "role": "client"}, use_bin_type=True)
+    try:
+        s.sendall(struct.pack(">I", len(body)) + body)
+    except OSError:
+        pass  # refused: pulsed wrote its ERROR and closed; read it below
+    hdr = b""
+    while len(hdr) < 4:
+        try:
+            c = s.recv(4 - len(hdr))
+        except OSError:
+            c = b""
+        if not c:
+            break
+        hdr += c
+    if len(hdr) < 4:
+        print("closed"); continue
+    (ln,) = struct.unpack(">I", hdr)
+    data = b""
+    while len(data) < ln:
+        data += s.recv(ln - len(data))
+    m = msgpack.unpackb(data, raw=False)
+    print("welcome" if m.get("t") == 2 else "error %s %s" % (m.get("code"), m.get("msg")))
+    sys.stdout.flush()
+    conns.append(s)
+deadline = time.monotonic() + hold
+while time.monotonic() < deadline:
+    for s in conns:
+        s.settimeout(0.05)
+        try:
+            d = s.recv(65536)
+            if d == b"":
+                print("closed by pulsed"); sys.stdout.flush(); conns.remove(s); break
+            print("frame", d[4:].decode("latin-1").replace("\n", " ")); sys.stdout.flush()
+        except socket.timeout:
+            pass
+"""
+
+
+def hoard(node, uid, n, hold=0.0):
+    """As uid (not root, not admin), open n client sessions and keep them
+    open for hold seconds: the lines of what each got."""
+    return subprocess.Popen(["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid,
+                             "--clear-groups", "/usr/bin/python3", "-c", HOARDER,
+                             node.sock, str(n), str(hold)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def open_socket_to_all(env, n):
+    os.chmod(env.tmp, 0o755)  # let unprivileged users reach the socket
+    os.chmod(n.dir, 0o755)
+
+
+def test_one_uid_cannot_hold_every_session_nor_lock_out_root(env):
+    """A member of the socket group opening sessions is capped per uid
+    (socket.max_sessions_per_uid); a second uid gets what is left except
+    the slots kept for root and the admin group (socket.admin_sessions);
+    root still gets in. Each refusal says why, to the peer and in the log.
+    Old code: any uid could take all max_sessions, root included."""
+    n = env.node(extra={"socket": {"mode": "0666", "max_sessions": 12,
+                                   "max_sessions_per_uid": 6, "admin_sessions": 3}})
+    open_socket_to_all(env, n)
+    a = hoard(n, 65534, 8, hold=30)
+    lines = [a.stdout.readline() for _ in range(8)]
+    assert [l.strip() for l in lines[:6]] == ["welcome"] * 6, lines
+    assert all("BUSY too many sessions for uid 65534 (socket.max_sessions_per_uid 6)"
+               in l for l in lines[6:8]), lines
+    b = hoard(n, 65533, 5, hold=30)
+    lb = [b.stdout.readline() for _ in range(5)]
+    # 12 - 3 kept - 6 held by the first uid = 3 for the second
+    assert [l.strip() for l in lb[:3]] == ["welcome"] * 3, lb
+    assert all("kept for root and the admin group" in l for l in lb[3:]), lb
+    assert n.ctl("status")[0] == 0, "root was locked out"
+    log = n.logtext(full=True)
+    assert "refused a session (pid" in log and "socket.max_sessions_per_uid 6" in log
+    assert "kept for root and the admin group" in log
+    for p in (a, b):
+        p.kill()
+        p.wait()
+
+
+def test_an_idle_client_session_is_closed_and_told_why(env):
+    """A non-admin client session with nothing in flight that sends nothing
+    for socket.client_idle_timeout is closed with TIMEOUT naming the key;
+    root's idle session stays (admins may wait long on a DRAIN)."""
+    n = env.node(extra={"socket": {"mode": "0666", "client_idle_timeout": "400ms"}})
+    open_socket_to_all(env, n)
+    root = raw_session(n.sock)
+    root.sendall(frame({"t": 1, "v": 1, "role": "client"}))
+    assert read_frame(root)["t"] == 2
+    p = hoard(n, 65534, 1, hold=5)
+    assert p.stdout.readline().strip() == "welcome"
+    got = p.stdout.readline()
+    assert "TIMEOUT" in got and "socket.client_idle_timeout" in got, got
+    wait_for(lambda: "idle for" in n.logtext(full=True), 5, "the log line")
+    p.kill()
+    p.wait()
+    root.sendall(frame({"t": 16, "id": 1}))  # STATUS: still served
+    m = read_frame(root)
+    assert m and m["t"] == 4, m
