@@ -98,6 +98,24 @@ static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 	               : name);
 }
 
+/* Whether the request can go to Redis now: 0; else it was answered (the
+ * node id is another process's) or will be tried again (the pool is
+ * joining, re-joining or Redis away: until the request's own deadline,
+ * which then answers TIMEOUT saying what happened). */
+static int not_ready(struct request *q)
+{
+	struct pool *p = q->pool;
+	if (pool_refusal(p)) {
+		request_finish(p->d, q->rid, PULSE_E_UNAVAILABLE, pool_refusal(p));
+		return 1;
+	}
+	if (!pool_usable(p)) {
+		request_retry(p->d, q->rid);
+		return 1;
+	}
+	return 0;
+}
+
 static void dispatch(struct request *q)
 {
 	struct pool *p = q->pool;
@@ -105,16 +123,8 @@ static void dispatch(struct request *q)
 		request_finish(p->d, q->rid, PULSE_E_SHUTDOWN, "pool is shut down");
 		return;
 	}
-	if (pool_refusal(p)) {
-		request_finish(p->d, q->rid, PULSE_E_UNAVAILABLE, pool_refusal(p));
+	if (not_ready(q))
 		return;
-	}
-	if (!pool_usable(p)) {
-		/* first use of the pool (joining) or Redis away: admit once the
-		 * node is in the pool, or answer TIMEOUT (nothing admitted) */
-		request_retry(p->d, q->rid);
-		return;
-	}
 	const char *owner = pool_owner_of(p, q->key, strlen(q->key));
 	const char *onode = owner ? table_get(&p->workers, owner, strlen(owner))
 	                          : NULL;
@@ -175,16 +185,8 @@ static void route_cb(struct pulsed *d, redisReply *r, void *arg)
 static void route(struct request *q)
 {
 	struct pool *p = q->pool;
-	if (pool_refusal(p)) {
-		request_finish(p->d, q->rid, PULSE_E_UNAVAILABLE, pool_refusal(p));
+	if (not_ready(q))
 		return;
-	}
-	if (!pool_usable(p)) {
-		/* Redis away or the node re-joining: try again until the
-		 * request's own timeout. */
-		request_retry(p->d, q->rid);
-		return;
-	}
 	sargs a = {0};
 	sargs_str(&a, q->key);
 	sargs_str(&a, q->type == PULSE_T_STOP ? "s" : "n");

@@ -131,7 +131,17 @@ void inbox_reply(struct pool *p, const char *node, const char *rid, int code,
 	sargs_free(&a);
 }
 
-static struct pool *pool_of_stream(struct pulsed *d, redisReply *name)
+static void trim(struct pool *p)
+{
+	char key[512];
+	snprintf(key, sizeof(key), "%sinbox:%s", p->base, p->d->node);
+	const char *argv[4] = {"XTRIM", key, "MINID", p->inbox_last};
+	store_cmd(p->d->store, 4, argv, NULL, NULL, NULL);
+}
+
+/* Here rather than in pool.c because this file (below pool.c) needs it
+ * for its streams and pool.c for its channels. */
+struct pool *pool_of_key(struct pulsed *d, const char *key, size_t len)
 {
 	table_iter it;
 	struct tentry *e;
@@ -139,18 +149,10 @@ static struct pool *pool_of_stream(struct pulsed *d, redisReply *name)
 	while ((e = table_next(&it))) {
 		struct pool *p = e->val;
 		size_t bl = strlen(p->base);
-		if (name->len > bl && memcmp(name->str, p->base, bl) == 0)
+		if (len > bl && memcmp(key, p->base, bl) == 0)
 			return p;
 	}
 	return NULL;
-}
-
-static void trim(struct pool *p)
-{
-	char key[512];
-	snprintf(key, sizeof(key), "%sinbox:%s", p->base, p->d->node);
-	const char *argv[4] = {"XTRIM", key, "MINID", p->inbox_last};
-	store_cmd(p->d->store, 4, argv, NULL, NULL, NULL);
 }
 
 static void read_cb(struct pulsed *d, redisReply *r, void *arg)
@@ -165,7 +167,8 @@ static void read_cb(struct pulsed *d, redisReply *r, void *arg)
 			    st->element[0]->type != REDIS_REPLY_STRING ||
 			    st->element[1]->type != REDIS_REPLY_ARRAY)
 				continue;
-			struct pool *p = pool_of_stream(d, st->element[0]);
+			struct pool *p = pool_of_key(d, st->element[0]->str,
+			                             st->element[0]->len);
 			if (!p)
 				continue;
 			redisReply *entries = st->element[1];

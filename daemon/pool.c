@@ -355,18 +355,11 @@ void pool_on_event(struct pool *p, const char *msg, size_t len)
 void pools_on_message(struct pulsed *d, const char *channel, size_t clen,
                       const char *msg, size_t mlen)
 {
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &d->pools);
-	while ((e = table_next(&it))) {
-		struct pool *p = e->val;
-		size_t bl = strlen(p->base);
-		if (clen == bl + 2 && memcmp(channel, p->base, bl) == 0) {
-			pool_on_event(p, msg, mlen);
-			return;
-		}
-	}
+	struct pool *p = pool_of_key(d, channel, clen);
+	if (p && clen == strlen(p->base) + 2)
+		pool_on_event(p, msg, mlen);
 }
+
 
 /* ---- lease, fencing, joining -------------------------------------------- */
 
