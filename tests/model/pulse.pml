@@ -20,18 +20,25 @@
  * late unless a fault makes it late (a SIGSTOPped node, a broken Redis
  * connection). Faults may strike between any two steps.
  *
- * Compile-time switches (README.md has the list and what each shows):
- *   OLD_GHOST      worker_session_closed detaches only attached workers,
- *                  lease.lua does not reconcile (today's HEAD)
- *   OLD_FLUSH      started.lua answers STALE when Redis lost the node
- *   OLD_RESURRECT  join.lua re-queues fenced jobs whatever the time
- *   OLD_JOINING    no self-fence while re-joining (pool.c today)
- *   OLD_INBOX      the inbox reader is restarted only by a join (today)
- *   OLD_REBUILD    a node's first join of an empty pool sets no rebuild
- *                  window (join.lua today)
- *   TOMBSTONE      the resurrection fix as first proposed (stops leave
- *                  tombstones within a horizon) instead of the deadline
- * and the scenario knobs below (NR, Q1_T ..., W2, INIT_JOB, LATE1, B_*).
+ * The default is today's code on main. Compile-time switches (README.md
+ * has the list, configs.txt the configurations, traces/ what they find):
+ *   OLD_GHOST      before b366e59: worker_session_closed detaches only
+ *                  attached workers, attach_cb drops the session on LOST
+ *                  or no answer, lease.lua does not reconcile workers
+ *   OLD_FLUSH      before e7f54bd: started.lua answers STALE when Redis
+ *                  lost the node
+ *   OLD_RESURRECT  before 44d55af: join.lua re-queues fenced jobs Redis
+ *                  lacks whatever happened meanwhile (no B created, no
+ *                  tombstones)
+ *   FIND_JOINING   finding 1: a node may be cut off while it re-joins
+ *                  with a job running (excluded by default: CUTOK)
+ *   FIND_REBUILD   finding 2: node 1 uses the pool for the first time
+ *                  after Redis lost it (LATE1)
+ *   FIND_REAPED_FENCE  finding 3: Redis loses its data while a reaped
+ *                  node keeps what its fence stopped (excluded by default)
+ *   FIX_JOINING, FIX_REBUILD  candidate fixes of the findings (unchecked)
+ * and the scenario knobs below (NR, Qn_T, Qn_N, W2, INIT_JOB, LATE1, B_*,
+ * FNODE, FWORKER, STRAYS, STOP_RUNNING, FLUSH_FENCED, LIVE).
  */
 
 /* ---- bounds --------------------------------------------------------- */
@@ -218,6 +225,8 @@ byte sp_f[NN];
 bit  fz[NN];           /* p->fenced: the key, its payload */
 byte fz_pay[NN];
 bit  fz_sent[NN];      /* ... named by the join in flight */
+bit  fz_done[NN];      /* ghost: join.lua has settled it (Redis has the job
+                          or decided it is gone); the node forgets it at join_cb */
 bit  fz_late[NN];      /* ghost: join.lua dropped fenced memory (deadline) */
 /* the node's job for the key (struct job), at most one */
 byte j_w[NN];          /* worker, NONE = no job */
@@ -284,8 +293,8 @@ byte q_next = 1;
 /* a live node holds the job: runs it, is about to, or remembers it */
 #define HOLDS(n, s) (st[n] != N_DEAD && \
 	((j_w[n] != NONE && j_pay[n] == (s)) || (j_ag[n] && j_agp[n] == (s)) || \
-	 (fz[n] && fz_pay[n] == (s)) || rp[n]??[S_CLAIM, C_OK, _, _, eval(s)] || \
-	 rq[n]??[S_RELEASE, _, _, eval(s), _, _] || rp[n]??[S_RELEASE, _, _, _, eval(s)]))
+	 (fz[n] && !fz_done[n] && fz_pay[n] == (s)) || rp[n]??[S_CLAIM, C_OK, _, _, eval(s)] || \
+	 rq[n]??[S_RELEASE, _, _, eval(s), _, _] || rp[n]??[S_RELEASE, C_LOST, _, _, eval(s)]))
 #define EXISTS(s)  ((r_job && r_pay == (s)) || HOLDS(0, s) || HOLDS(1, s))
 #define HEALTHY(n) (st[n] == N_ACTIVE && up[n] && !brk[n] && !stopped[n])
 
@@ -358,7 +367,7 @@ inline excuse(why_exc)
 	:: promised != 0 && !EXISTS(promised) ->
 		if
 		:: why_exc == 1 -> printf("[t%d] job %d lost to a double fault (its only copy was on a worker that died): excused\n", tnow, promised)
-		:: why_exc == 2 -> printf("[t%d] job %d lost to a double fault (fenced memory too old when Redis had lost the job): excused\n", tnow, promised)
+		:: why_exc == 2 -> printf("[t%d] job %d lost to a double fault (Redis lost it and its node came back after the tombstone horizon): excused\n", tnow, promised)
 		:: why_exc == 3 -> printf("[t%d] job %d lost to a double fault (Redis had lost it and its node died): excused\n", tnow, promised)
 		:: why_exc == 4 -> printf("[t%d] job %d lost to a double fault (it was waiting or moving: only Redis had it): excused\n", tnow, promised)
 		fi;
@@ -648,6 +657,7 @@ inline redis_exec(n)
 		:: else -> break
 		od;
 		fz_late[n] = 0;
+		fz_done[n] = (d != 0 && fz_sent[n]);
 		/* fenced jobs Redis lost are re-queued */
 		if
 		:: d != 0 && !x_d && !r_job ->
@@ -666,7 +676,12 @@ inline redis_exec(n)
 			:: else ->
 				printf("[t%d] join.lua n%d: fenced job %d not re-queued (horizon %d, tombstone %d)\n",
 				       tnow, n, d, r_created, r_tomb);
-				fz_late[n] = !r_tomb
+				fz_late[n] = !r_tomb;
+				/* past the horizon the job is gone (the node logs it) */
+				if
+				:: !r_tomb -> excuse(2)
+				:: else
+				fi
 			fi
 		:: else
 		fi;
@@ -998,6 +1013,7 @@ inline frame(w_fra, t_fra, p_fra)
  * have it, kept for the next join */
 inline keep_job(n, p_kee)
 {
+	fz_done[n] = 0;
 	fz[n] = 1;
 	fz_pay[n] = p_kee;
 	fz_sent[n] = 0
@@ -1474,7 +1490,7 @@ lease_done:	skip
 		printf("[t%d] n%d: joined (pool was empty: %d)\n", tnow, n, a);
 		/* forget_sent(): what the join named is settled */
 		if
-		:: fz_sent[n] -> fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0
+		:: fz_sent[n] -> fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; fz_done[n] = 0
 		:: else
 		fi;
 		if
@@ -2025,10 +2041,24 @@ end:	timeout -> assert(false)
 #define WOK(w) (FWORKER == NONE || FWORKER == w)
 /* FLUSH_FENCED: Redis loses its data only while a node is fenced (a
  * scenario restriction that steers a run to the resurrection) */
-#ifdef FLUSH_FENCED
-#define FLUSHOK (st[0] == N_FENCED || st[1] == N_FENCED)
+/* STOP_RUNNING: a node is SIGSTOPped only while it runs the job */
+#ifdef STOP_RUNNING
+#define STOPOK(n) (j_run[n])
 #else
-#define FLUSHOK true
+#define STOPOK(n) true
+#endif
+#ifdef FLUSH_FENCED
+#define FLUSHOK0 (st[0] == N_FENCED || st[1] == N_FENCED)
+#else
+#define FLUSHOK0 true
+#endif
+/* FIND_REAPED_FENCE: finding 3 (README.md): Redis loses its data while a
+ * node that others reaped still holds the jobs its fence stopped; off by
+ * default (the flush then never strikes such a node) */
+#ifdef FIND_REAPED_FENCE
+#define FLUSHOK FLUSHOK0
+#else
+#define FLUSHOK (FLUSHOK0 && !(fz[0] && r_reaped[0]) && !(fz[1] && r_reaped[1]))
 #endif
 /* FIND_JOINING: a node may be cut off from Redis while it re-joins with a
  * job running (finding 1, README.md); off by default */
@@ -2093,7 +2123,7 @@ inline node_crash(n)
 	j_w[n] = NONE; j_f[n] = 0; j_pay[n] = 0; j_dn[n] = NONE; j_dr[n] = 0; j_run[n] = 0;
 	j_start[n] = 0; j_halt[n] = H_NONE; j_hn[n] = 0; j_hr[n] = 0; j_fencing[n] = 0;
 	j_ag[n] = 0; j_agf[n] = 0; j_agp[n] = 0; j_agdn[n] = 0; j_agdr[n] = 0;
-	fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; ldue[n] = 0; farmed[n] = 0; lease_if[n] = 0; join_if[n] = 0;
+	fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; fz_done[n] = 0; ldue[n] = 0; farmed[n] = 0; lease_if[n] = 0; join_if[n] = 0;
 	mem_if[n] = 0; mem_again[n] = 0; scan_if[n] = 0; scan_again[n] = 0; ps_m[n] = 0; ps_w[n] = 0;
 	view[n] = 0; sp_w[n] = NONE; sp_f[n] = 0;
 	excuse(3)
@@ -2152,9 +2182,9 @@ end:	do
 		printf("[t%d] FAULT: node 1 cut off from Redis\n", tnow) }
 	:: atomic { blocked[0] -> blocked[0] = 0; printf("[t%d] node 0 may reach Redis again\n", tnow) }
 	:: atomic { blocked[1] -> blocked[1] = 0; printf("[t%d] node 1 may reach Redis again\n", tnow) }
-	:: atomic { b_stop > 0 && FOK(0) && st[0] < N_DEAD && !stopped[0] ->
+	:: atomic { b_stop > 0 && FOK(0) && STOPOK(0) && st[0] < N_DEAD && !stopped[0] ->
 		b_stop--; stopped[0] = 1; printf("[t%d] FAULT: SIGSTOP node 0\n", tnow) }
-	:: atomic { b_stop > 0 && FOK(1) && st[1] < N_DEAD && !stopped[1] ->
+	:: atomic { b_stop > 0 && FOK(1) && STOPOK(1) && st[1] < N_DEAD && !stopped[1] ->
 		b_stop--; stopped[1] = 1; printf("[t%d] FAULT: SIGSTOP node 1\n", tnow) }
 	:: atomic { stopped[0] -> stopped[0] = 0; printf("[t%d] SIGCONT node 0\n", tnow) }
 	:: atomic { stopped[1] -> stopped[1] = 0; printf("[t%d] SIGCONT node 1\n", tnow) }
@@ -2216,10 +2246,12 @@ init
 		fi;
 		if
 		:: LATE1 ->
-			/* node 1 has not used the pool yet: w1 is not attached */
+			/* node 1 has not used the pool yet: w1's HELLO (use1, at a
+			 * tick) makes it join (pool_get); w1 is attached once the
+			 * node is in (worker_pool_joined) */
 			st[1] = N_OFF; joined[1] = 0; ninc[1] = 1; r_inc[1] = 0; r_dl[1] = DLNONE;
 			r_ibx[1] = 0; reading[1] = 0; farmed[1] = 0; r_wk[1] = NONE;
-			lw[1] = 0; lw_att[1] = 0; wk_st[1] = W_NONE; wk_lset[1] = 0;
+			lw[1] = 1; lw_att[1] = 0; wk_st[1] = W_ON; wk_lset[1] = 0;
 			view[0] = 1; view[1] = 0
 		:: else
 		fi;
