@@ -1082,6 +1082,17 @@ static size_t field_size(const struct field *f)
 	}
 }
 
+/* Whether a field's value differs between two bases, compared as the
+ * dump writes them (one comparison for every type). */
+static int field_changed(const struct field *f, const void *a, const void *b)
+{
+	json_t *ja = dump_field(f, a), *jb = dump_field(f, b);
+	int same = json_equal(ja, jb);
+	json_decref(ja);
+	json_decref(jb);
+	return !same;
+}
+
 /* Append "path" to the list of changed keys that need a restart. */
 static void note_fixed(char *fixed, size_t len, const char *section,
                        const char *key)
@@ -1104,11 +1115,7 @@ static void reload_fields(const struct field *fields, void *run, void *next,
 		}
 		if (f->type == T_POOLS || (f->flags & F_NODUMP))
 			continue;
-		json_t *a = dump_field(f, run), *b = dump_field(f, next);
-		int same = json_equal(a, b);
-		json_decref(a);
-		json_decref(b);
-		if (same)
+		if (!field_changed(f, run, next))
 			continue;
 		if (!(f->flags & F_RELOAD)) {
 			note_fixed(fixed, len, section, f->key);
@@ -1152,11 +1159,7 @@ void config_pool_reload(pool_opts *joined, const pool_opts *next,
                         const char *pool, char *fixed, size_t len)
 {
 	for (const struct field *f = pool_fields; f->key; f++) {
-		json_t *a = dump_field(f, joined), *b = dump_field(f, next);
-		int same = json_equal(a, b);
-		json_decref(a);
-		json_decref(b);
-		if (same)
+		if (!field_changed(f, joined, next))
 			continue;
 		if (f->flags & F_RELOAD) {
 			memcpy(field_ptr(f, joined), field_cptr(f, next), field_size(f));
