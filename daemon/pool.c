@@ -10,8 +10,10 @@
  *   - The lease is renewed every worker_ttl/5. If no renewal has succeeded
  *     for 3/5 of the TTL (counted from the send time of the last good one,
  *     which is never later than Redis's own clock reading), the node stops
- *     every local job (self-fence) before its lease can end. Others reap a
- *     node only after its lease ended plus a margin, by Redis's clock.
+ *     every local job (self-fence) before its lease can end, whether the
+ *     pool is active or re-joining with jobs still running (leased()).
+ *     Others reap a node only after its lease ended plus a margin, by
+ *     Redis's clock.
  *   - A fenced pool re-joins only after every local job's stop answered,
  *     so nothing runs twice.
  *   - What a self-fence stopped is kept (key and payload) until the next
@@ -62,6 +64,18 @@ static uint64_t reap_margin_ms(const struct pool *p)
 {
 	uint64_t m = p->opts.worker_ttl_ms / 10;
 	return m < 50 ? 50 : m;
+}
+
+/* Whether local jobs run under this node's lease: an active pool, or one
+ * re-joining with jobs still running (after Redis lost the node, or to
+ * hand back kept jobs). The lease of the last renewal bounds them until
+ * the join answers, so the fence and the workers' leases keep counting
+ * from it: a node cut off while it re-joins must still stop its jobs
+ * before others may take them (the model's finding FIND_JOINING). */
+static int leased(const struct pool *p)
+{
+	return p->state == POOL_ACTIVE ||
+	       (p->state == POOL_JOINING && p->ljobs.n > 0);
 }
 
 int pool_usable(struct pool *p)
@@ -451,12 +465,13 @@ static void fence_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	struct pool *p = arg;
-	if (p->state != POOL_ACTIVE)
+	if (!leased(p))
 		return;
 	LOGW(&p->d->log,
 	     "pool %s: lease not renewed for %" PRIu64 " ms: stopping local jobs "
 	     "(self-fence)", p->name, now_ms() - p->lease_sent_ms);
 	p->state = POOL_FENCED;
+	p->join_stale = p->join_inflight;
 	p->d->m.fences++; /* metrics */
 	remember_fenced(p);
 	worker_fence_pool(p);
@@ -664,7 +679,7 @@ static void lease_renew(struct pool *p)
 static uint64_t worker_lease_ms(const struct pool *p)
 {
 	uint64_t slack = p->opts.worker_ttl_ms / 10;
-	if (p->state != POOL_ACTIVE)
+	if (!leased(p))
 		return p->opts.worker_ttl_ms / 2;
 	uint64_t at = p->lease_sent_ms + fence_after_ms(p) + slack, now = now_ms();
 	return at > now ? at - now : 1;
@@ -836,6 +851,17 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
 	    r->element[0]->type != REDIS_REPLY_STRING)
 		return; /* retried at the next lease tick */
+	if (p->join_stale) {
+		/* The node fenced itself while this join was on its way: the
+		 * jobs it re-owned are stopping here. Join again once their
+		 * stops answered (pool_fence_done): that join reaps this
+		 * incarnation, which gives the jobs back to 'wait'. */
+		p->join_stale = 0;
+		LOGI(&p->d->log, "pool %s: join answered after the self-fence; "
+		     "joining again once the local jobs stopped", p->name);
+		pool_join(p); /* waits itself while a stop is unanswered */
+		return;
+	}
 	if (store_reply(r) == SR_SHUTDOWN) {
 		if (p->state != POOL_SHUTDOWN)
 			LOGI(&p->d->log, "pool %s is shut down", p->name);
@@ -890,6 +916,7 @@ static void pool_join(struct pool *p)
 	snprintf(p->inc, sizeof(p->inc), "%016llx",
 	         (unsigned long long)((uint64_t)random() << 32 ^ (uint64_t)random() ^ now_us()));
 	p->join_inflight = 1;
+	p->join_stale = 0;
 	sargs a = {0};
 	sargs_str(&a, p->d->node);
 	sargs_str(&a, p->inc);

@@ -150,6 +150,7 @@ struct pool {
 	uint64_t lease_ok_ms;     /* when it was answered */
 	int lease_inflight;
 	int join_inflight;
+	int join_stale;           /* a self-fence came after the join in flight */
 	int64_t redis_offset_ms;  /* redis time - local monotonic */
 	uint64_t rtt_us;
 	uint64_t waiting;         /* jobs waiting for a worker (last seen) */

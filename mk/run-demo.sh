@@ -186,6 +186,14 @@ if [ -z "$url" ]; then
 	done
 	[ -S "$rsock" ] || die "redis-server did not open $rsock within 10s"
 	url=unix://$rsock
+	# This Redis is new, not one that lost its data: say so, or the
+	# pool's first dispatch waits one worker TTL for nodes that may have
+	# run it before (README.md, "What Redis can lose, and how pulsed
+	# rebuilds").
+	if command -v redis-cli >/dev/null; then
+		run_id=$(redis-cli -s "$rsock" INFO server | sed -n 's/^run_id:\([0-9a-f]*\).*/\1/p')
+		redis-cli -s "$rsock" SET pulse:redis "$run_id 0" >/dev/null
+	fi
 fi
 
 # --- build/run/pulsed.conf -------------------------------------------------

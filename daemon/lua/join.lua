@@ -33,6 +33,17 @@
 -- re-joined yet, and must not be started a second time elsewhere. Within
 -- one TTL every live node has renewed (and so re-joined and re-announced
 -- its jobs) or has fenced itself (and stopped them).
+-- A node that joins an empty pool for the first time cannot tell a new
+-- pool from one Redis lost, so Redis's own record decides: '<prefix>:redis'
+-- (one key per Redis, outside every pool) holds "<run_id> <ms>", the
+-- server's run id (INFO; a restart changes it) and the time a join first
+-- found it missing or naming another run. Missing or another run: Redis
+-- lost its data or restarted just now, and this join marks the rebuild
+-- for a whole TTL; the same run: a pool still empty within one TTL of
+-- that time waits out the rest of that TTL, a pool empty later is new
+-- (every node that ran it before has re-joined or fenced itself by then).
+-- (The model's finding FIND_REBUILD: without this, a first join after a
+-- flush admitted a key that a node not yet re-joined still ran.)
 -- The node id is one process's: while the id's lease is live and was
 -- taken by another process (another holder), the join is refused with
 -- {'TAKEN', holder, ms left of its lease}, and nothing of the other's is
@@ -56,10 +67,19 @@ if held and held ~= holder and force ~= '1' then
 end
 local HORIZON = math.max(60000, 30 * ttl)
 local empty = redis.call('EXISTS', B .. 'epoch') == 0 and 1 or 0
+local M = string.match(B, '^(.*){') .. 'redis'
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)') or '?'
+local mrun, mat = string.match(redis.call('GET', M) or '', '^(%S+) (%d+)$')
+if mrun ~= run then
+  mat = now
+  redis.call('SET', M, run .. ' ' .. now)
+end
 if empty == 1 then
   redis.call('SET', B .. 'created', now, 'PX', HORIZON)
   redis.call('DEL', B .. 'tomb')
-  if rejoin == '1' then redis.call('SET', B .. 'rebuild', node, 'PX', ttl) end
+  local wait = ttl
+  if rejoin ~= '1' and mrun == run then wait = tonumber(mat) + ttl - now end
+  if wait > 0 then redis.call('SET', B .. 'rebuild', node, 'PX', wait) end
 end
 local was_reaped = redis.call('HEXISTS', B .. 'reaped', node) == 1
 redis.call('HDEL', B .. 'reaped', node)

@@ -95,6 +95,9 @@ def env(request):
     if failed is not None and failed.failed:
         for n in e.nodes:
             print("\n----- log of %s -----\n%s" % (n.name, n.logtext()))
+        if os.environ.get("PULSE_KEEP"):  # PULSE_KEEP=1: keep a failed test's files
+            print("\n----- kept: %s -----" % tmp)
+            return
     shutil.rmtree(tmp, ignore_errors=True)
 
 

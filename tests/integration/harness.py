@@ -12,6 +12,7 @@ deadline (wait_for).
 """
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -98,6 +99,7 @@ class Proxy:
         self.lsock.listen(64)
         self.port = self.lsock.getsockname()[1]
         self.cut_ = False
+        self.cut_on = None
         self.frozen = False
         self.conns = []
         self.deads = []
@@ -108,7 +110,7 @@ class Proxy:
     def url(self):
         return "redis://127.0.0.1:%d/0" % self.port
 
-    def _pipe(self, a, b, dead):
+    def _pipe(self, a, b, dead, from_redis=False):
         try:
             while True:
                 data = a.recv(65536)
@@ -116,6 +118,9 @@ class Proxy:
                     break
                 if not dead:
                     b.sendall(data)
+                if from_redis and self.cut_on and self.cut_on in data:
+                    self.cut_on = None
+                    self.cut()
         except OSError:
             pass
         # shutdown first: close() alone would neither wake the other
@@ -157,7 +162,7 @@ class Proxy:
                 if self.frozen:
                     dead.append(True)
             threading.Thread(target=self._pipe, args=(c, u, dead), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(u, c, dead), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(u, c, dead, True), daemon=True).start()
 
     def cut(self):
         """Drop every connection and refuse new ones."""
@@ -171,6 +176,12 @@ class Proxy:
                     pass
             self.conns = []
             self.deads = []
+
+    def cut_after(self, data):
+        """Cut (as cut()) right after passing on the first piece of a
+        Redis reply that contains data: the node has that answer and
+        nothing after it (a connection lost between two steps)."""
+        self.cut_on = data
 
     def heal(self):
         self.cut_ = False
@@ -203,6 +214,17 @@ class Redis:
         self.port = free_port()
         self.proc = None
         self.start()
+        self.declare_new()
+
+    def declare_new(self, prefix="pulse"):
+        """Tell pulsed that this Redis is new, not one that lost its data:
+        the marker join.lua reads (README.md, "What Redis can lose"), so
+        that a pool's first join does not wait one worker TTL for nodes
+        that ran it before. Only for a redis-server no pulsed has used;
+        a restart (start() again) is a loss and keeps the wait."""
+        info = self.cli("INFO", "server")
+        run = re.search(r"^run_id:(\w+)", info, re.M).group(1)
+        self.cli("SET", prefix + ":redis", run + " 0")
 
     def start(self):
         if os.path.exists(self.sock):

@@ -306,8 +306,11 @@ def test_flushes_under_local_dispatch_lose_no_answered_job(env):
     """Dispatches answered at the worker's ACK (local) while Redis is
     flushed again and again: a job answered OK exists and runs afterwards
     (old code: a flush between the ACK and started.lua made it STALE, the
-    node halted it, and the job no longer existed anywhere)."""
-    a = env.node("node-a", worker_ttl="200ms", ack_grace_period="750ms")
+    node halted it, and the job no longer existed anywhere). The TTL leaves
+    room for a re-join that re-announces ~8,000 jobs (about 100 ms here):
+    a node whose re-join does not land within 3/5 of the TTL fences itself
+    (leased() in pool.c), as it must."""
+    a = env.node("node-a", worker_ttl="600ms", ack_grace_period="750ms")
     ws = [env.worker(a, name="w%d" % i) for i in range(2)]
     results = dispatch_under_flushes(env, a, ws)
     check_answers_hold(env, results, ws)
@@ -316,8 +319,8 @@ def test_flushes_under_local_dispatch_lose_no_answered_job(env):
 def test_flushes_under_remote_dispatch_lose_no_answered_job(env):
     """The same with the caller on a node that runs no worker: the start
     answers go through Redis and the caller's inbox."""
-    a = env.node("node-a", worker_ttl="200ms", ack_grace_period="750ms")
-    b = env.node("node-b", worker_ttl="200ms", ack_grace_period="750ms")
+    a = env.node("node-a", worker_ttl="600ms", ack_grace_period="750ms")
+    b = env.node("node-b", worker_ttl="600ms", ack_grace_period="750ms")
     ws = [env.worker(b, name="w%d" % i) for i in range(2)]
     a.ctlj("jobs", "p")
     wait_for(lambda: pool_workers(a) == 2, 5, "node-a to see node-b's workers")
@@ -527,4 +530,81 @@ def test_undrain_right_after_a_flush_keeps_every_worker_and_job(env):
     wait_for(lambda: jobs_in_redis(env) == set(keys), 10, "every job re-announced")
     assert "node is re-joining the pool; disconnecting" not in a.logtext()
     assert all(w.proc.poll() is None for w in ws), "a worker session was cut"
+    check_history(ws, keys)
+
+
+# ---- found by the ownership model (issue 15, tests/model/README.md) -----
+
+def test_a_pool_first_used_after_a_flush_waits_for_the_nodes_that_ran_it(env):
+    """The model's FIND_REBUILD. Redis is flushed while node-a (SIGSTOPped,
+    so it has not re-joined) still runs its jobs; node-b then uses the pool
+    for the first time and dispatches the same keys. node-b cannot tell a
+    new pool from a lost one but Redis's marker can (join.lua): the pool
+    waits one TTL, by which node-a's workers have stopped. Old code: a
+    first join set no rebuild window, so node-b started each key at once
+    while node-a's worker still ran it."""
+    a = env.node("node-a", worker_ttl="3s")
+    b = env.node("node-b", worker_ttl="3s")  # joins the pool only below
+    wa = env.worker(a, name="a-w0")
+    keys = ["r-%d" % i for i in range(8)]
+    for k in keys:
+        dispatch(a, k)
+    wait_for(lambda: wa.running() == set(keys), 5, "a's worker running every job")
+    a.proc.send_signal(signal.SIGSTOP)
+    try:
+        env.redis.cli("FLUSHALL")
+        wb = env.worker(b, name="b-w0")
+        for k in keys:
+            dispatch(b, k)
+        wait_for(lambda: wb.running() == set(keys), 10 * SLOW, "b's worker running every job")
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: (wa.running() | wb.running()) == set(keys) and
+             not (wa.running() & wb.running()), 10 * SLOW, "every job running once")
+    check_history([wa, wb], keys)
+
+
+def test_a_node_cut_off_while_it_rejoins_still_fences_itself(env):
+    """The model's FIND_JOINING. After a flush node-a hears LOST and is cut
+    off from Redis right then, so its re-join never lands (or lands with
+    its answer lost); node-b, which re-joined, admits node-a's keys after
+    its rebuild window (or takes them once node-a's lease ended). node-a
+    must still fence itself by its old lease. Old code fenced only an active
+    pool: while re-joining it went on granting its worker leases, and the
+    keys ran on both nodes until node-a was back."""
+    px = env.proxy()
+    a = env.node("node-a", worker_ttl="2s", redis_url=px.url())
+    b = env.node("node-b", worker_ttl="2s")
+    wa = env.worker(a, name="a-w0")
+    wb = env.worker(b, name="b-w0")
+    wait_for(lambda: pool_workers(a) == 2 and pool_workers(b) == 2, 5, "workers placed")
+    keys = ["c-%d" % i for i in range(16)]
+    for k in keys:
+        dispatch(a, k)
+    wait_for(lambda: (wa.running() | wb.running()) == set(keys), 5, "every job running")
+    ka = wa.running()
+    assert ka, "no key landed on node-a's worker"
+    px.cut_after(b"LOST")
+    env.redis.cli("FLUSHALL")
+    wait_for(lambda: px.cut_, 5 * SLOW, "node-a hearing LOST and losing Redis")
+    wait_for(lambda: set(keys) - ka <= jobs_in_redis(env), 5 * SLOW,
+             "node-b re-announcing its own jobs")
+    for k in sorted(ka):
+        rc, data, err = b.ctlj("dispatch", "p", k, "payload-" + k)
+        # JOB_EXISTS: node-a's join reached Redis before the cut and only
+        # its answer was lost; node-b takes the key once a's lease ended
+        assert rc == 0 or "JOB_EXISTS" in str(err) + str(data), (k, rc, data, err)
+    wait_for(lambda: wb.running() == set(keys), 10 * SLOW, "b's worker running every job")
+    assert "self-fence" in a.logtext(), a.logtext()
+    px.heal()
+    wait_for(lambda: (a.pool_status("p") or {}).get("state") == "active", 10 * SLOW,
+             "node-a active again (%r)" % (a.pool_status("p"),))
+    # a's worker may have ended its session when its lease ran out right
+    # after the fence; a new one gets jobs again from the re-joined node
+    wa2 = env.worker(a, name="a-w1")
+    wait_for(lambda: wa2.running(), 10 * SLOW, "jobs moving to node-a's new worker")
+    ws = [wa, wa2, wb]
+    wait_for(lambda: set().union(*(w.running() for w in ws)) == set(keys) and
+             sum(len(w.running()) for w in ws) == len(keys), 10 * SLOW,
+             "every job running once")
     check_history(ws, keys)

@@ -30,13 +30,14 @@
  *   OLD_RESURRECT  before 44d55af: join.lua re-queues fenced jobs Redis
  *                  lacks whatever happened meanwhile (no B created, no
  *                  tombstones)
- *   FIND_JOINING   finding 1: a node may be cut off while it re-joins
- *                  with a job running (excluded by default: CUTOK)
- *   FIND_REBUILD   finding 2: node 1 uses the pool for the first time
- *                  after Redis lost it (LATE1)
+ *   OLD_JOINING    before the fix of finding 1 (README.md): fence_cb()
+ *                  fences only an active pool, worker_lease_ms() grants
+ *                  TTL/2 while re-joining; with a cut while re-joining
+ *   OLD_REBUILD    before the fix of finding 2: join.lua marks the
+ *                  rebuild only on a re-join (rejoin '1'), not on a first
+ *                  join after Redis lost its data (with LATE1)
  *   FIND_REAPED_FENCE  finding 3: Redis loses its data while a reaped
  *                  node keeps what its fence stopped (excluded by default)
- *   FIX_JOINING, FIX_REBUILD  candidate fixes of the findings (unchecked)
  * and the scenario knobs below (NR, Qn_T, Qn_N, W2, INIT_JOB, LATE1, B_*,
  * FNODE, FWORKER, STRAYS, STOP_RUNNING, FLUSH_FENCED, LIVE).
  */
@@ -94,9 +95,6 @@
 #define INIT_JOB 0     /* 1: the key runs on w0 from the start (payload JP) */
 #endif
 #define JP (NR + 1)
-#ifdef FIND_REBUILD
-#define LATE1 1        /* finding 2 (README.md): node 1 joins an empty pool late */
-#endif
 #ifndef LATE1
 #define LATE1 0        /* 1: node 1 uses the pool for the first time late */
 #endif
@@ -188,6 +186,9 @@ bit  r_reaped[NN];     /* B reaped */
 bit  r_ibx[NN];        /* B inbox:<node> exists */
 bit  r_epoch;          /* B epoch exists */
 byte r_rebuild;        /* B rebuild: ticks left */
+bit  r_mark = 1;       /* '<prefix>:redis' names this run (the harness's
+                        * declare_new(): a Redis pulsed used before) */
+byte r_mark_age = TTL; /* ticks since the marker was set, up to TTL */
 bit  r_bump[NN];       /* epoch changed since the node's last members.lua */
 byte r_created;        /* B created: ticks left of the horizon */
 bit  r_tomb;           /* B tomb has the key */
@@ -206,6 +207,7 @@ bit  ldue[NN];         /* lease_timer due */
 bit  lease_if[NN];     /* lease_inflight */
 byte lease_age[NN];    /* ticks since the lease in flight was sent */
 bit  join_if[NN];
+bit  jstale[NN];       /* pool.c join_stale: fenced with the join in flight */
 bit  mem_if[NN];
 bit  mem_again[NN];
 bit  scan_if[NN];
@@ -287,6 +289,12 @@ byte q_next = 1;
 
 #define RUN(n)     (st[n] != N_DEAD && st[n] != N_OFF && !stopped[n])
 #define USABLE(n)  (up[n] && st[n] == N_ACTIVE)           /* pool_usable() */
+/* pool.c leased(): local jobs run under the node's lease */
+#ifdef OLD_JOINING
+#define LEASED(n)  (st[n] == N_ACTIVE)
+#else
+#define LEASED(n)  (st[n] == N_ACTIVE || (st[n] == N_JOINING && j_w[n] != NONE))
+#endif
 #define RUNNING    (wk_run[0] || wk_run[1] || wk_run[2])
 #define NRUNNING   (wk_run[0] + wk_run[1] + wk_run[2])
 #define INPLACE(w) (lw[w] && lw_att[w])                    /* worker_in_placement() */
@@ -370,6 +378,7 @@ inline excuse(why_exc)
 		:: why_exc == 2 -> printf("[t%d] job %d lost to a double fault (Redis lost it and its node came back after the tombstone horizon): excused\n", tnow, promised)
 		:: why_exc == 3 -> printf("[t%d] job %d lost to a double fault (Redis had lost it and its node died): excused\n", tnow, promised)
 		:: why_exc == 4 -> printf("[t%d] job %d lost to a double fault (it was waiting or moving: only Redis had it): excused\n", tnow, promised)
+		:: why_exc == 5 -> printf("[t%d] job %d lost to a double fault (Redis lost it while its only copy was a fenced node's, and the key was dispatched again meanwhile): excused\n", tnow, promised)
 		fi;
 		gone[promised] = 1;
 		promised = 0
@@ -630,16 +639,26 @@ inline redis_exec(n)
 			r_created = HORIZON;
 			r_tomb = 0;
 #endif
+#ifdef OLD_REBUILD
 			if
-#ifdef FIX_REBUILD
-			:: true -> r_rebuild = TTL
-#else
 			:: (a & 1) -> r_rebuild = TTL   /* rejoin == '1' only */
-#endif
 			:: else
 			fi
+#else
+			/* the marker: missing (a loss), or set less than a TTL ago */
+			if
+			:: (a & 1) || !r_mark -> r_rebuild = TTL
+			:: else -> r_rebuild = TTL - r_mark_age
+			fi
+#endif
 		:: else
 		fi;
+#ifndef OLD_REBUILD
+		if                                  /* SET '<prefix>:redis' */
+		:: !r_mark -> r_mark = 1; r_mark_age = 0
+		:: else
+		fi;
+#endif
 		x_d = r_reaped[n];                  /* was_reaped */
 		r_reaped[n] = 0;
 		reap(n);
@@ -683,6 +702,11 @@ inline redis_exec(n)
 				:: else
 				fi
 			fi
+		:: d != 0 && !x_d && r_job && r_pay != d ->
+			/* the key was dispatched again while this node was away:
+			 * join.lua keeps the job that exists (HEXISTS jobs) */
+			printf("[t%d] join.lua n%d: fenced job %d superseded by job %d\n", tnow, n, d, r_pay);
+			excuse(5)
 		:: else
 		fi;
 		/* the jobs running here are re-owned */
@@ -1182,6 +1206,7 @@ inline pool_join(n)
 	:: !join_if[n] && up[n] && !(st[n] == N_FENCED && j_w[n] != NONE) ->
 		ninc[n] = 3 - ninc[n];
 		join_if[n] = 1;
+		jstale[n] = 0;
 		ln_m = 0;
 		ln_i = 0;
 		do
@@ -1260,11 +1285,7 @@ inline rebalance(n)
 inline lease_value(n, v_lea)
 {
 	if
-#ifdef FIX_JOINING
-	:: st[n] != N_ACTIVE && st[n] != N_JOINING -> v_lea = HALF
-#else
-	:: st[n] != N_ACTIVE -> v_lea = HALF   /* joining, fenced: TTL/2 */
-#endif
+	:: !LEASED(n) -> v_lea = HALF   /* joining (no job), fenced: TTL/2 */
 	:: else ->
 		if
 		:: since_ok[n] < FENCE + SLACK -> v_lea = FENCE + SLACK - since_ok[n]
@@ -1481,7 +1502,14 @@ inline callback(n)
 		fi;
 lease_done:	skip
 	/* pool.c join_cb() */
-	:: sc == S_JOIN ->
+	:: sc == S_JOIN && jstale[n] ->
+		/* fenced while the join was on its way: join again once the
+		 * job's stop answered (that join reaps this incarnation) */
+		join_if[n] = 0;
+		jstale[n] = 0;
+		printf("[t%d] n%d: join answered after the self-fence\n", tnow, n);
+		pool_join(n)
+	:: sc == S_JOIN && !jstale[n] ->
 		join_if[n] = 0;
 		st[n] = N_ACTIVE;
 		since_ok[n] = 0;
@@ -1497,6 +1525,7 @@ lease_done:	skip
 		:: fz_late[n] -> excuse(2)
 		:: else
 		fi;
+
 		fz_late[n] = 0;
 		/* joined_jobs() */
 		if
@@ -1730,17 +1759,14 @@ proctype node(byte n)
 end:	do
 	/* pool.c lease_timer_cb(), overdue after a SIGSTOP */
 	:: atomic { G_LTIMER(n) -> lease_timer(n); node_clr() }
-	/* pool.c fence_cb(): only a node in POOL_ACTIVE fences itself */
+	/* pool.c fence_cb(): a node whose jobs run under its lease, leased() */
 	:: atomic { G_FENCE(n) ->
 		farmed[n] = 0;
 		if
-#ifdef FIX_JOINING
-		:: st[n] == N_ACTIVE || st[n] == N_JOINING ->
-#else
-		:: st[n] == N_ACTIVE ->
-#endif
+		:: LEASED(n) ->
 			printf("[t%d] n%d: lease not renewed: self-fence\n", tnow, n);
 			st[n] = N_FENCED;
+			jstale[n] = join_if[n];
 			if                               /* remember_fenced() */
 			:: j_w[n] != NONE -> fz[n] = 1; fz_pay[n] = j_pay[n]
 			:: else
@@ -1955,6 +1981,10 @@ inline tick()
 	:: r_created > 0 -> r_created--
 	:: else
 	fi;
+	if
+	:: r_mark_age < TTL -> r_mark_age++
+	:: else
+	fi;
 	t_i = 0;
 	do
 	:: t_i < NW ->
@@ -2060,13 +2090,7 @@ end:	timeout -> assert(false)
 #else
 #define FLUSHOK (FLUSHOK0 && !(fz[0] && r_reaped[0]) && !(fz[1] && r_reaped[1]))
 #endif
-/* FIND_JOINING: a node may be cut off from Redis while it re-joins with a
- * job running (finding 1, README.md); off by default */
-#ifdef FIND_JOINING
 #define CUTOK(n) true
-#else
-#define CUTOK(n) (!(st[n] == N_JOINING && j_w[n] != NONE))
-#endif
 
 inline node_crash(n)
 {
@@ -2123,7 +2147,7 @@ inline node_crash(n)
 	j_w[n] = NONE; j_f[n] = 0; j_pay[n] = 0; j_dn[n] = NONE; j_dr[n] = 0; j_run[n] = 0;
 	j_start[n] = 0; j_halt[n] = H_NONE; j_hn[n] = 0; j_hr[n] = 0; j_fencing[n] = 0;
 	j_ag[n] = 0; j_agf[n] = 0; j_agp[n] = 0; j_agdn[n] = 0; j_agdr[n] = 0;
-	fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; fz_done[n] = 0; ldue[n] = 0; farmed[n] = 0; lease_if[n] = 0; join_if[n] = 0;
+	fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; fz_done[n] = 0; ldue[n] = 0; farmed[n] = 0; lease_if[n] = 0; join_if[n] = 0; jstale[n] = 0;
 	mem_if[n] = 0; mem_again[n] = 0; scan_if[n] = 0; scan_again[n] = 0; ps_m[n] = 0; ps_w[n] = 0;
 	view[n] = 0; sp_w[n] = NONE; sp_f[n] = 0;
 	excuse(3)
@@ -2155,6 +2179,7 @@ inline flush()
 	od;
 	r_epoch = 0;
 	r_rebuild = 0;
+	r_mark = 0;
 	r_created = 0;
 	r_tomb = 0;
 	excuse(4)
