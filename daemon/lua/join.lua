@@ -77,8 +77,8 @@ end
 if empty == 1 then
   redis.call('SET', B .. 'created', now, 'PX', HORIZON)
   redis.call('DEL', B .. 'tomb')
-  local wait = ttl
-  if rejoin ~= '1' and mrun == run then wait = tonumber(mat) + ttl - now end
+  -- (a marker just written has mat = now: a whole TTL too)
+  local wait = rejoin == '1' and ttl or tonumber(mat) + ttl - now
   if wait > 0 then redis.call('SET', B .. 'rebuild', node, 'PX', wait) end
 end
 local was_reaped = redis.call('HEXISTS', B .. 'reaped', node) == 1

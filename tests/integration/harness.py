@@ -526,6 +526,12 @@ def running_on(workers):
     return out
 
 
+def all_running_once(workers, keys):
+    """Every key runs on exactly one live worker, and nothing else runs."""
+    r = running_on(workers)
+    return set(r) == set(keys) and all(len(v) == 1 for v in r.values())
+
+
 def check_history(workers, expect_running):
     """The checker: no two run intervals of one key overlap, every key in
     expect_running runs on exactly one live worker, nothing else runs."""

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from harness import (SLOW, check_history, frame, raw_session, read_frame,
+from harness import (SLOW, all_running_once, check_history, frame, raw_session, read_frame,
                      scaled, wait_for)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
@@ -535,14 +535,16 @@ def test_undrain_right_after_a_flush_keeps_every_worker_and_job(env):
 
 # ---- found by the ownership model (issue 15, tests/model/README.md) -----
 
-def test_a_pool_first_used_after_a_flush_waits_for_the_nodes_that_ran_it(env):
+@pytest.mark.parametrize("marker_by", ["this_pool", "another_pool"])
+def test_a_pool_first_used_after_a_flush_waits_for_the_nodes_that_ran_it(env, marker_by):
     """The model's FIND_REBUILD. Redis is flushed while node-a (SIGSTOPped,
     so it has not re-joined) still runs its jobs; node-b then uses the pool
     for the first time and dispatches the same keys. node-b cannot tell a
     new pool from a lost one but Redis's marker can (join.lua): the pool
-    waits one TTL, by which node-a's workers have stopped. Old code: a
-    first join set no rebuild window, so node-b started each key at once
-    while node-a's worker still ran it."""
+    waits one TTL, by which node-a's workers have stopped; also when a join
+    of another pool wrote the marker just before (the rest of its TTL).
+    Old code: a first join set no rebuild window, so node-b started each
+    key at once while node-a's worker still ran it."""
     a = env.node("node-a", worker_ttl="3s")
     b = env.node("node-b", worker_ttl="3s")  # joins the pool only below
     wa = env.worker(a, name="a-w0")
@@ -553,14 +555,16 @@ def test_a_pool_first_used_after_a_flush_waits_for_the_nodes_that_ran_it(env):
     a.proc.send_signal(signal.SIGSTOP)
     try:
         env.redis.cli("FLUSHALL")
+        if marker_by == "another_pool":
+            env.worker(b, pool="q", name="b-q0")
+            wait_for(lambda: env.redis.cli("GET", "pulse:redis"), 5, "the marker written")
         wb = env.worker(b, name="b-w0")
         for k in keys:
             dispatch(b, k)
         wait_for(lambda: wb.running() == set(keys), 10 * SLOW, "b's worker running every job")
     finally:
         a.proc.send_signal(signal.SIGCONT)
-    wait_for(lambda: (wa.running() | wb.running()) == set(keys) and
-             not (wa.running() & wb.running()), 10 * SLOW, "every job running once")
+    wait_for(lambda: all_running_once([wa, wb], keys), 10 * SLOW, "every job running once")
     check_history([wa, wb], keys)
 
 
@@ -604,7 +608,5 @@ def test_a_node_cut_off_while_it_rejoins_still_fences_itself(env):
     wa2 = env.worker(a, name="a-w1")
     wait_for(lambda: wa2.running(), 10 * SLOW, "jobs moving to node-a's new worker")
     ws = [wa, wa2, wb]
-    wait_for(lambda: set().union(*(w.running() for w in ws)) == set(keys) and
-             sum(len(w.running()) for w in ws) == len(keys), 10 * SLOW,
-             "every job running once")
+    wait_for(lambda: all_running_once(ws, keys), 10 * SLOW, "every job running once")
     check_history(ws, keys)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import running_on, SLOW, check_history, frame, raw_session, read_frame, wait_for
+from harness import all_running_once, running_on, SLOW, check_history, frame, raw_session, read_frame, wait_for
 
 TTL = "600ms"
 TTL_S = 0.6
@@ -37,11 +37,6 @@ def dispatch_all(node, keys, pool="p"):
 
 def running(ws):
     return running_on(ws)
-
-
-def all_running_once(ws, keys):
-    r = running(ws)
-    return set(r) == set(keys) and all(len(v) == 1 for v in r.values())
 
 
 def test_routing_across_nodes(env):
