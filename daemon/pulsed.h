@@ -97,6 +97,9 @@ struct job {
 	struct jobop **tail;
 	struct reassign *again; /* assigned again while halting: started
 	                           when the halt ends (worker.c, job_end) */
+	struct event *retry; /* sends the requeued head op again, or NULL;
+	                        the job's own, so a re-join's new fence or a
+	                        take-over never strands that op unsent */
 };
 
 /* A new assignment of a job's key to the worker that is halting it: what

@@ -139,6 +139,19 @@ static void reassign_free(struct reassign *a)
 	free(a);
 }
 
+/* What a job holds of its own, once it is out of every table and its
+ * ops are answered. */
+static void job_free_memory(struct job *j)
+{
+	if (j->retry)
+		event_free(j->retry);
+	reassign_free(j->again);
+	free(j->key);
+	free(j->disp);
+	free(j->payload);
+	free(j);
+}
+
 /* Remove a job from this node's memory (Redis already says so, or the
  * job is fenced). Queued events are sent back to their callers to be
  * routed again. */
@@ -158,11 +171,7 @@ static void job_free(struct job *j)
 			op_reroute(p, o);
 		op_free(p, o);
 	}
-	reassign_free(j->again);
-	free(j->key);
-	free(j->disp);
-	free(j->payload);
-	free(j);
+	job_free_memory(j);
 }
 
 /* A halt ended: the job leaves this worker. An assignment that came
@@ -500,42 +509,33 @@ static void call_remove(struct job *j, struct jobop *o, int code,
 
 /* ---- retrying a requeued event ------------------------------------------ */
 
-struct retry {
-	struct pool *p;
-	char *key;
-	uint64_t fence;
-	struct event *ev;
-};
-
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	struct retry *t = arg;
-	struct job *j = table_get(&t->p->ljobs, t->key, strlen(t->key));
-	if (j && j->fence == t->fence && j->ops && !j->ops->evid)
+	struct job *j = arg;
+	if (j->ops && !j->ops->evid)
 		pump(j);
-	event_free(t->ev);
-	free(t->key);
-	free(t);
 }
 
 /* Keep the op at the head of the queue, unsent, and send it again after
- * the pool's pending job TTL (P8). */
+ * the pool's pending job TTL (P8). The timer is the job's (freed with
+ * it): whatever happens to the job meanwhile (a re-join refreshing its
+ * fence, a take-over), the op at its head is sent again. */
 static void requeue_later(struct job *j, struct jobop *o)
 {
 	struct pool *p = j->w->pool;
+	LOGD(&p->d->log, "pool %s: worker %s requeued %s of %s: sent again in "
+	     "%llu ms", p->name, j->w->id, o->op == OP_EVENT ? "an event" : "the stop",
+	     j->key, (unsigned long long)p->opts.pending_job_ttl_ms);
 	o->evid = 0;
 	o->next = j->ops;
 	j->ops = o;
 	if (!o->next)
 		j->tail = &o->next;
-	struct retry *t = xcalloc(1, sizeof(*t));
-	t->p = p;
-	t->key = xstrdup(j->key);
-	t->fence = j->fence;
-	t->ev = evtimer_new(p->d->base, retry_cb, t);
-	timer_arm_ms(t->ev, p->opts.pending_job_ttl_ms);
+	if (!j->retry)
+		j->retry = evtimer_new(p->d->base, retry_cb, j);
+	timer_arm_ms(j->retry, p->opts.pending_job_ttl_ms);
 }
 
 /* ---- ACKs --------------------------------------------------------------- */
@@ -871,6 +871,15 @@ int worker_attach(struct session *s, const pulse_msg *m, char *err,
 		snprintf(err, errlen, "pulsed is stopping");
 		return -1;
 	}
+	if (p->leave_sid) {
+		/* a worker placed now would take jobs the leave waits to hand
+		 * on, and the leave would never end; once left, an attach joins
+		 * the pool again */
+		*code = PULSE_E_UNAVAILABLE;
+		snprintf(err, errlen, "this node is leaving pool %s: attach again "
+		         "once it left", pool);
+		return -1;
+	}
 	if ((m->has & PM_NAME) && m->name.n > 0) {
 		if (pulse_check_pool(m->name.p, m->name.n, err, errlen) < 0) {
 			snprintf(err, errlen, "worker name must be 1 to 128 bytes of "
@@ -1035,10 +1044,7 @@ void worker_free(struct lworker *w)
 			op_release(o);
 		}
 		table_del(&w->pool->ljobs, j->key, strlen(j->key));
-		free(j->key);
-		free(j->disp);
-		free(j->payload);
-		free(j);
+		job_free_memory(j);
 	}
 	table_free(&w->jobs);
 	table_free(&w->events);

@@ -610,3 +610,43 @@ def test_a_node_cut_off_while_it_rejoins_still_fences_itself(env):
     ws = [wa, wa2, wb]
     wait_for(lambda: all_running_once(ws, keys), 10 * SLOW, "every job running once")
     check_history(ws, keys)
+
+
+# ---- found by the random soak (tests/soak) --------------------------------
+
+@pytest.mark.parametrize("op", ["stop", "move"])
+def test_a_requeued_stop_is_sent_again_after_redis_lost_its_data(env, op):
+    """SOAK_SEED=2204763609: a worker answers a stop with requeue (it
+    still runs the job), Redis is flushed before pulsed asks again, and the
+    re-join gives the job a new fence. Old code's retry timer looked the
+    job up by its old fence, found none and dropped the retry: the stop
+    stayed at the head of the job's queue, never sent, and the job could
+    never be stopped or moved again (a leave waited for ever). Now the
+    timer is the job's own."""
+    a = env.node("node-a", worker_ttl="600ms", pending_job_ttl="1500ms")
+    w = env.worker(a, name="a-w0", opts=["--requeue-stop-once", "--detach-on-sigterm"])
+    wait_for(lambda: pool_workers(a) == 1, 5, "worker placed")
+    for k in ("before-1", "before-2"):  # rq's fence is 3, its re-join's 1
+        dispatch(a, k)
+        rc, _, err = a.ctlj("stop", "p", k)  # requeued once: answered later
+        assert rc == 0, err
+    dispatch(a, "rq")
+    wait_for(lambda: w.running() == {"rq"}, 5, "the job running")
+    if op == "stop":
+        stop = threading.Thread(target=a.ctlj, args=("stop", "p", "rq"))
+        stop.start()
+    else:
+        w2 = env.worker(a, name="a-w1")
+        w.proc.send_signal(signal.SIGTERM)  # a detach: the job moves
+    wait_for(lambda: "requeued the stop of rq" in a.logtext(), 5 * SLOW, "the stop requeued")
+    env.redis.cli("FLUSHALL")
+    wait_for(lambda: "re-announced 1 running jobs" in a.logtext(), 5 * SLOW,
+             "the job re-announced")
+    if op == "stop":
+        wait_for(lambda: w.running() == set() and not job_exists(env, "rq"), 10 * SLOW,
+                 "the stop sent again and done")
+        stop.join(timeout=60)
+        check_history([w], [])
+    else:
+        wait_for(lambda: w2.running() == {"rq"}, 10 * SLOW, "the job moved to a-w1")
+        check_history([w, w2], ["rq"])

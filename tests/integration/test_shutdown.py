@@ -7,6 +7,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from harness import PULSECTL, check_history, wait_for
 
 
@@ -99,3 +101,43 @@ def test_leave_moves_this_nodes_jobs(env):
     assert ws[1].running() == set()
     assert b.pool_status("p")["state"] == "left"
     check_history(ws, keys)
+
+
+def leave_in_background(node, pool):
+    """pulsectl leave POOL, running: its Popen (the test reads its answer)."""
+    return subprocess.Popen([PULSECTL, "-s", node.sock, "--json", "leave", pool],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("flush", [False, True], ids=["plain", "flush_during_leave"])
+def test_a_leave_refuses_new_workers_and_ends(env, flush):
+    """A worker attaching to a node while it leaves a pool is refused
+    (UNAVAILABLE, saying why): placed, it would take the jobs the leave
+    waits to hand on and the leave would never answer. With Redis losing
+    its data in the middle, the leave still ends once the jobs stopped.
+    Found by the soak (SOAK_SEED=2204763609)."""
+    ns, ws = cluster(env, workers=1, opts=["--stop-delay", "500"])
+    keys = ["rl-%d" % i for i in range(12)]
+    dispatch_all(ns[0], keys)
+    b = ns[1]
+    assert ws[1].running()
+    leave = leave_in_background(b, "p")
+    wait_for(lambda: "leaving: handing" in b.logtext(), 5, "the leave to begin")
+    if flush:
+        env.redis.cli("FLUSHALL")
+    with pytest.raises(AssertionError) as refused:
+        env.worker(b, name="late")
+    assert "UNAVAILABLE" in str(refused.value), refused.value
+    assert "leaving pool p" in str(refused.value), refused.value
+    out, err = leave.communicate(timeout=60)
+    assert leave.returncode == 0, out + err
+    assert b.pool_status("p")["state"] == "left"
+    others = [ws[0], ws[2]]
+    wait_for(lambda: set().union(*(w.running() for w in others)) == set(keys), 10,
+             "b's jobs on the other nodes")
+    assert ws[1].running() == set()
+    # once left, a worker attaching joins the pool again
+    again = env.worker(b, name="again")
+    wait_for(lambda: b.pool_status("p")["state"] == "active", 10, "b to join again")
+    wait_for(lambda: again.proc.poll() is None and b.pool_status("p")["workers"] == 1,
+             10, "the worker to attach")

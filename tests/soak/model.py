@@ -1070,10 +1070,34 @@ class Soak:
                         continue
                     self.fail("key %s ran on %s and %s at once: %r" % (
                         show(key), a[2], b[2], [(s, e, w) for s, e, w in runs][-6:]))
-        problems = check_model(self.reqs, self.losses, self.observed, iv,
-                               self.notify_events(), slow)
+        problems = check_model(self.reqs, self.losses + self.fenced_after_loss(), self.observed,
+                               iv, self.notify_events(), slow)
         if problems:
             self.fail("the model: " + "\n  ".join([""] + problems[:20]))
+
+    def fenced_after_loss(self):
+        """The losses a self-fence stretched: a node fenced when Redis lost
+        its data, or that fenced itself before it re-joined (cut off,
+        SIGSTOPped), stopped the only copies of its jobs, and Redis knows
+        nothing of them once the rebuild window (one TTL) has passed. A stop
+        or notify may then rightly answer JOB_NOT_FOUND and a dispatch OK
+        (a new job: the fenced copy is stopped); the node's next join
+        queues the fenced jobs again only where nothing answered meanwhile
+        (README, "What Redis can lose"). So until that join the history
+        treats those jobs as lost, as it does for a node killed before it
+        re-joined (op_pulsed_kill)."""
+        out = []
+        for n in self.nodes:
+            events = node_events(n)
+            for t0, _ in self.losses:
+                before = [kind for t, kind in events if t <= t0]
+                after = [(t, kind) for t, kind in events if t > t0]
+                join = next((t for t, kind in after if kind == "join"), None)
+                fenced = before[-1:] == ["fence"] or any(
+                    kind == "fence" and (join is None or t < join) for t, kind in after)
+                if fenced:
+                    out.append((t0, join or now_ns()))
+        return out
 
     def notify_events(self):
         """payload -> [(ns, worker id, key)] of every notify a worker saw."""
@@ -1091,17 +1115,29 @@ def covered(runs, t0, t1):
     return any(s <= t0 and (e is None or e >= t1) for s, e, _ in runs)
 
 
-def last_join_ns(node):
-    """When the node last joined the soak pool, from its log (0: never)."""
-    last = 0
+def node_events(node):
+    """[(ns, "join" | "fence")]: when the node joined the soak pool and
+    when it fenced itself, from its log, in order."""
+    out = []
     for line in node.logtext(full=True).splitlines():
         if ("pool %s: joined as node" % POOL) in line:
-            try:
-                ts = calendar.timegm(time.strptime(line[:19], "%Y-%m-%dT%H:%M:%S"))
-                last = ts * 10**9 + int(line[20:23]) * 10**6
-            except ValueError:
-                continue
-    return last
+            kind = "join"
+        elif ("pool %s: lease not renewed" % POOL) in line and "self-fence" in line:
+            kind = "fence"
+        else:
+            continue
+        try:
+            ts = calendar.timegm(time.strptime(line[:19], "%Y-%m-%dT%H:%M:%S"))
+            out.append((ts * 10**9 + int(line[20:23]) * 10**6, kind))
+        except ValueError:
+            continue
+    return out
+
+
+def last_join_ns(node):
+    """When the node last joined the soak pool, from its log (0: never)."""
+    joins = [t for t, kind in node_events(node) if kind == "join"]
+    return joins[-1] if joins else 0
 
 
 def check_model(reqs, losses, observed, iv, notes, slow=()):
