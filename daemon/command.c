@@ -67,7 +67,7 @@ static const struct command commands[] = {
 	{PULSE_T_DRAIN, "DRAIN", ROLE_CLIENT, CF_ADMIN | CF_RUNNING, drain_request},
 	{PULSE_T_UNDRAIN, "UNDRAIN", ROLE_CLIENT, CF_ADMIN, undrain_request},
 	{PULSE_T_PLANNED, "PLANNED", ROLE_CLIENT, 0, schedule_planned},
-	{PULSE_T_ACK, "ACK", ROLE_WORKER, 0, worker_ack},
+	{PULSE_T_ACK, "ACK", ROLE_WORKER, 0, jobs_ack},
 	{PULSE_T_DETACH, "DETACH", ROLE_WORKER, 0, worker_detach_req},
 };
 

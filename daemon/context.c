@@ -34,6 +34,7 @@ static void peer_closed(struct session *s)
 static void store_up_hook(struct pulsed *d)
 {
 	pools_redis_up(d);
+	drain_resume(d);
 	sdnotify_redis(d, 1); /* READY=1 the first time */
 }
 
@@ -44,12 +45,40 @@ static void store_down_hook(struct pulsed *d, int was_up)
 		pools_redis_down(d);
 }
 
-/* Jobs left local workers: a LEAVE and a stopping pulsed both wait for
- * that, and each checks its own condition. */
-static void jobs_gone_hook(struct pool *p)
+/* Jobs left local workers: every waiter checks its own condition, the
+ * layers below first (a worker's DETACH, a fenced or shut-down pool),
+ * then the requests (a LEAVE, a DRAIN) and the process (pulsed stopping). */
+static void jobs_gone_hook(struct pool *p, struct lworker *w)
 {
+	if (p->d->stopping == STOP_DONE)
+		return; /* context_free: sessions close, nobody waits any more */
+	if (w)
+		worker_jobs_gone(w);
+	pool_fence_done(p);
 	pool_leave_progress(p);
+	drain_progress(p->d);
 	daemon_progress(p->d);
+}
+
+/* The pool's news for the jobs of local workers (jobs.c). */
+static void fence_hook(struct pool *p, struct job *j)
+{
+	if (j)
+		job_fence(j);
+	else
+		jobs_fence_pool(p);
+}
+
+static void joined_hook(struct pool *p)
+{
+	worker_pool_joined(p);
+	drain_resume(p->d);
+}
+
+static void freeing_hook(struct pool *p)
+{
+	clocks_free(p);
+	worker_free_all(p);
 }
 
 int context_init(struct pulsed *d)
@@ -61,10 +90,15 @@ int context_init(struct pulsed *d)
 	d->storeh.down = store_down_hook;
 	d->storeh.message = pools_on_message;
 	d->poolh.jobs_gone = jobs_gone_hook;
+	d->poolh.assign = jobs_assign;
+	d->poolh.job_event = jobs_event;
+	d->poolh.move = job_move;
+	d->poolh.fence = fence_hook;
+	d->poolh.joined = joined_hook;
 	d->poolh.shut_down = pool_shutdown_local;
 	d->poolh.shut_done = shutdown_local_done;
 	d->poolh.clock_stopped = clock_stopped;
-	d->poolh.freeing = clocks_free;
+	d->poolh.freeing = freeing_hook;
 	table_init(&d->sessions);
 	table_init(&d->requests);
 	table_init(&d->plans);

@@ -66,14 +66,14 @@ static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 	if (code == SR_OWNED && r->elements >= 2 &&
 	    r->element[1]->type == REDIS_REPLY_INTEGER) {
 		/* The local worker admit.lua recorded, not a fresh pick (the
-		 * view may have changed since): worker_assign starts it, or
+		 * view may have changed since): jobs_assign starts it, or
 		 * gives the job back to 'wait' if that worker is gone. The
 		 * dispatch record lets the start answer skip a lookup. */
 		if (q->owner) {
 			char disp[384];
 			int n = snprintf(disp, sizeof(disp), "%s %" PRIu64, d->node,
 			                 q->rid);
-			worker_assign(q->pool, q->owner, q->key,
+			jobs_assign(q->pool, q->owner, q->key,
 			              (uint64_t)r->element[1]->integer, q->payload
 			              ? q->payload : "", q->plen,
 			              n < (int)sizeof(disp) ? disp : NULL);
@@ -162,7 +162,7 @@ static void route_cb(struct pulsed *d, redisReply *r, void *arg)
 	} else if (code == SR_JOB_NOT_FOUND) {
 		request_finish(d, q->rid, PULSE_E_JOB_NOT_FOUND, "job not found");
 	} else if (code == SR_LOCAL) {
-		if (worker_job_event(q->pool, q->key, op, q->payload, q->plen,
+		if (jobs_event(q->pool, q->key, op, q->payload, q->plen,
 		                     q->rid, NULL, NULL) < 0)
 			request_retry(d, q->rid);
 	} else if (code == SR_DELETED) {

@@ -10,11 +10,14 @@
  *   - While draining, no local worker is in any pool's placement: each is
  *     taken out (detach.lua) when the drain begins, and one attaching
  *     later is recorded without being placed (attach.lua with place 0).
- *     Join and the waiting-set scan leave them out too (worker.c's
- *     worker_in_placement()).
- *   - A job that still lands here (admitted on a view loaded before the
- *     drain) is handed on by the next poll: a drain answers OK only when
- *     no pool has a local job left, or TIMEOUT naming how many remain.
+ *     Join and the waiting-set scan leave them out too (pool.c's
+ *     pool_worker_placed()).
+ *   - A job assigned here while draining (admitted on a view loaded
+ *     before the drain) is given back at once (jobs_assign); one that
+ *     could not move while Redis was away moves once the pool can reach
+ *     it again (drain_resume). A drain answers OK when the last local job
+ *     is gone (drain_progress, the jobs_gone hook), TIMEOUT naming how
+ *     many remain at its deadline, CLOSED if undrained first.
  *   - Sessions are never closed by a drain: workers keep their LEASE.
  *   - Every waiting DRAIN is on d->drains until it answers, so that a
  *     pulsed stopping during a drain frees it (drain_free_all()).
@@ -26,15 +29,13 @@
 #include "pulsed.h"
 #include "store.h"
 
-#define POLL_MS 50
 #define DEFAULT_TIMEOUT_MS 60000
 
 /* One DRAIN request waiting for the local jobs to leave. */
 struct drain_wait {
 	struct pulsed *d;
 	uint64_t sid, id;
-	uint64_t deadline_ms;   /* now_ms() after which it answers TIMEOUT */
-	struct event *poll;
+	struct event *deadline;  /* answers TIMEOUT */
 	struct drain_wait *next; /* on d->drains */
 };
 
@@ -44,7 +45,7 @@ static void wait_free(struct drain_wait *dw)
 	while (*pp != dw)
 		pp = &(*pp)->next;
 	*pp = dw->next;
-	event_free(dw->poll);
+	event_free(dw->deadline);
 	free(dw);
 }
 
@@ -56,8 +57,8 @@ void drain_free_all(struct pulsed *d)
 
 /* Hand on every local job of every pool that is not already stopping; a
  * worker is taken out of placement first (take_out) so that what moves
- * does not come back. Called at the start and at each poll, which catches
- * jobs started here from a view older than the drain. */
+ * does not come back. Called when the drain begins, and again when a pool
+ * can reach Redis again (a release needs it). */
 static void move_all(struct pulsed *d, int take_out)
 {
 	table_iter pi;
@@ -66,7 +67,7 @@ static void move_all(struct pulsed *d, int take_out)
 	while ((pe = table_next(&pi))) {
 		struct pool *p = pe->val;
 		if (!pool_usable(p))
-			continue; /* a release needs Redis: the next poll retries */
+			continue; /* drain_resume moves them later */
 		table_iter wi;
 		struct tentry *we;
 		table_iter_init(&wi, &p->lworkers);
@@ -78,40 +79,45 @@ static void move_all(struct pulsed *d, int take_out)
 			 * it on the same connection */
 			if (take_out)
 				worker_leave_placement(w);
-			worker_move_jobs(w);
+			jobs_move_worker(w);
 		}
 	}
 }
 
-/* Answer the drain once nothing runs here, or at its deadline; an
- * undrain in between ends the wait too (nothing is draining any more). */
-static void poll_cb(evutil_socket_t fd, short what, void *arg)
+void drain_resume(struct pulsed *d)
+{
+	if (d->draining)
+		move_all(d, 0);
+}
+
+/* Answer one waiting drain (code 0: OK; else why, with the number of
+ * jobs still here) and forget it; a caller gone meanwhile gets nothing. */
+static void answer(struct drain_wait *dw, int code, const char *why)
+{
+	struct session *s = session_find(dw->d, dw->sid);
+	if (s && code)
+		session_error(s, dw->id, code, "%zu jobs %s",
+		              pools_local_jobs(dw->d), why);
+	else if (s)
+		session_ok(s, dw->id);
+	wait_free(dw);
+}
+
+void drain_progress(struct pulsed *d)
+{
+	if (!d->drains || pools_local_jobs(d) > 0)
+		return;
+	LOGI(&d->log, "drained: no job runs here");
+	while (d->drains)
+		answer(d->drains, 0, NULL);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct drain_wait *dw = arg;
-	struct pulsed *d = dw->d;
-	struct session *s = session_find(d, dw->sid);
-	size_t left = pools_local_jobs(d);
-	if (!s) {
-		wait_free(dw);
-		return;
-	}
-	if (!d->draining) {
-		session_error(s, dw->id, PULSE_E_CLOSED,
-		              "undrained while %zu jobs were still here", left);
-	} else if (left == 0) {
-		LOGI(&d->log, "drained: no job runs here");
-		session_ok(s, dw->id);
-	} else if (now_ms() >= dw->deadline_ms) {
-		session_error(s, dw->id, PULSE_E_TIMEOUT,
-		              "%zu jobs are still running here", left);
-	} else {
-		move_all(d, 0);
-		timer_arm_ms(dw->poll, POLL_MS);
-		return;
-	}
-	wait_free(dw);
+	answer(dw, PULSE_E_TIMEOUT, "are still running here");
 }
 
 void drain_request(struct session *s, struct pool *none, const pulse_msg *m)
@@ -127,12 +133,12 @@ void drain_request(struct session *s, struct pool *none, const pulse_msg *m)
 	dw->d = d;
 	dw->sid = s->sid;
 	dw->id = m->id;
-	dw->deadline_ms = now_ms() + ((m->has & PM_TIMEOUT) ? m->timeout_ms
-	                                                   : DEFAULT_TIMEOUT_MS);
-	dw->poll = evtimer_new(d->base, poll_cb, dw);
+	dw->deadline = evtimer_new(d->base, deadline_cb, dw);
 	dw->next = d->drains;
 	d->drains = dw;
-	timer_arm_ms(dw->poll, 0);
+	timer_arm_ms(dw->deadline, (m->has & PM_TIMEOUT) ? m->timeout_ms
+	                                                 : DEFAULT_TIMEOUT_MS);
+	drain_progress(d); /* nothing to wait for */
 }
 
 void undrain_request(struct session *s, struct pool *none, const pulse_msg *m)
@@ -142,6 +148,9 @@ void undrain_request(struct session *s, struct pool *none, const pulse_msg *m)
 	if (d->draining)
 		LOGI(&d->log, "undrained: workers are placed again");
 	d->draining = 0;
+	while (d->drains)
+		answer(d->drains, PULSE_E_CLOSED, "were still here when it was "
+		       "undrained");
 	table_iter pi;
 	struct tentry *pe;
 	table_iter_init(&pi, &d->pools);

@@ -77,16 +77,16 @@ static void handle(struct pool *p, redisReply *entry)
 		int known = x.c && x.i &&
 		            snprintf(disp, sizeof(disp), "%s %s", x.c, x.i) <
 		            (int)sizeof(disp);
-		worker_assign(p, x.w, x.k, x.f, x.p ? x.p : "", x.plen,
-		              known ? disp : NULL);
+		d->poolh.assign(p, x.w, x.k, x.f, x.p ? x.p : "", x.plen,
+		                known ? disp : NULL);
 		return;
 	}
 	case 's':
 	case 'n':
 		if (!x.k || !x.c || !x.i)
 			break;
-		if (worker_job_event(p, x.k, x.t[0] == 's' ? OP_HALT : OP_EVENT,
-		                     x.p, x.plen, 0, x.c, x.i) < 0)
+		if (d->poolh.job_event(p, x.k, x.t[0] == 's' ? OP_HALT : OP_EVENT,
+		                       x.p, x.plen, 0, x.c, x.i) < 0)
 			inbox_reply(p, x.c, x.i, -1, ""); /* not here: look again */
 		return;
 	case 'r': {

@@ -123,8 +123,8 @@ static void daemon_leave_done(struct pulsed *d)
  * any more, the process ends. */
 static void stop_left(struct pool *p, int left)
 {
-	if (left)
-		p->state = POOL_JOINING;
+	(void)left; /* left: POOL_LEFT; else it stays active and the stop
+	             * timeout ends the process */
 	daemon_leave_done(p->d);
 }
 

@@ -23,6 +23,12 @@
  *   - The worker view is replaced whole from Redis (members.lua), never
  *     patched from messages; pub/sub only says "look again", and the lease
  *     reply's epoch catches any message that was lost.
+ *   - This file is the only writer of p->state (joining, active, fenced,
+ *     shut down, left); the layers above read it and hear of its changes
+ *     through d->poolh (fence, joined, shut_down).
+ *   - pool.c names nothing above it: what happens to local jobs (an
+ *     assignment, a move, a fence) goes up through d->poolh, registered
+ *     in context.c.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -111,6 +117,22 @@ static void clear_members(struct pool *p)
 	p->nwids = 0;
 }
 
+/* Whether a local worker is in the pool's placement: attached, not
+ * detaching, and this pulsed not draining (drain.c's invariant). */
+int pool_worker_placed(const struct lworker *w)
+{
+	return w->attached && !w->detaching && !w->pool->d->draining;
+}
+
+/* What the lease tells Redis this node has in placement: the workers
+ * placed, and those whose attach is on its way (Redis runs it before the
+ * lease); see lease.lua. */
+static int placed_for_lease(const struct lworker *w)
+{
+	return w->sess && (w->attached || w->attaching) && !w->detaching &&
+	       !w->pool->d->draining;
+}
+
 const char *pool_owner_of(struct pool *p, const char *key, size_t klen)
 {
 	ssize_t i = placement_pick(key, klen, p->wids, p->nwids);
@@ -124,7 +146,7 @@ static int view_has_local_workers(struct pool *p)
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it))) {
 		struct lworker *w = e->val;
-		if (worker_in_placement(w) &&
+		if (pool_worker_placed(w) &&
 		    !table_get(&p->workers, w->id, strlen(w->id)))
 			return 0;
 	}
@@ -223,7 +245,7 @@ static void rebalance(struct pool *p)
 			if (owner && strcmp(owner, w->id) != 0) {
 				p->moves_inflight++;
 				p->d->m.moves[MOVED_REBALANCE]++; /* metrics */
-				worker_move_job(j, MOVE_REBALANCE);
+				p->d->poolh.move(j, MOVE_REBALANCE);
 			}
 		}
 	}
@@ -269,8 +291,8 @@ static void claim_cb(struct pulsed *d, redisReply *r, void *arg)
 			     p->name);
 			continue;
 		}
-		worker_assign(p, w->str, k->str, (uint64_t)f->integer, pl->str,
-		              pl->len, NULL);
+		p->d->poolh.assign(p, w->str, k->str, (uint64_t)f->integer,
+		                   pl->str, pl->len, NULL);
 	}
 }
 
@@ -307,7 +329,7 @@ static void scan_cb(struct pulsed *d, redisReply *r, void *arg)
 		if (!owner)
 			break; /* no worker anywhere */
 		struct lworker *w = table_get(&p->lworkers, owner, strlen(owner));
-		if (!w || !worker_in_placement(w))
+		if (!w || !pool_worker_placed(w))
 			continue;
 		sargs_add(&a, k->str, k->len);
 		sargs_str(&a, owner);
@@ -348,6 +370,17 @@ static void scan_timer_cb(evutil_socket_t fd, short what, void *arg)
 	pool_scan_waiting(arg);
 }
 
+/* The pool was shut down pool-wide: marked here, then the layers above
+ * stop the local jobs (poolh.shut_down) and report once they are gone
+ * (pool_fence_done). */
+void pool_shut_down(struct pool *p)
+{
+	if (p->state == POOL_SHUTDOWN)
+		return;
+	p->state = POOL_SHUTDOWN;
+	p->d->poolh.shut_down(p);
+}
+
 void pool_on_event(struct pool *p, const char *msg, size_t len)
 {
 	if (len >= 2 && msg[0] == 'm') {
@@ -355,7 +388,7 @@ void pool_on_event(struct pool *p, const char *msg, size_t len)
 		if (e != p->epoch)
 			load_members(p);
 	} else if (len == 1 && msg[0] == 's') {
-		p->d->poolh.shut_down(p);
+		pool_shut_down(p);
 	} else if (len >= 1 && msg[0] == 'w') {
 		pool_scan_waiting(p);
 	} else if (len >= 3 && msg[0] == 't' && msg[1] == ' ') {
@@ -474,7 +507,7 @@ static void fence_cb(evutil_socket_t fd, short what, void *arg)
 	p->join_stale = p->join_inflight;
 	p->d->m.fences++; /* metrics */
 	remember_fenced(p);
-	worker_fence_pool(p);
+	p->d->poolh.fence(p, NULL);
 }
 
 static void arm_fence(struct pool *p)
@@ -547,7 +580,7 @@ static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
 		     r->element[8]->integer);
 	free(c);
 	if (shut) {
-		p->d->poolh.shut_down(p); /* the 's' message may have been lost */
+		pool_shut_down(p); /* the 's' message may have been lost */
 		return;
 	}
 	if (p->state == POOL_ACTIVE && p->fenced.n > 0) {
@@ -626,7 +659,8 @@ static void strays_cb(struct pulsed *d, redisReply *r, void *arg)
 	if (nrel)
 		LOGW(&d->log, "pool %s: %zu jobs recorded as ours run on no local "
 		     "worker; releasing them", p->name, nrel);
-	worker_release_keys(p, keys, owners, nrel);
+	if (nrel)
+		pool_release_keys(p, keys, owners, nrel, NULL, NULL);
 	free(keys);
 	free(owners);
 	snprintf(p->stray_cursor, sizeof(p->stray_cursor), "%s",
@@ -665,7 +699,7 @@ static void lease_renew(struct pool *p)
 	struct tentry *e;
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it)))
-		if (worker_placed_for_lease(e->val))
+		if (placed_for_lease(e->val))
 			sargs_str(&a, ((struct lworker *)e->val)->id);
 	store_script(p->d->store, S_LEASE, p->base, a.n, a.v, a.l, lease_cb, c);
 	sargs_free(&a);
@@ -685,9 +719,47 @@ static uint64_t worker_lease_ms(const struct pool *p)
 	return at > now ? at - now : 1;
 }
 
+static void send_lease(struct lworker *w, uint64_t ms)
+{
+	if (!w->attached || !w->sess)
+		return;
+	pulse_buf b = {0};
+	pulse_enc e;
+	pulse_enc_begin(&e, &b, PULSE_T_LEASE, 0, 1);
+	pulse_enc_uint(&e, "timeout", ms);
+	session_send_enc(w->sess, &e);
+}
+
+/* Send LEASE to one worker, or to every worker of the pool (w NULL). */
 void pool_send_lease(struct pool *p, struct lworker *w)
 {
-	worker_send_lease(p, w, worker_lease_ms(p));
+	uint64_t ms = worker_lease_ms(p);
+	if (w) {
+		send_lease(w, ms);
+		return;
+	}
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it)))
+		send_lease(e->val, ms);
+}
+
+/* Hand jobs back to the waiting set: keys[i] owned by owners[i], which
+ * is "<worker> <fence>" (release.lua skips any whose record changed). */
+void pool_release_keys(struct pool *p, const char *const *keys,
+                       const char *const *owners, size_t n, store_cb *cb,
+                       void *arg)
+{
+	sargs a = {0};
+	sargs_str(&a, p->d->node);
+	sargs_u64(&a, 0);
+	for (size_t i = 0; i < n; i++) {
+		sargs_str(&a, keys[i]);
+		sargs_str(&a, owners[i]);
+	}
+	store_script(p->d->store, S_RELEASE, p->base, a.n, a.v, a.l, cb, arg);
+	sargs_free(&a);
 }
 
 static void lease_timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -718,13 +790,13 @@ static void joined_jobs(struct pool *p, redisReply *r)
 		redisReply *k = r->element[i], *f = r->element[i + 1];
 		if (k->type != REDIS_REPLY_STRING || f->type != REDIS_REPLY_INTEGER)
 			continue;
-		struct job *j = worker_find_job(p, k->str);
+		struct job *j = table_get(&p->ljobs, k->str, k->len);
 		if (!j)
 			continue;
 		if (f->integer == 0) {
 			LOGW(&p->d->log, "pool %s: job %s now runs elsewhere or was "
 			     "stopped; stopping it here", p->name, k->str);
-			worker_fence_job(j);
+			p->d->poolh.fence(p, j);
 		} else {
 			j->fence = (uint64_t)f->integer;
 		}
@@ -901,9 +973,9 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 	forget_sent(p);
 	joined_jobs(p, r);
 	inbox_restart(p->d);
-	worker_pool_joined(p);
+	p->d->poolh.joined(p);
 	load_members(p);
-	p->d->poolh.jobs_gone(p); /* a LEAVE that a self-fence interrupted */
+	p->d->poolh.jobs_gone(p, NULL); /* a LEAVE that a self-fence interrupted */
 }
 
 static void pool_join(struct pool *p)
@@ -930,14 +1002,14 @@ static void pool_join(struct pool *p)
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it))) {
 		struct lworker *w = e->val;
-		nw += worker_in_placement(w);
+		nw += pool_worker_placed(w);
 	}
 	sargs_u64(&a, nw);
 	sargs_u64(&a, p->fenced.n);
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it))) {
 		struct lworker *w = e->val;
-		if (worker_in_placement(w))
+		if (pool_worker_placed(w))
 			sargs_str(&a, w->id);
 	}
 	add_fenced_jobs(p, &a);
@@ -1060,17 +1132,12 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 
 void pool_free(struct pool *p)
 {
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &p->lworkers);
-	while ((e = table_next(&it)))
-		worker_free(e->val);
+	p->d->poolh.freeing(p); /* the layers above: workers, clocks */
 	table_free(&p->lworkers);
 	table_free(&p->ljobs);
 	free_values(&p->strays);
 	free_values(&p->strays_prev);
 	free_values(&p->fenced);
-	p->d->poolh.freeing(p);
 	clear_members(p);
 	event_free(p->lease_timer);
 	event_free(p->fence_timer);
@@ -1092,6 +1159,7 @@ static void leave_cb(struct pulsed *d, redisReply *r, void *arg)
 	(void)r;
 	pool_left_fn *done = p->left_fn;
 	p->left_fn = NULL;
+	p->state = POOL_LEFT;
 	if (done)
 		done(p, 1);
 }

@@ -13,7 +13,8 @@
  *   dispatch.c  dispatch, stop and notify: admission and routing
  *   views.c     the read-only views: jobs, job, where, workers, nodes,
  *               status
- *   worker.c    worker sessions: attach, events to workers, ACKs, detach
+ *   worker.c    worker sessions: attach, placement, detach, their end
+ *   jobs.c      the jobs local workers run: events, ACKs, moves, fences
  *   pool.c      pool membership: lease, join, reaping, waiting jobs, moves
  *   store.c     the Redis connections, scripts, reconnects
  *   inbox.c     the per-node inbox stream: messages between nodes
@@ -96,14 +97,14 @@ struct job {
 	struct jobop *ops; /* head is in flight once evid != 0 */
 	struct jobop **tail;
 	struct reassign *again; /* assigned again while halting: started
-	                           when the halt ends (worker.c, job_end) */
+	                           when the halt ends (jobs.c, job_end) */
 	struct event *retry; /* sends the requeued head op again, or NULL;
 	                        the job's own, so a re-join's new fence or a
 	                        take-over never strands that op unsent */
 };
 
 /* A new assignment of a job's key to the worker that is halting it: what
- * worker_assign needs besides the key and the worker, which are the
+ * jobs_assign needs besides the key and the worker, which are the
  * job's. */
 struct reassign {
 	uint64_t fence;
@@ -305,10 +306,28 @@ struct store_hooks {
 /* News that goes up from the pool and worker layers to the requests
  * and the process above them (registered in context.c). */
 struct pool_hooks {
-	/* Jobs left this node's workers (a detach, a session's end, a
-	 * re-join): whoever waits until they are gone looks again (a LEAVE,
-	 * pulsed stopping). One way to wait, for every such waiter. */
-	void (*jobs_gone)(struct pool *p);
+	/* Jobs left this node's workers (w: the worker they left, or NULL):
+	 * whoever waits until they are gone looks again (a DETACH, a fenced
+	 * or shut-down pool, a LEAVE, a DRAIN, pulsed stopping). One way to
+	 * wait, for every such waiter. */
+	void (*jobs_gone)(struct pool *p, struct lworker *w);
+	/* Redis assigned key to local worker wid (a claim, an admission, an
+	 * 'a' entry in the inbox): jobs_assign's arguments. */
+	void (*assign)(struct pool *p, const char *wid, const char *key,
+	               uint64_t fence, const char *payload, size_t plen,
+	               const char *disp);
+	/* A stop ('s': OP_HALT) or notify (OP_EVENT) another node routed
+	 * here: jobs_event's arguments; -1 when the job is not here. */
+	int (*job_event)(struct pool *p, const char *key, int op,
+	                 const char *payload, size_t plen, uint64_t rid,
+	                 const char *reply_node, const char *reply_rid);
+	/* The placement moved a local job to another worker (rebalance). */
+	void (*move)(struct job *j, int why);
+	/* Stop job j here without releasing it, or every local job (j
+	 * NULL): the lease was lost, or the join found j elsewhere. */
+	void (*fence)(struct pool *p, struct job *j);
+	/* The pool joined (again): attaches that waited go on. */
+	void (*joined)(struct pool *p);
 	/* The pool was shut down pool-wide (its 's' message, or the mark a
 	 * lease found), and later its last local job stopped. */
 	void (*shut_down)(struct pool *p);
@@ -317,7 +336,7 @@ struct pool_hooks {
 	 * was stopped pool-wide. */
 	void (*clock_stopped)(struct pool *p, const char *key);
 	/* The pool is about to be freed: what the layers above keep for it
-	 * goes first. */
+	 * (workers, clocks) goes first. */
 	void (*freeing)(struct pool *p);
 };
 
@@ -448,49 +467,52 @@ void request_internal(struct pool *p, int type, const char *key,
 /* Run a STOP or NOTIFY's routing again (the job was between owners). */
 void request_retry(struct pulsed *d, uint64_t rid);
 
-/* worker.c */
+/* worker.c: worker sessions */
 int worker_attach(struct session *s, const pulse_msg *m, char *err,
                   size_t errlen, int *code);
-void worker_ack(struct session *s, struct pool *p, const pulse_msg *m);
 void worker_detach_req(struct session *s, struct pool *p, const pulse_msg *m);
 void worker_session_closed(struct session *s);
-/* Start key on local worker wid (assigned in Redis with fence); disp is
- * the dispatch record of a direct admission ("<caller node> <request
- * id>", see started.lua), NULL when not known (a claim). */
-void worker_assign(struct pool *p, const char *wid, const char *key,
-                   uint64_t fence, const char *payload, size_t plen,
-                   const char *disp);
-/* Queue a HALT or EVENT for a local job; answer rid / remote reply_node. */
-int worker_job_event(struct pool *p, const char *key, int op,
-                     const char *payload, size_t plen, uint64_t rid,
-                     const char *reply_node, const char *reply_rid);
-struct job *worker_find_job(struct pool *p, const char *key);
-/* Hand a local job to another worker (rebalance): halt it, then release. */
-void worker_move_job(struct job *j, int why);
-/* Stop every local job of the pool without releasing it (self-fence). */
-void worker_fence_pool(struct pool *p);
-void worker_fence_job(struct job *j);
-/* Halt and release every job of every local worker of the pool (pulsed
- * stopping or leaving the pool); workers stay attached. */
+/* Detach every local worker of the pool (pulsed stopping or leaving the
+ * pool): out of placement, their jobs handed on; sessions stay. */
 void worker_drain_pool(struct pool *p);
-void worker_free(struct lworker *w);
-/* Hand every job of w to other workers (not those already stopping). */
-void worker_move_jobs(struct lworker *w);
+/* The pool is being freed: its workers too (the freeing hook). */
+void worker_free_all(struct pool *p);
 /* Take w out of placement in Redis (detach.lua); it stays attached. */
 void worker_leave_placement(struct lworker *w);
 /* Record w in Redis (attach.lua): placed unless pulsed drains; the first
  * success sends WELCOME. */
 void worker_send_attach(struct lworker *w);
-/* Whether w belongs in the pool's placement (attached, not leaving, and
- * pulsed not draining). */
-int worker_in_placement(const struct lworker *w);
-int worker_placed_for_lease(const struct lworker *w);
-void worker_release_keys(struct pool *p, const char *const *keys,
-                         const char *const *owners, size_t n);
-/* Send LEASE (ms) to one worker, or to every worker of the pool (w NULL). */
-void worker_send_lease(struct pool *p, struct lworker *w, uint64_t ms);
 /* The pool joined: finish the attaches that waited for it. */
 void worker_pool_joined(struct pool *p);
+/* Jobs left w (the jobs_gone hook): a finished detach is answered. */
+void worker_jobs_gone(struct lworker *w);
+
+/* jobs.c: the jobs local workers run */
+void jobs_ack(struct session *s, struct pool *p, const pulse_msg *m);
+/* Start key on local worker wid (assigned in Redis with fence); disp is
+ * the dispatch record of a direct admission ("<caller node> <request
+ * id>", see started.lua), NULL when not known (a claim). */
+void jobs_assign(struct pool *p, const char *wid, const char *key,
+                 uint64_t fence, const char *payload, size_t plen,
+                 const char *disp);
+/* Queue a HALT or EVENT for a local job; answer rid / remote reply_node.
+ * -1 when the job is not here (the caller looks again). */
+int jobs_event(struct pool *p, const char *key, int op,
+               const char *payload, size_t plen, uint64_t rid,
+               const char *reply_node, const char *reply_rid);
+/* Hand a local job to another worker (why: enum move_why): halt it,
+ * then release. */
+void job_move(struct job *j, int why);
+/* Stop one local job, or every one of the pool, without releasing it
+ * (a self-fence, a shutdown, a job the join found elsewhere). */
+void job_fence(struct job *j);
+void jobs_fence_pool(struct pool *p);
+/* Hand every job of w to other workers (not those already stopping). */
+void jobs_move_worker(struct lworker *w);
+/* w's session ended: release its jobs (P4) and forget them. */
+void jobs_worker_gone(struct lworker *w);
+/* w is freed (pulsed stops): its jobs' waiters are answered CLOSED. */
+void jobs_worker_free(struct lworker *w);
 
 /* pool.c */
 struct pool *pool_get(struct pulsed *d, const char *name, int create,
@@ -520,8 +542,22 @@ uint64_t pool_redis_now_ms(const struct pool *p);
 const char *pool_owner_of(struct pool *p, const char *key, size_t klen);
 void pools_redis_up(struct pulsed *d);
 void pool_move_done(struct pool *p);
+/* Send LEASE to one worker, or to every worker of the pool (w NULL). */
 void pool_send_lease(struct pool *p, struct lworker *w);
+/* Whether a local worker belongs in the pool's placement (attached, not
+ * detaching, and pulsed not draining). */
+int pool_worker_placed(const struct lworker *w);
+/* release.lua: hand keys[i] (owned by owners[i], "<worker> <fence>")
+ * back to the waiting set. */
+void pool_release_keys(struct pool *p, const char *const *keys,
+                       const char *const *owners, size_t n,
+                       void (*cb)(struct pulsed *d, redisReply *r, void *arg),
+                       void *arg);
+/* Jobs left: a fenced pool whose last job stopped joins again, a shut-
+ * down one reports (the jobs_gone hook). */
 void pool_fence_done(struct pool *p);
+/* The pool was shut down pool-wide: the one place that marks it. */
+void pool_shut_down(struct pool *p);
 /* Leave the pool (leave.lua), then done(p, left): left 0 when the node
  * could not (not active, or Redis away). A continuation, so that pool.c
  * need not know who asked (a LEAVE request, or pulsed stopping). */
@@ -573,6 +609,7 @@ void clocks_free(struct pool *p);
 /* shutdown.c */
 void shutdown_request(struct session *s, struct pool *p, const pulse_msg *m);
 void leave_request(struct session *s, struct pool *p, const pulse_msg *m);
+/* The shut_down hook: stop every local job of the pool. */
 void pool_shutdown_local(struct pool *p);
 void shutdown_local_done(struct pool *p);
 void pool_leave_progress(struct pool *p);
@@ -596,6 +633,11 @@ void drain_request(struct session *s, struct pool *p, const pulse_msg *m);
 /* Free the DRAIN requests still waiting (pulsed stops); no answer. */
 void drain_free_all(struct pulsed *d);
 void undrain_request(struct session *s, struct pool *p, const pulse_msg *m);
+/* The jobs_gone hook: a drain waiting for the last local job answers. */
+void drain_progress(struct pulsed *d);
+/* A pool joined, or Redis is back: while draining, the jobs that could
+ * not move before move now. */
+void drain_resume(struct pulsed *d);
 
 /* metrics.c */
 /* Serve /metrics, /healthz and /readyz on cfg.metrics_listen (nothing

@@ -133,7 +133,7 @@ static void begun_cb(struct pulsed *d, redisReply *r, void *arg)
 	}
 	LOGI(&d->log, "pool %s: shutdown begun; waiting for %zu nodes",
 	     sh->p->name, r->elements);
-	pool_shutdown_local(sh->p);
+	pool_shut_down(sh->p);
 	timer_arm_ms(sh->deadline, sh->p->opts.worker_shutdown_ttl_ms + 1000);
 	timer_arm_ms(sh->poll, 0);
 }
@@ -153,12 +153,9 @@ void shutdown_request(struct session *s, struct pool *p, const pulse_msg *m)
 
 void pool_shutdown_local(struct pool *p)
 {
-	if (p->state == POOL_SHUTDOWN)
-		return;
 	LOGI(&p->d->log, "pool %s is shutting down: stopping %zu local jobs",
 	     p->name, p->ljobs.n);
-	p->state = POOL_SHUTDOWN;
-	worker_fence_pool(p); /* stops each job; pool_fence_done() follows */
+	jobs_fence_pool(p); /* stops each job; pool_fence_done() follows */
 }
 
 static void ignore_cb(struct pulsed *d, redisReply *r, void *arg)
@@ -210,7 +207,6 @@ void leave_request(struct session *s, struct pool *p, const pulse_msg *m)
 static void leave_done(struct pool *p)
 {
 	p->leaving = 0;
-	p->state = POOL_LEFT;
 	drop_workers(p, PULSE_E_CLOSED, "this node left the pool");
 	struct session *s = session_find(p->d, p->leave_sid);
 	if (s)

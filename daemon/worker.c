@@ -1,25 +1,21 @@
 /*
- * worker.c: worker sessions attached to this node and the jobs they run.
+ * worker.c: worker sessions attached to this node.
  *
- * Owns: attach and detach, the per-job queue of events (START, HALT,
- * EVENT) sent to a worker, the worker's ACKs and what each one writes to
- * Redis (started.lua, remove.lua, release.lua), moves, and self-fencing.
+ * Owns: a worker's attach (its HELLO, attach.lua, WELCOME), its place in
+ * the pool's placement (attach.lua and detach.lua: out while it detaches
+ * or pulsed drains, back on an undrain or a re-join), its detach (DETACH,
+ * a leave, pulsed stopping: its jobs move first) and the end of its
+ * session. The jobs it runs are jobs.c's.
  *
  * Invariants:
- *   - Events for one key are strictly sequential: the next is sent only
- *     after the worker answered the one before (the head of job->ops is the
- *     one in flight once it has an event id).
- *   - A worker is never sent START for a key it runs: a new assignment
- *     of a key the worker runs or starts takes over the job (its fence and
- *     dispatch are what started.lua records); one that comes while the key
- *     halts there is started once the halt ended (job->again).
- *   - A job leaves a worker in Redis (release) only after its stop handler
- *     answered, or when the worker's session is gone; so a move is always
- *     stop-then-start (P3).
- *   - A fenced job is halted without any Redis write: its ownership record
- *     stays until the lease ends and another node reaps it.
+ *   - A worker is in the pool's lworkers from its HELLO until its session
+ *     ends; WELCOME is sent once, when attach.lua first answered OK.
+ *   - A detaching worker is out of placement before any of its jobs
+ *     moves, and its DETACH is answered only once its last job is gone
+ *     (worker_jobs_gone, jobs.c's news through context.c).
+ *   - No worker attaches while its node leaves the pool (the leave waits
+ *     for the jobs it hands on; a worker placed meanwhile would take them).
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,753 +23,6 @@
 
 #include "pulsed.h"
 #include "store.h"
-
-static void pump(struct job *j);
-static void check_detach_done(struct lworker *w);
-
-/* ---- small helpers ------------------------------------------------------ */
-
-static void op_release(struct jobop *o)
-{
-	free(o->payload);
-	free(o->reply_node);
-	free(o->reply_rid);
-	free(o);
-}
-
-/* Every op ends here; a rebalance move that ends (done, dropped or
- * abandoned) lets the pool start the next ones. */
-static void op_free(struct pool *p, struct jobop *o)
-{
-	int rebalance = o->moving == MOVE_REBALANCE;
-	op_release(o);
-	if (rebalance)
-		pool_move_done(p);
-}
-
-/* Answer whoever waits for this op: a local request or a remote caller. */
-static void op_answer(struct pool *p, struct jobop *o, int code,
-                      const char *msg)
-{
-	if (o->rid)
-		request_finish(p->d, o->rid, code, msg);
-	else if (o->reply_node)
-		inbox_reply(p, o->reply_node, o->reply_rid, code, msg);
-	o->rid = 0;
-	free(o->reply_node);
-	o->reply_node = NULL;
-}
-
-/* The caller of a STOP or NOTIFY must look for the job again (it left this
- * worker before the event could run). */
-static void op_reroute(struct pool *p, struct jobop *o)
-{
-	if (o->rid)
-		request_retry(p->d, o->rid);
-	else if (o->reply_node)
-		inbox_reply(p, o->reply_node, o->reply_rid, -1, "");
-	o->rid = 0;
-}
-
-static struct jobop *op_new(int op, const char *payload, size_t plen)
-{
-	struct jobop *o = xcalloc(1, sizeof(*o));
-	o->op = op;
-	if (payload) {
-		o->payload = xmemdup(payload, plen);
-		o->plen = plen;
-	}
-	return o;
-}
-
-static void enqueue(struct job *j, struct jobop *o)
-{
-	*j->tail = o;
-	j->tail = &o->next;
-	pump(j);
-}
-
-static struct jobop *pop(struct job *j)
-{
-	struct jobop *o = j->ops;
-	if (o) {
-		j->ops = o->next;
-		if (!j->ops)
-			j->tail = &j->ops;
-		o->next = NULL;
-	}
-	return o;
-}
-
-static int has_fencing(const struct job *j)
-{
-	for (const struct jobop *o = j->ops; o; o = o->next)
-		if (o->fencing)
-			return 1;
-	return 0;
-}
-
-static int has_halt(const struct job *j)
-{
-	for (const struct jobop *o = j->ops; o; o = o->next)
-		if (o->op == OP_HALT)
-			return 1;
-	return 0;
-}
-
-/* The job's move HALT that no stop rides on yet, or NULL. */
-static struct jobop *moving_halt(const struct job *j)
-{
-	for (struct jobop *o = j->ops; o; o = o->next)
-		if (o->op == OP_HALT && o->moving && !o->rid && !o->reply_node)
-			return o;
-	return NULL;
-}
-
-static void reassign_free(struct reassign *a)
-{
-	if (!a)
-		return;
-	free(a->payload);
-	free(a->disp);
-	free(a);
-}
-
-/* What a job holds of its own, once it is out of every table and its
- * ops are answered. */
-static void job_free_memory(struct job *j)
-{
-	if (j->retry)
-		event_free(j->retry);
-	reassign_free(j->again);
-	free(j->key);
-	free(j->disp);
-	free(j->payload);
-	free(j);
-}
-
-/* Remove a job from this node's memory (Redis already says so, or the
- * job is fenced). Queued events are sent back to their callers to be
- * routed again. */
-static void job_free(struct job *j)
-{
-	struct pool *p = j->w->pool;
-	/* out of the tables first: what the ops' ends trigger must not find
-	 * the job again */
-	table_del(&j->w->jobs, j->key, strlen(j->key));
-	if (table_get(&p->ljobs, j->key, strlen(j->key)) == j)
-		table_del(&p->ljobs, j->key, strlen(j->key));
-	struct jobop *o;
-	while ((o = pop(j))) {
-		if (o->evid)
-			table_del_u64(&j->w->events, o->evid);
-		if (o->op != OP_START)
-			op_reroute(p, o);
-		op_free(p, o);
-	}
-	job_free_memory(j);
-}
-
-/* A halt ended: the job leaves this worker. An assignment that came
- * meanwhile (job->again) starts now, stop-then-start on one worker. */
-static void job_end(struct job *j)
-{
-	struct reassign *a = j->again;
-	if (!a) {
-		job_free(j);
-		return;
-	}
-	j->again = NULL;
-	struct pool *p = j->w->pool;
-	struct lworker *w = j->w; /* outlives its jobs */
-	char *key = xstrdup(j->key);
-	job_free(j);
-	worker_assign(p, w->id, key, a->fence, a->payload, a->plen, a->disp);
-	free(key);
-	reassign_free(a);
-}
-
-static void send_event(struct job *j, struct jobop *o)
-{
-	struct lworker *w = j->w;
-	pulse_buf b = {0};
-	pulse_enc e;
-	static const uint32_t types[] = {
-		[OP_START] = PULSE_T_START, [OP_HALT] = PULSE_T_HALT,
-		[OP_EVENT] = PULSE_T_EVENT};
-	o->evid = ++w->pool->d->next_evid;
-	table_set_u64(&w->events, o->evid, j);
-	pulse_enc_begin(&e, &b, types[o->op], o->evid, o->op == OP_HALT ? 1 : 2);
-	pulse_enc_cstr(&e, "key", j->key);
-	if (o->op != OP_HALT)
-		pulse_enc_bin(&e, "payload", o->payload ? o->payload : "", o->plen);
-	if (w->sess)
-		session_send_enc(w->sess, &e);
-	else
-		pulse_buf_free(&b);
-}
-
-static void pump(struct job *j)
-{
-	struct jobop *o = j->ops;
-	if (!o || o->evid || o->op == 0)
-		return;
-	if (o->op == OP_EVENT && !j->w->notify) {
-		pop(j);
-		op_answer(j->w->pool, o, PULSE_E_HANDLER,
-		          "worker does not handle notifications");
-		op_free(j->w->pool, o);
-		pump(j);
-		return;
-	}
-	send_event(j, o);
-}
-
-/* ---- Redis writes after an ACK ------------------------------------------ */
-
-/* What a Redis callback needs to find its job again: the job may have
- * been freed meanwhile, so it is looked up by pool, key and fence. */
-struct ackctx {
-	struct pool *p;
-	char *key;
-	char *wid;
-	uint64_t fence;
-	char *msg;
-	uint64_t rid; /* remove: the local stop request answered after it */
-	int code;     /* remove: the stop handler's answer */
-	char *disp;   /* started: the dispatch record sent, or NULL */
-	const char *result; /* started: "ok", "error" or "requeue" */
-};
-
-static struct ackctx *ackctx_new(struct job *j, const char *msg)
-{
-	struct ackctx *c = xcalloc(1, sizeof(*c));
-	c->p = j->w->pool;
-	c->key = xstrdup(j->key);
-	c->wid = xstrdup(j->w->id);
-	c->fence = j->fence;
-	c->msg = xstrdup(msg ? msg : "");
-	return c;
-}
-
-static void ackctx_free(struct ackctx *c)
-{
-	free(c->disp);
-	free(c->key);
-	free(c->wid);
-	free(c->msg);
-	free(c);
-}
-
-static struct job *ackctx_job(struct ackctx *c)
-{
-	struct job *j = table_get(&c->p->ljobs, c->key, strlen(c->key));
-	if (j && j->fence == c->fence && strcmp(j->w->id, c->wid) == 0)
-		return j;
-	return NULL;
-}
-
-/* The request id of a dispatch record ("<caller node> <request id>")
- * made on this node, or 0 (another node's, or no record). */
-static uint64_t local_rid(const struct pulsed *d, const char *disp)
-{
-	size_t nl = strlen(d->node);
-	if (disp && strncmp(disp, d->node, nl) == 0 && disp[nl] == ' ')
-		return strtoull(disp + nl + 1, NULL, 10);
-	return 0;
-}
-
-static void started_cb(struct pulsed *d, redisReply *r, void *arg)
-{
-	struct ackctx *c = arg;
-	int code = store_reply(r);
-	if (code != SR_NONE) {
-		if (code == SR_LOST) {
-			/* Redis lost this node between the worker's answer and
-			 * this record: a started job goes on running and the
-			 * re-join re-announces it; a refused first start is
-			 * answered as refused (Redis lost the job anyway). */
-			uint64_t rid = local_rid(d, c->disp);
-			if (rid && strcmp(c->result, "error") == 0)
-				request_finish(d, rid, PULSE_E_HANDLER, c->msg);
-			pool_lost(c->p);
-		} else if (code == SR_STALE) {
-			/* The job was stopped or moved while it started: the
-			 * worker must not keep running it. */
-			struct job *j = ackctx_job(c);
-			if (j)
-				worker_fence_job(j);
-		} else if (r->elements >= 2 &&
-		           r->element[1]->type == REDIS_REPLY_STRING) {
-			uint64_t rid = strtoull(r->element[1]->str, NULL, 10);
-			if (code == SR_OK)
-				request_finish(d, rid, 0, NULL);
-			else if (code == SR_HANDLER)
-				request_finish(d, rid, PULSE_E_HANDLER, c->msg);
-		}
-	}
-	ackctx_free(c);
-}
-
-/* Record the start answer. The job's dispatch record (a direct
- * admission) goes along so that started.lua need not look it up; it is
- * used once: a later start of the job answers nobody. */
-static void call_started(struct job *j, const char *result, const char *msg)
-{
-	struct pool *p = j->w->pool;
-	struct ackctx *c = ackctx_new(j, msg);
-	c->disp = j->disp ? xstrdup(j->disp) : NULL;
-	c->result = result;
-	sargs a = {0};
-	sargs_str(&a, j->key);
-	sargs_str(&a, p->d->node);
-	sargs_str(&a, j->w->id);
-	sargs_u64(&a, j->fence);
-	sargs_str(&a, result);
-	sargs_str(&a, msg ? msg : "");
-	sargs_u64(&a, p->opts.pending_job_ttl_ms);
-	sargs_str(&a, j->disp ? j->disp : "");
-	store_script(p->d->store, S_STARTED, p->base, a.n, a.v, a.l, started_cb, c);
-	sargs_free(&a);
-	free(j->disp);
-	j->disp = NULL;
-}
-
-/* A dispatch made on this node whose start succeeded is answered now,
- * not after started.lua: that script only deletes the dispatch record,
- * which no view shows, and it runs before any later command of this node
- * (one connection, in order), so nothing can see the difference; the
- * caller saves a Redis round trip. A failed start is answered only once
- * Redis removed the job (started_cb): the error says it does not exist. */
-static void answer_local_start(struct job *j)
-{
-	struct pulsed *d = j->w->pool->d;
-	uint64_t rid = local_rid(d, j->disp);
-	if (rid)
-		request_finish(d, rid, 0, NULL);
-}
-
-
-/* The job runs on its worker under its current fence: its caller, if
- * local, is answered now and Redis records the start. */
-static void report_started(struct job *j)
-{
-	answer_local_start(j);
-	call_started(j, "ok", NULL);
-}
-
-/* Hand jobs back to the waiting set: keys[i] owned by owners[i], which
- * is "<worker> <fence>" (release.lua skips any whose record changed). */
-static void release_keys(struct pool *p, const char *const *keys,
-                         const char *const *owners, size_t n, store_cb *cb,
-                         void *arg)
-{
-	sargs a = {0};
-	sargs_str(&a, p->d->node);
-	sargs_u64(&a, 0);
-	for (size_t i = 0; i < n; i++) {
-		sargs_str(&a, keys[i]);
-		sargs_str(&a, owners[i]);
-	}
-	store_script(p->d->store, S_RELEASE, p->base, a.n, a.v, a.l, cb, arg);
-	sargs_free(&a);
-}
-
-void worker_release_keys(struct pool *p, const char *const *keys,
-                         const char *const *owners, size_t n)
-{
-	if (n > 0)
-		release_keys(p, keys, owners, n, NULL, NULL);
-}
-
-/* The jobs a release hands back, kept until Redis answered it. */
-struct release_ctx {
-	struct pool *p;
-	size_t n;
-	struct kept {
-		char *key, *payload;
-		size_t plen;
-	} jobs[];
-};
-
-static void release_ctx_free(struct release_ctx *c)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		free(c->jobs[i].key);
-		free(c->jobs[i].payload);
-	}
-	free(c);
-}
-
-/* release.lua answered LOST (Redis lost its data since this node joined)
- * or nothing (Redis went away): the jobs may exist nowhere now, so the
- * pool keeps them for its next join, which re-creates those Redis lacks
- * (P4), and re-joins. */
-static void release_cb(struct pulsed *d, redisReply *r, void *arg)
-{
-	(void)d;
-	struct release_ctx *c = arg;
-	int lost = !r || store_reply(r) == SR_LOST;
-	if (lost) {
-		for (size_t i = 0; i < c->n; i++)
-			pool_keep_job(c->p, c->jobs[i].key, c->jobs[i].payload,
-			              c->jobs[i].plen);
-		pool_lost(c->p);
-	}
-	release_ctx_free(c);
-}
-
-/* Hand jobs of this node back to the waiting set, or, when Redis cannot
- * be told now (down, or the pool fenced or re-joining), to the pool's
- * memory for its next join. */
-static void release_jobs(struct pool *p, struct job **js, size_t n)
-{
-	if (n == 0)
-		return;
-	if (!pool_usable(p)) {
-		for (size_t i = 0; i < n; i++)
-			pool_keep_job(p, js[i]->key, js[i]->payload, js[i]->plen);
-		pool_lost(p);
-		return;
-	}
-	struct release_ctx *c = xcalloc(1, sizeof(*c) + n * sizeof(c->jobs[0]));
-	c->p = p;
-	c->n = n;
-	const char **keys = xcalloc(n, sizeof(*keys));
-	const char **owners = xcalloc(n, sizeof(*owners));
-	char (*buf)[160] = xcalloc(n, sizeof(*buf));
-	for (size_t i = 0; i < n; i++) {
-		snprintf(buf[i], sizeof(buf[i]), "%s %" PRIu64, js[i]->w->id,
-		         js[i]->fence);
-		keys[i] = js[i]->key;
-		owners[i] = buf[i];
-		c->jobs[i].key = xstrdup(js[i]->key);
-		c->jobs[i].plen = js[i]->plen;
-		c->jobs[i].payload = xmalloc(js[i]->plen ? js[i]->plen : 1);
-		if (js[i]->plen)
-			memcpy(c->jobs[i].payload, js[i]->payload, js[i]->plen);
-	}
-	release_keys(p, keys, owners, n, release_cb, c);
-	free(keys);
-	free(owners);
-	free(buf);
-}
-
-/* A local stop request is answered only once Redis has removed the job:
- * if the owner record changed while the handler stopped it (this node was
- * reaped during a Redis pause, say), the job lives on elsewhere and the
- * stop must look for its owner again, not report success. */
-static void remove_cb(struct pulsed *d, redisReply *r, void *arg)
-{
-	struct ackctx *c = arg;
-	if (c->rid) {
-		if (store_reply(r) == SR_STALE) {
-			LOGI(&d->log, "pool %s: job %s changed owner while it was "
-			     "being stopped; looking for it again", c->p->name, c->key);
-			request_retry(d, c->rid);
-		} else if (r && r->type == REDIS_REPLY_ARRAY) {
-			request_finish(d, c->rid, c->code, c->code ? c->msg : NULL);
-		} else {
-			request_finish(d, c->rid, PULSE_E_UNAVAILABLE,
-			               "Redis went away while the job was removed: "
-			               "JOB tells whether it still exists");
-		}
-	}
-	ackctx_free(c);
-}
-
-/* The stop handler answered a stop request: the job ends in Redis and the
- * caller (local, or remote through remove.lua) gets the handler's answer. */
-static void call_remove(struct job *j, struct jobop *o, int code,
-                        const char *msg)
-{
-	struct pool *p = j->w->pool;
-	sargs a = {0};
-	sargs_str(&a, j->key);
-	sargs_str(&a, p->d->node);
-	sargs_str(&a, j->w->id);
-	sargs_u64(&a, j->fence);
-	sargs_str(&a, o->reply_node ? o->reply_node : "");
-	sargs_str(&a, o->reply_rid ? o->reply_rid : "");
-	sargs_str(&a, pulse_err_name(code));
-	sargs_str(&a, msg ? msg : "");
-	struct ackctx *c = ackctx_new(j, msg);
-	c->rid = o->rid; /* answered by remove_cb */
-	c->code = code;
-	store_script(p->d->store, S_REMOVE, p->base, a.n, a.v, a.l, remove_cb, c);
-	sargs_free(&a);
-	o->rid = 0;
-	free(o->reply_node);
-	o->reply_node = NULL;
-}
-
-/* ---- retrying a requeued event ------------------------------------------ */
-
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	struct job *j = arg;
-	if (j->ops && !j->ops->evid)
-		pump(j);
-}
-
-/* Keep the op at the head of the queue, unsent, and send it again after
- * the pool's pending job TTL (P8). The timer is the job's (freed with
- * it): whatever happens to the job meanwhile (a re-join refreshing its
- * fence, a take-over), the op at its head is sent again. */
-static void requeue_later(struct job *j, struct jobop *o)
-{
-	struct pool *p = j->w->pool;
-	LOGD(&p->d->log, "pool %s: worker %s requeued %s of %s: sent again in "
-	     "%llu ms", p->name, j->w->id, o->op == OP_EVENT ? "an event" : "the stop",
-	     j->key, (unsigned long long)p->opts.pending_job_ttl_ms);
-	o->evid = 0;
-	o->next = j->ops;
-	j->ops = o;
-	if (!o->next)
-		j->tail = &o->next;
-	if (!j->retry)
-		j->retry = evtimer_new(p->d->base, retry_cb, j);
-	timer_arm_ms(j->retry, p->opts.pending_job_ttl_ms);
-}
-
-/* ---- ACKs --------------------------------------------------------------- */
-
-static void ack_start(struct job *j, struct jobop *o, int r, const char *msg)
-{
-	struct pool *p = j->w->pool;
-	struct lworker *w = j->w;
-	op_free(p, o);
-	if (r == PULSE_ACK_OK) {
-		j->running = 1;
-		report_started(j);
-		pump(j);
-		return;
-	}
-	/* The worker does not run it: forget it here; Redis decides whether
-	 * it ends (a failed first start) or waits to be tried again. */
-	if (r == PULSE_ACK_ERROR)
-		LOGI(&p->d->log, "pool %s: worker %s refused to start %s: %s",
-		     p->name, w->id, j->key, msg);
-	call_started(j, r == PULSE_ACK_ERROR ? "error" : "requeue", msg);
-	job_free(j);
-	check_detach_done(w);
-}
-
-static void ack_halt(struct job *j, struct jobop *o, int r, const char *msg)
-{
-	struct lworker *w = j->w;
-	struct pool *p = w->pool;
-	if (r == PULSE_ACK_REQUEUE) {
-		/* The worker still runs the job (PROTOCOL.md 6.3): it stays
-		 * here, and a fence waits for it before the pool re-joins, so
-		 * that the job is never started again on a worker that runs it. */
-		if (o->fencing)
-			LOGW(&p->d->log, "pool %s: worker %s still runs %s after the "
-			     "node fenced itself (HALT answered requeue): asking again "
-			     "in %llu ms; the pool re-joins once it stopped", p->name,
-			     w->id, j->key, (unsigned long long)p->opts.pending_job_ttl_ms);
-		requeue_later(j, o);
-		return;
-	}
-	if (o->fencing) {
-		op_free(p, o);
-		job_end(j);
-		if (p->ljobs.n == 0)
-			pool_fence_done(p);
-		check_detach_done(w);
-		return;
-	}
-	if (o->moving && !o->rid && !o->reply_node) {
-		if (r == PULSE_ACK_ERROR)
-			LOGW(&p->d->log, "pool %s: worker %s: stop of %s failed (%s); "
-			     "moving it anyway", p->name, w->id, j->key, msg);
-		release_jobs(p, &j, 1);
-		op_free(p, o);
-		job_end(j);
-		check_detach_done(w);
-		return;
-	}
-	call_remove(j, o, r == PULSE_ACK_OK ? 0 : PULSE_E_HANDLER, msg);
-	op_free(p, o);
-	job_end(j);
-	check_detach_done(w);
-}
-
-static void ack_event(struct job *j, struct jobop *o, int r, const char *msg)
-{
-	if (r == PULSE_ACK_REQUEUE) {
-		requeue_later(j, o);
-		return;
-	}
-	op_answer(j->w->pool, o, r == PULSE_ACK_OK ? 0 : PULSE_E_HANDLER, msg);
-	op_free(j->w->pool, o);
-	pump(j);
-}
-
-void worker_ack(struct session *s, struct pool *none, const pulse_msg *m)
-{
-	(void)none; /* the session's worker names its pool */
-	struct lworker *w = s->worker;
-	struct job *j = w ? table_get_u64(&w->events, m->id) : NULL;
-	if (!j || !j->ops || j->ops->evid != m->id) {
-		session_drop(s, PULSE_E_PROTOCOL, "ACK for an event never sent");
-		return;
-	}
-	table_del_u64(&w->events, m->id);
-	char msg[1024];
-	snprintf(msg, sizeof(msg), "%.*s", (int)m->msg.n, m->msg.p ? m->msg.p : "");
-	struct jobop *o = pop(j);
-	switch (o->op) {
-	case OP_START:
-		ack_start(j, o, (int)m->r, msg);
-		break;
-	case OP_HALT:
-		ack_halt(j, o, (int)m->r, msg);
-		break;
-	default:
-		ack_event(j, o, (int)m->r, msg);
-	}
-}
-
-/* ---- assignments and events --------------------------------------------- */
-
-/* Redis assigned again a key this worker already runs or starts (the
- * first assignment was reaped, say, and the job claimed back for the same
- * worker): never a second START, but the new owner record still needs its
- * start answer, or its dispatch would wait for ever. Running: answer now.
- * Starting: the START in flight answers with the new fence and dispatch.
- * Halting: start it again once the halt ended (job_end). */
-static void take_over(struct job *j, uint64_t fence, const char *payload,
-                      size_t plen, const char *disp)
-{
-	if (has_halt(j)) {
-		struct reassign *a = xcalloc(1, sizeof(*a));
-		a->fence = fence;
-		a->payload = xmemdup(payload, plen);
-		a->plen = plen;
-		a->disp = disp ? xstrdup(disp) : NULL;
-		reassign_free(j->again); /* the newest assignment wins */
-		j->again = a;
-		LOGI(&j->w->pool->d->log, "pool %s: %s assigned again to worker %s "
-		     "while it stops there: started again once stopped",
-		     j->w->pool->name, j->key, j->w->id);
-		return;
-	}
-	j->fence = fence;
-	free(j->disp);
-	j->disp = disp ? xstrdup(disp) : NULL;
-	if (j->running)
-		report_started(j);
-}
-
-void worker_assign(struct pool *p, const char *wid, const char *key,
-                   uint64_t fence, const char *payload, size_t plen,
-                   const char *disp)
-{
-	if (p->state != POOL_ACTIVE)
-		return; /* fenced: the next join reaps what Redis says this node
-		         * owns, so the job waits for a claim; never start here */
-	struct lworker *w = table_get(&p->lworkers, wid, strlen(wid));
-	struct job *j = table_get(&p->ljobs, key, strlen(key));
-	if (j && j->w == w && !w->detaching) {
-		if (fence != j->fence)
-			take_over(j, fence, payload, plen, disp);
-		return;
-	}
-	if (!w || w->detaching || p->d->draining || j) {
-		/* The worker left (or another local worker still holds the
-		 * key, or pulsed drains and a view older than the drain chose
-		 * this worker): give the job back at once. */
-		struct lworker tmpw = {.id = (char *)wid, .pool = p};
-		struct job tmp = {.key = (char *)key, .w = &tmpw, .fence = fence,
-		                  .payload = (char *)payload, .plen = plen};
-		struct job *tp = &tmp;
-		release_jobs(p, &tp, 1);
-		return;
-	}
-	j = xcalloc(1, sizeof(*j));
-	j->key = xstrdup(key);
-	j->w = w;
-	j->fence = fence;
-	j->disp = disp ? xstrdup(disp) : NULL;
-	j->payload = xmemdup(payload, plen);
-	j->plen = plen;
-	j->tail = &j->ops;
-	table_set(&w->jobs, key, strlen(key), j);
-	table_set(&p->ljobs, key, strlen(key), j);
-	enqueue(j, op_new(OP_START, payload, plen));
-}
-
-struct job *worker_find_job(struct pool *p, const char *key)
-{
-	return table_get(&p->ljobs, key, strlen(key));
-}
-
-int worker_job_event(struct pool *p, const char *key, int op,
-                     const char *payload, size_t plen, uint64_t rid,
-                     const char *reply_node, const char *reply_rid)
-{
-	struct job *j = worker_find_job(p, key);
-	if (!j)
-		return -1;
-	struct jobop *o = NULL;
-	if (op == OP_HALT && has_halt(j)) {
-		/* A stop of a job that is moving rides on the move's HALT: the
-		 * job then ends here instead of starting on the new worker only
-		 * to be halted there (issue 14 item 6). Behind any other HALT
-		 * (a stop, a self-fence) the caller looks again later. */
-		o = moving_halt(j);
-		if (!o)
-			return -1;
-	} else {
-		o = op_new(op, payload, plen);
-		enqueue(j, o);
-	}
-	o->rid = rid;
-	if (reply_node) {
-		o->reply_node = xstrdup(reply_node);
-		o->reply_rid = xstrdup(reply_rid ? reply_rid : "0");
-	}
-	return 0;
-}
-
-void worker_move_job(struct job *j, int why)
-{
-	struct jobop *o = op_new(OP_HALT, NULL, 0);
-	o->moving = why;
-	enqueue(j, o);
-}
-
-void worker_fence_job(struct job *j)
-{
-	/* Queued events will not run here: their callers look again. */
-	struct jobop **pp = &j->ops;
-	if (*pp && (*pp)->evid)
-		pp = &(*pp)->next; /* the one in flight stays */
-	while (*pp) {
-		struct jobop *o = *pp;
-		*pp = o->next;
-		op_reroute(j->w->pool, o);
-		op_free(j->w->pool, o);
-	}
-	j->tail = pp;
-	struct jobop *o = op_new(OP_HALT, NULL, 0);
-	o->fencing = 1;
-	enqueue(j, o);
-}
-
-void worker_fence_pool(struct pool *p)
-{
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &p->ljobs);
-	while ((e = table_next(&it)))
-		worker_fence_job(e->val);
-	if (p->ljobs.n == 0)
-		pool_fence_done(p);
-}
 
 /* ---- attach and detach -------------------------------------------------- */
 
@@ -825,20 +74,6 @@ void worker_send_attach(struct lworker *w)
 	w->attaching = 1;
 	store_script(w->pool->d->store, S_ATTACH, w->pool->base, 3, argv, NULL,
 	             attach_cb, (void *)(uintptr_t)w->sess->sid);
-}
-
-int worker_in_placement(const struct lworker *w)
-{
-	return w->attached && !w->detaching && !w->pool->d->draining;
-}
-
-/* What the lease tells Redis this node has in placement: the workers
- * placed, and those whose attach is on its way (Redis runs it before the
- * lease); see lease.lua. */
-int worker_placed_for_lease(const struct lworker *w)
-{
-	return w->sess && (w->attached || w->attaching) && !w->detaching &&
-	       !w->pool->d->draining;
 }
 
 int worker_attach(struct session *s, const pulse_msg *m, char *err,
@@ -928,30 +163,6 @@ void worker_pool_joined(struct pool *p)
 	}
 }
 
-static void send_lease(struct lworker *w, uint64_t ms)
-{
-	if (!w->attached || !w->sess)
-		return;
-	pulse_buf b = {0};
-	pulse_enc e;
-	pulse_enc_begin(&e, &b, PULSE_T_LEASE, 0, 1);
-	pulse_enc_uint(&e, "timeout", ms);
-	session_send_enc(w->sess, &e);
-}
-
-void worker_send_lease(struct pool *p, struct lworker *w, uint64_t ms)
-{
-	if (w) {
-		send_lease(w, ms);
-		return;
-	}
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &p->lworkers);
-	while ((e = table_next(&it)))
-		send_lease(e->val, ms);
-}
-
 static void ignore_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	(void)d;
@@ -967,13 +178,28 @@ void worker_leave_placement(struct lworker *w)
 	             ignore_cb, NULL);
 }
 
+/* A detaching worker with no job left: its DETACH (if it sent one) is
+ * answered and its session closed. Called as jobs leave it (jobs.c's
+ * news, through context.c) and when its detach begins. */
+void worker_jobs_gone(struct lworker *w)
+{
+	if (!w->detaching || w->jobs.n > 0)
+		return;
+	if (w->detach_id && w->sess) {
+		struct session *s = w->sess;
+		session_ok(s, w->detach_id);
+		w->detach_id = 0;
+		session_close(s);
+	}
+}
+
 /* Detach: out of placement first, then halt and release each job. */
 static void begin_detach(struct lworker *w, uint64_t id)
 {
 	if (w->detaching) {
 		if (id && !w->detach_id)
 			w->detach_id = id;
-		check_detach_done(w);
+		worker_jobs_gone(w);
 		return;
 	}
 	w->detaching = 1;
@@ -981,24 +207,8 @@ static void begin_detach(struct lworker *w, uint64_t id)
 	LOGI(&w->pool->d->log, "pool %s: worker %s detaching with %zu jobs",
 	     w->pool->name, w->id, w->jobs.n);
 	worker_leave_placement(w);
-	worker_move_jobs(w);
-	check_detach_done(w);
-}
-
-/* Hand every job of the worker to another one, except those already being
- * stopped (a second HALT would stop the job after it moved). */
-void worker_move_jobs(struct lworker *w)
-{
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &w->jobs);
-	while ((e = table_next(&it))) {
-		struct job *j = e->val;
-		if (!has_halt(j)) {
-			w->pool->d->m.moves[MOVED_DETACH]++; /* metrics */
-			worker_move_job(j, MOVE_DETACH);
-		}
-	}
+	jobs_move_worker(w);
+	worker_jobs_gone(w);
 }
 
 void worker_detach_req(struct session *s, struct pool *none,
@@ -1006,20 +216,6 @@ void worker_detach_req(struct session *s, struct pool *none,
 {
 	(void)none;
 	begin_detach(s->worker, m->id);
-}
-
-static void check_detach_done(struct lworker *w)
-{
-	if (!w->detaching || w->jobs.n > 0)
-		return;
-	struct pool *p = w->pool;
-	if (w->detach_id && w->sess) {
-		struct session *s = w->sess;
-		session_ok(s, w->detach_id);
-		w->detach_id = 0;
-		session_close(s);
-	}
-	p->d->poolh.jobs_gone(p);
 }
 
 void worker_drain_pool(struct pool *p)
@@ -1031,27 +227,25 @@ void worker_drain_pool(struct pool *p)
 		begin_detach(e->val, 0);
 }
 
-void worker_free(struct lworker *w)
+static void worker_free(struct lworker *w)
 {
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &w->jobs);
-	while ((e = table_next(&it))) {
-		struct job *j = e->val;
-		struct jobop *o;
-		while ((o = pop(j))) {
-			op_answer(w->pool, o, PULSE_E_CLOSED, "pulsed is stopping");
-			op_release(o);
-		}
-		table_del(&w->pool->ljobs, j->key, strlen(j->key));
-		job_free_memory(j);
-	}
+	jobs_worker_free(w);
 	table_free(&w->jobs);
 	table_free(&w->events);
 	if (w->sess)
 		w->sess->worker = NULL;
 	free(w->id);
 	free(w);
+}
+
+/* The pool is being freed (pulsed stops): so are its workers. */
+void worker_free_all(struct pool *p)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it)))
+		worker_free(e->val);
 }
 
 /* The session ended without (or before the end of) a detach: the process
@@ -1064,34 +258,17 @@ void worker_session_closed(struct session *s)
 	struct pool *p = w->pool;
 	w->sess = NULL;
 	s->worker = NULL;
-	size_t n = w->jobs.n, i = 0;
-	struct job **js = xcalloc(n ? n : 1, sizeof(*js));
-	table_iter it;
-	struct tentry *e;
-	table_iter_init(&it, &w->jobs);
-	while ((e = table_next(&it))) {
-		struct job *j = e->val;
-		if (!has_fencing(j))
-			js[i++] = j;
-	}
+	size_t n = w->jobs.n;
 	/* Out of placement whenever Redis can be told, even while the pool
 	 * is fenced or re-joining: a join in flight may name this worker, and
 	 * detach.lua, behind it on the same connection, takes it out again
 	 * (it is a no-op where the worker is not this node's). */
 	if ((w->attached || w->attaching) && store_up(p->d->store))
 		worker_leave_placement(w);
-	if (i > 0) {
-		p->d->m.moves[MOVED_WORKER_GONE] += i; /* metrics */
-		release_jobs(p, js, i);
-	}
+	jobs_worker_gone(w); /* after detach.lua: nothing comes back to w */
 	LOGI(&p->d->log, "pool %s: worker %s gone with %zu jobs", p->name, w->id, n);
-	free(js);
-	table_iter_init(&it, &w->jobs);
-	while ((e = table_next(&it)))
-		job_free(e->val);
 	table_del(&p->lworkers, w->id, strlen(w->id));
 	worker_free(w);
-	if (p->state == POOL_FENCED && p->ljobs.n == 0)
-		pool_fence_done(p);
-	p->d->poolh.jobs_gone(p);
+	if (n > 0)
+		p->d->poolh.jobs_gone(p, NULL);
 }

@@ -206,11 +206,11 @@ static struct session *attach_worker(struct harness *h)
 	 * never joins, so the fixture's jobs come as if it had */
 	int state = p->state;
 	p->state = POOL_ACTIVE;
-	worker_assign(p, "w1", "job-a", 1, "pa", 2, NULL);
-	worker_assign(p, "w1", "job-b", 1, "pb", 2, NULL);
+	jobs_assign(p, "w1", "job-a", 1, "pa", 2, NULL);
+	jobs_assign(p, "w1", "job-b", 1, "pb", 2, NULL);
 	p->state = state;
-	CHECK(worker_job_event(p, "job-a", OP_EVENT, "ev", 2, 0, NULL, NULL) == 0);
-	CHECK(worker_job_event(p, "job-b", OP_HALT, NULL, 0, 0, NULL, NULL) == 0);
+	CHECK(jobs_event(p, "job-a", OP_EVENT, "ev", 2, 0, NULL, NULL) == 0);
+	CHECK(jobs_event(p, "job-b", OP_HALT, NULL, 0, 0, NULL, NULL) == 0);
 	return s;
 }
 

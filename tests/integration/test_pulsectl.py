@@ -203,3 +203,46 @@ def test_pulsed_stopping_during_a_drain_answers_the_drain(env):
     assert drain.returncode != 0, out + err
     # nothing was lost: every job runs on a's worker
     wait_for(lambda: ws[0].running() >= set(keys), 10, "jobs on a")
+
+
+def test_undrain_answers_a_waiting_drain_at_once(env):
+    """A DRAIN waiting for a slow stop handler is answered CLOSED the
+    moment an UNDRAIN comes (saying how many jobs were still here), not at
+    its deadline; the job stays where it is."""
+    (a, b), ws = cluster(env, "ab", workers=1)
+    slow_worker_with_a_job(env, a, b, 30000, "du")
+    drain = subprocess.Popen([PULSECTL, "-s", b.sock, "--json", "drain", "--timeout", "60"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: b.status()["draining"] is True, 5, "b draining")
+    rc, _, err = b.ctlj("undrain")
+    assert rc == 0, err
+    out, err = drain.communicate(timeout=10)
+    assert drain.returncode == 1, out + err
+    assert '"CLOSED"' in out and "when it was undrained" in out, out
+
+
+def test_a_drain_begun_while_redis_is_away_ends_once_it_is_back(env):
+    """Jobs cannot move while Redis is away (a release needs it): the
+    drain waits, and hands them on as soon as the pool reaches Redis again
+    (drain_resume), then answers OK."""
+    px = env.proxy()
+    a = env.node("node-a", worker_ttl="5s")
+    b = env.node("node-b", worker_ttl="5s", redis_url=px.url())
+    wa = env.worker(a, name="a-w0")
+    wb = env.worker(b, name="b-w0")
+    wait_for(lambda: a.pool_status("p")["workers_pool"] == 2
+             and b.pool_status("p")["workers_pool"] == 2, 5, "view")
+    keys = ["dx-%d" % i for i in range(30)]
+    dispatch_all(a, keys)
+    wait_for(lambda: wb.running(), 5, "a job on b's worker")
+    px.cut()
+    wait_for(lambda: "connection lost" in b.logtext(), 5, "b losing Redis")
+    drain = subprocess.Popen([PULSECTL, "-s", b.sock, "--json", "drain", "--timeout", "30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: b.status()["draining"] is True, 5, "b draining")
+    assert wb.running(), "b's jobs moved without Redis"
+    px.heal()
+    out, err = drain.communicate(timeout=40)
+    assert drain.returncode == 0, out + err
+    wait_for(lambda: wa.running() == set(keys), 10, "every job on a's worker")
+    assert wb.running() == set()

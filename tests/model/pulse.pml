@@ -3,8 +3,8 @@
  *
  * What it is: the Lua scripts of daemon/lua/ (each one atomic step of
  * the `redis` process, as Redis runs scripts one at a time), the event
- * loop callbacks of daemon/pool.c, daemon/worker.c, daemon/client.c and
- * daemon/inbox.c (each one atomic step of a `node` process: a libevent
+ * loop callbacks of daemon/pool.c, worker.c, jobs.c, dispatch.c,
+ * request.c and inbox.c (each one atomic step of a `node` process: a libevent
  * callback runs to completion), the worker side of libpulse-client
  * (client/worker.c: START/HALT handlers, the LEASE it must hear again),
  * a discrete clock, a client that dispatches and stops, and an
@@ -149,7 +149,7 @@ mtype = {
 #define N_ACTIVE 2
 #define N_FENCED 3
 #define N_DEAD 4
-/* a job's HALT (worker.c jobop): stop for a local / remote caller,
+/* a job's HALT (jobs.c jobop): stop for a local / remote caller,
  * move, self-fence */
 #define H_NONE 0
 #define H_STOPL 1
@@ -297,7 +297,7 @@ byte q_next = 1;
 #endif
 #define RUNNING    (wk_run[0] || wk_run[1] || wk_run[2])
 #define NRUNNING   (wk_run[0] + wk_run[1] + wk_run[2])
-#define INPLACE(w) (lw[w] && lw_att[w])                    /* worker_in_placement() */
+#define INPLACE(w) (lw[w] && lw_att[w])                    /* pool.c pool_worker_placed() */
 /* a live node holds the job: runs it, is about to, or remembers it */
 #define HOLDS(n, s) (st[n] != N_DEAD && \
 	((j_w[n] != NONE && j_pay[n] == (s)) || (j_ag[n] && j_agp[n] == (s)) || \
@@ -1000,7 +1000,7 @@ inline inbox_reply(n, t_inb, rid_inb, code_inb)
 	send(n, S_XREPLY, t_inb, 0, code_inb, rid_inb, 0)
 }
 
-/* worker.c op_reroute(): the caller of a STOP looks for the job again */
+/* jobs.c op_reroute(): the caller of a STOP looks for the job again */
 inline reroute(n, kind_rer, hn_rer, hr_rer)
 {
 	if
@@ -1010,7 +1010,7 @@ inline reroute(n, kind_rer, hn_rer, hr_rer)
 	fi
 }
 
-/* worker.c send_event(): a frame, if the session is still there */
+/* jobs.c send_event(): a frame, if the session is still there */
 inline frame(w_fra, t_fra, p_fra)
 {
 	/* the worker handles it at once (client/worker.c run_handler(),
@@ -1043,7 +1043,7 @@ inline keep_job(n, p_kee)
 	fz_sent[n] = 0
 }
 
-/* worker.c release_jobs(): to 'wait' through release.lua, or, when Redis
+/* jobs.c release_jobs(): to 'wait' through release.lua, or, when Redis
  * cannot be told now, kept for the re-join (pool_lost: the lease) */
 inline release_job(n, w_rel, f_rel, p_rel)
 {
@@ -1053,7 +1053,7 @@ inline release_job(n, w_rel, f_rel, p_rel)
 	fi
 }
 
-/* worker.c job_free() */
+/* jobs.c job_free() */
 inline job_free(n)
 {
 	if
@@ -1078,7 +1078,7 @@ inline job_free(n)
 	j_agdr[n] = 0
 }
 
-/* worker.c report_started(): answer_local_start() + call_started() */
+/* jobs.c report_started(): answer_local_start() + call_started() */
 inline report_started(n)
 {
 	if
@@ -1090,7 +1090,7 @@ inline report_started(n)
 	j_dr[n] = 0
 }
 
-/* worker.c worker_assign() (and take_over()) */
+/* jobs.c jobs_assign() (and take_over()) */
 inline worker_assign(n, w_wor, f_wor, pay_wor, dn_wor, dr_wor)
 {
 	if
@@ -1135,7 +1135,7 @@ inline worker_assign(n, w_wor, f_wor, pay_wor, dn_wor, dr_wor)
 	fi
 }
 
-/* worker.c job_end(): a re-assignment held during the halt starts tnow */
+/* jobs.c job_end(): a re-assignment held during the halt starts tnow */
 inline job_end(n)
 {
 	if
@@ -1151,7 +1151,7 @@ inline job_end(n)
 	fi
 }
 
-/* worker.c worker_fence_job() */
+/* jobs.c job_fence() */
 inline fence_job(n)
 {
 	if
@@ -1181,7 +1181,7 @@ inline lease_renew(n)
 	:: !lease_if[n] && st[n] == N_ACTIVE && up[n] ->
 		lease_if[n] = 1;
 		lease_age[n] = 0;
-		/* worker_placed_for_lease(): sessions attached or attaching */
+		/* pool.c placed_for_lease(): sessions attached or attaching */
 		ln_m = 0;
 		ln_i = 0;
 		do
@@ -1294,7 +1294,7 @@ inline lease_value(n, v_lea)
 	fi
 }
 
-/* worker.c send_lease(): a LEASE frame to an attached worker */
+/* pool.c send_lease(): a LEASE frame to an attached worker */
 inline send_lease(n, w_sen)
 {
 	if
@@ -1382,7 +1382,7 @@ inline route(n, r_rou)
 	fi
 }
 
-/* worker.c worker_job_event() for a HALT; ln_ok = 0 when it returns -1 */
+/* jobs.c jobs_event() for a HALT; ln_ok = 0 when it returns -1 */
 inline job_event(n, kind_job, hn_job, hr_job)
 {
 	if
@@ -1580,7 +1580,7 @@ lease_done:	skip
 		:: scan_again[n] -> scan_again[n] = 0; scan_waiting(n)
 		:: else
 		fi
-	/* worker.c release_cb(): LOST keeps the job for the re-join */
+	/* jobs.c release_cb(): LOST keeps the job for the re-join */
 	:: sc == S_RELEASE ->
 		if
 		:: code == C_LOST && c != 0 -> keep_job(n, c); lease_renew(n)
@@ -1593,7 +1593,7 @@ lease_done:	skip
 		:: code == C_OK && a != NONE -> worker_assign(n, a, b, c, NONE, 0)
 		:: else
 		fi
-	/* worker.c started_cb() */
+	/* jobs.c started_cb() */
 	:: sc == S_STARTED ->
 		if
 		:: code == C_STALE ->
@@ -1604,7 +1604,7 @@ lease_done:	skip
 		:: code == C_LOST -> lease_renew(n)   /* pool_lost(): keep it, re-join */
 		:: code == C_OK -> request_finish(c, C_OK)
 		fi
-	/* worker.c remove_cb() */
+	/* jobs.c remove_cb() */
 	:: sc == S_REMOVE ->
 		if
 		:: code == C_STALE -> request_retry(a)
@@ -1687,7 +1687,7 @@ inline lease_timer(n)
 	fi
 }
 
-/* worker.c worker_ack(): ack_start() / ack_halt() */
+/* jobs.c jobs_ack(): ack_start() / ack_halt() */
 inline ack(n, w_ack)
 {
 	wk_ack[w_ack]--;
@@ -1771,7 +1771,7 @@ end:	do
 			:: j_w[n] != NONE -> fz[n] = 1; fz_pay[n] = j_pay[n]
 			:: else
 			fi;
-			fence_job(n);                    /* worker_fence_pool() */
+			fence_job(n);                    /* jobs.c jobs_fence_pool() */
 			fence_done(n)
 		:: else
 		fi;
@@ -1781,7 +1781,7 @@ end:	do
 		rp[n]?sc, code, a, b, c;
 		callback(n);
 		node_clr() }
-	/* an ACK from a worker: worker.c worker_ack() */
+	/* an ACK from a worker: jobs.c jobs_ack() */
 	:: atomic { (G_ACK(n, 0) || G_ACK(n, 1) || G_ACK(n, 2)) ->
 		if
 		:: G_ACK(n, 0) -> w = 0
