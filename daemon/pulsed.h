@@ -3,33 +3,38 @@
  *
  * Owns: struct pulsed (all mutable state of the process hangs off it), the
  * pool, worker, job, session and request types, and the functions each
- * daemon file exports to the others. Each .c file owns one concern:
+ * daemon file exports to the others. Each .c file owns one concern; they
+ * are listed by layer, top first, and a file calls only files below it
+ * (tests/tools/layers.txt, checked by make layers; news goes up through
+ * the hooks in d->peer, d->storeh and d->poolh, registered in context.c):
  *   main.c      process life: options, signals, start and stop
- *   context.c   building and freeing struct pulsed, in one order
- *   server.c    the Unix socket, sessions, framing, peer credentials
+ *   context.c   building and freeing struct pulsed; wires every hook
  *   command.c   the table of messages after HELLO: who may send each,
  *               what it needs, its handler; the one way to refuse
- *   request.c   requests waiting for an answer: ids, deadlines, retries
- *   dispatch.c  dispatch, stop and notify: admission and routing
- *   views.c     the read-only views: jobs, job, where, workers, nodes,
- *               status
- *   worker.c    worker sessions: attach, placement, detach, their end
- *   jobs.c      the jobs local workers run: events, ACKs, moves, fences
- *   pool.c      pool membership: lease, join, reaping, waiting jobs, moves
- *   store.c     the Redis connections, scripts, reconnects
- *   inbox.c     the per-node inbox stream: messages between nodes
- *   placement.c rendezvous hashing of keys onto workers
- *   clock.c     pool-wide clocks under tickers and schedules (tick.lua)
- *   ticker.c    tickers' subscriptions: one taker a tick, TICK frames
- *   schedule.c  schedules: asking a producer for a plan and applying it
  *   shutdown.c  pool shutdown (all nodes) and leaving one pool
  *   drain.c     draining this pulsed: its jobs go elsewhere, workers stay
+ *   views.c     the read-only views: jobs, job, where, workers, nodes,
+ *               status
+ *   ticker.c    tickers' subscriptions: one taker a tick, TICK frames
+ *   schedule.c  schedules: asking a producer for a plan and applying it
+ *   clock.c     pool-wide clocks under tickers and schedules (tick.lua)
+ *   dispatch.c  dispatch, stop and notify: admission and routing
+ *   worker.c    worker sessions: attach, placement, detach, their end
+ *   jobs.c      the jobs local workers run: events, ACKs, moves, fences
+ *   pool.c      pool membership: lease, join, fencing, the view, the
+ *               waiting set, rebalancing; the one writer of a pool's state
+ *   inbox.c     the per-node inbox stream: messages between nodes
+ *   request.c   requests waiting for an answer: ids, deadlines, retries
  *   metrics.c   the counters, Prometheus metrics and health over HTTP
  *   sdnotify.c  systemd notifications: READY, STATUS, WATCHDOG, STOPPING
- *   table.c     a string-keyed hash table
+ *   store.c     the Redis connections, scripts, reconnects
+ *   server.c    the Unix socket, sessions, framing, peer credentials
+ *   redisev.c   hiredis on libevent
+ *   placement.c rendezvous hashing of keys onto workers
+ *   config.c    the configuration: schema, parsing, reload
  *   addr.c      host:port and Redis URLs, parsed for config.c
- *   util.c      clocks, allocation that cannot fail, text primitives
- * (tests/tools/layers.txt gives their layers: each calls only down.)
+ *   table.c     a string-keyed hash table
+ *   util.c log.c  clocks, allocation that cannot fail, text; the logger
  *
  * Invariants:
  *   - One libevent loop runs everything; no threads.
