@@ -1055,8 +1055,6 @@ char *config_dump(const config *c)
 	struct draft d = {0};
 	d.c = *c; /* a read-only view with the offsets the tables use */
 	json_t *root = dump_object(top_fields, &d);
-	json_object_set_new(json_object_get(root, "redis"), "password",
-	                    c->redis_password ? json_string("***") : json_null());
 	char *s = json_dumps(root, JSON_INDENT(2));
 	json_decref(root);
 	return s;

@@ -27,13 +27,28 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: pulsed [-c FILE] [-n] [-d] [-s SOCKET] [-V]\n"
-	           "  -c FILE    configuration file (default %s if it exists)\n"
-	           "  -n         check the configuration, print it, and exit\n"
-	           "  -d         debug log\n"
-	           "  -s SOCKET  listen on SOCKET instead of socket.path\n"
-	           "  -V         print the version and exit\n",
+	fprintf(f, "usage: pulsed [-c FILE] [-n] [-d] [-s SOCKET] [-V] [-h]\n"
+	           "  -c, --config FILE    configuration file (default %s\n"
+	           "                       if it exists)\n"
+	           "  -n, --check          check that pulsed can start with the\n"
+	           "                       configuration, print it, and exit\n"
+	           "  -d, --debug          debug log\n"
+	           "  -s, --socket SOCKET  listen on SOCKET instead of socket.path\n"
+	           "  -V, --version        print the version and exit\n"
+	           "  -h, --help           print this help and exit\n",
 	           DEFAULT_CONFIG);
+}
+
+/* What a start needs of a configuration beyond its syntax: the checks of
+ * pulsed -n, of a start and of a reload, in one place. */
+static int startable(const config *c, char *err, size_t errlen)
+{
+	if (!c->redis_url) {
+		snprintf(err, errlen, "redis.url is not set: pulsed needs a Redis "
+		         "(redis://host:port/db or unix:///path)");
+		return -1;
+	}
+	return server_check_config(c, err, errlen);
 }
 
 /* The first line of a small file such as /etc/machine-id, or "" when
@@ -203,6 +218,11 @@ static void reload(struct pulsed *d)
 		LOGE(&d->log, "reload: %s; keeping the running configuration", err);
 		return;
 	}
+	if (startable(&nc, err, sizeof(err)) < 0) {
+		LOGE(&d->log, "reload: %s; keeping the running configuration", err);
+		config_free(&nc);
+		return;
+	}
 	char fixed[1024];
 	config_reload(&d->cfg, &nc, fixed, sizeof(fixed));
 	d->log.level = d->cfg.log_level;
@@ -243,8 +263,18 @@ int main(int argc, char **argv)
 	int check = 0, debug = 0, c;
 	char err[512];
 
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 'n'},
+		{"debug", no_argument, NULL, 'd'},
+		{"socket", required_argument, NULL, 's'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+
 	memset(&d, 0, sizeof(d));
-	while ((c = getopt(argc, argv, "c:nds:Vh")) != -1) {
+	while ((c = getopt_long(argc, argv, "c:nds:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c': cpath = optarg; break;
 		case 'n': check = 1; break;
@@ -273,20 +303,26 @@ int main(int argc, char **argv)
 		free(d.cfg.socket_path);
 		d.cfg.socket_path = xstrdup(sock);
 	}
+	int ok = startable(&d.cfg, err, sizeof(err)) == 0;
 	if (check) {
 		char *dump = config_dump(&d.cfg);
 		if (dump)
 			printf("%s\n", dump);
 		free(dump);
-		fprintf(stderr, "pulsed: configuration %s is valid\n",
-		        cpath ? cpath : "(defaults)");
+		if (ok)
+			fprintf(stderr, "pulsed: configuration %s is valid%s\n",
+			        cpath ? cpath : "(defaults)", d.cfg.redis_password ?
+			        " (a Redis password is set; not shown)" : "");
+		else
+			fprintf(stderr, "pulsed: configuration %s parses, but pulsed "
+			        "cannot start with it: %s\n",
+			        cpath ? cpath : "(defaults)", err);
 		config_free(&d.cfg);
-		return 0;
+		return ok ? 0 : 1;
 	}
 	log_init(&d.log, debug ? LOG_DEBUG : d.cfg.log_level, d.cfg.log_format);
-	if (!d.cfg.redis_url) {
-		LOGE(&d.log, "no Redis configured: set redis.url in %s",
-		     cpath ? cpath : DEFAULT_CONFIG);
+	if (!ok) {
+		LOGE(&d.log, "%s: %s", cpath ? cpath : "(defaults)", err);
 		config_free(&d.cfg);
 		return 1;
 	}

@@ -403,6 +403,9 @@ void timer_arm_ms(struct event *ev, uint64_t ms);
 
 /* server.c */
 int server_listen(struct pulsed *d, char *err, size_t errlen);
+/* The socket's part of "can pulsed start with this config" (pulsed -n, a
+ * start, a reload): -1 with why in err. */
+int server_check_config(const config *c, char *err, size_t errlen);
 void server_close(struct pulsed *d);
 void session_send(struct session *s, pulse_buf *b);
 /* Finish the frame being built in e, send it, and free its buffer. */

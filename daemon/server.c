@@ -464,6 +464,25 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* What the socket needs of a configuration beyond its syntax: the groups
+ * it names exist on this host (a typo would lock every client out, or
+ * leave admin commands to root alone, with nothing said). */
+int server_check_config(const config *c, char *err, size_t errlen)
+{
+	const char *keys[2] = {"socket.group", "socket.admin_group"};
+	const char *names[2] = {c->socket_group, c->admin_group};
+	for (int i = 0; i < 2; i++) {
+		if (names[i] && !getgrnam(names[i])) {
+			snprintf(err, errlen, "%s: there is no group named \"%s\" on "
+			         "this host (create it: groupadd --system %s; or set "
+			         "%s to an existing group, or null)", keys[i], names[i],
+			         names[i], keys[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Root and members of the admin group may run admin commands (P17). */
 static int is_admin(const struct pulsed *d, uid_t uid, gid_t gid)
 {
@@ -697,10 +716,18 @@ int server_listen(struct pulsed *d, char *err, size_t errlen)
 		return -1;
 	}
 	if (d->cfg.socket_group) {
+		/* a socket left in the daemon's own group would refuse every
+		 * client of socket.group: an error, not a warning */
 		struct group *gr = getgrnam(d->cfg.socket_group);
-		if (!gr || chown(path, (uid_t)-1, gr->gr_gid) < 0)
-			LOGW(&d->log, "socket group %s: %s", d->cfg.socket_group,
-			     gr ? strerror(errno) : "no such group");
+		if (!gr || chown(path, (uid_t)-1, gr->gr_gid) < 0) {
+			snprintf(err, errlen, "socket.group %s: %s%s", d->cfg.socket_group,
+			         gr ? strerror(errno) : "no such group",
+			         gr && errno == EPERM ? " (pulsed must be a member of the "
+			         "group or hold CAP_CHOWN, as the shipped unit grants)" : "");
+			close(fd);
+			unlink(path);
+			return -1;
+		}
 	}
 	if (chmod(path, d->cfg.socket_mode) < 0)
 		LOGW(&d->log, "chmod %s: %s", path, strerror(errno));

@@ -116,7 +116,11 @@ rm -f "$sock" "$rsock"
 
 url=
 if [ -f "$conf" ]; then
-	if ! effective=$("$build/pulsed" -n -c "$conf" 2> "$run/check.err"); then
+	# A config that parses but cannot start as it is (no redis.url, a
+	# socket group this host lacks: the sample's case) is fine here: the
+	# demo replaces those keys below.
+	if ! effective=$("$build/pulsed" -n -c "$conf" 2> "$run/check.err") &&
+	   ! grep -q 'parses, but pulsed cannot start with it' "$run/check.err"; then
 		cat "$run/check.err" >&2
 		printf '%s\n' "$effective" >&2
 		die "$(show "$conf") does not pass 'pulsed -n'"

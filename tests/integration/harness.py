@@ -286,6 +286,7 @@ class Node:
         with open(self.conf, "w") as f:
             json.dump(cfg, f, indent=2)
         self.proc = None
+        self.wrap = []  # argv prefix, e.g. setpriv as the unit's user
 
     def start(self, wait=True):
         logf = open(self.log, "ab")
@@ -295,7 +296,7 @@ class Node:
                     "--leak-check=full", "--errors-for-leak-kinds=definite",
                     "--show-leak-kinds=definite", "--track-fds=no",
                     "--log-file=" + os.path.join(self.dir, "valgrind.%p.log")] + argv
-        self.proc = self.procs.spawn(argv, stdout=logf, stderr=logf)
+        self.proc = self.procs.spawn(self.wrap + argv, stdout=logf, stderr=logf)
         logf.close()
         if wait:
             wait_for(lambda: self.ready(), 10, "pulsed %s to answer" % self.name)

@@ -8,8 +8,10 @@ the Prometheus text format (0.0.4) and checked both for shape (every
 family has HELP and TYPE lines and the right type) and for movement when
 something happens.
 """
+import grp
 import json
 import os
+import pwd
 import re
 import signal
 import socket
@@ -519,6 +521,87 @@ def test_verify_unit():
                        capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, PULSE_BUILD=BUILD))
     assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r.stderr
+
+
+def unit_settings():
+    """[Service] keys of systemd/pulsed.service (the last of each)."""
+    out = {}
+    with open(os.path.join(REPO, "systemd", "pulsed.service")) as f:
+        for line in f:
+            line = line.strip()
+            if "=" in line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                out[k] = v
+    return out
+
+
+def caps(value):
+    """A unit's capability list as setpriv's: "-all,+chown,..."."""
+    names = [c.lower().replace("cap_", "") for c in value.split()]
+    return ",".join(["-all"] + ["+" + n for n in names])
+
+
+def test_the_unit_serves_a_socket_group_other_than_its_own(env):
+    """The shipped unit, as far as it decides this: its user and group
+    (made here: a system user with a group of its own), its runtime
+    directory's mode, its umask and its capabilities (read from
+    systemd/pulsed.service and applied with setpriv) run a pulsed whose
+    socket.group is a group the daemon's user is not in; a worker running
+    as a user of that group only attaches. Before: the directory was 0750
+    and the unit held no capability, so the chgrp failed with a warning
+    and the group's users could not reach the socket."""
+    unit = unit_settings()
+    tag = "%x" % (os.getpid() & 0xffff)
+    daemon, group, client = "pd" + tag, "pg" + tag, "pc" + tag
+    made = []
+
+    def run(*argv):
+        subprocess.run(argv, check=True, capture_output=True, timeout=30)
+
+    try:
+        run("groupadd", "--system", daemon); made.append(("groupdel", daemon))
+        run("useradd", "--system", "--no-create-home", "-g", daemon, "-s",
+            "/usr/sbin/nologin", daemon); made.insert(0, ("userdel", daemon))
+        run("groupadd", "--system", group); made.append(("groupdel", group))
+        run("useradd", "--system", "--no-create-home", "-g", group, "-s",
+            "/usr/sbin/nologin", client); made.insert(0, ("userdel", client))
+        os.chmod(env.tmp, 0o755)
+        rundir = os.path.join(env.tmp, "run-pulse")  # RuntimeDirectory=
+        os.mkdir(rundir)
+        os.chown(rundir, pwd.getpwnam(daemon).pw_uid, grp.getgrnam(daemon).gr_gid)
+        os.chmod(rundir, int(unit["RuntimeDirectoryMode"], 8))
+        sock = os.path.join(rundir, "pulsed.sock")
+        n = env.node(extra={"socket": {"path": sock, "group": group, "mode": "0660"}},
+                     redis_url="redis://127.0.0.1:%d/0" % env.redis.port, start=False)
+        os.chmod(n.dir, 0o755)
+        os.chmod(n.conf, 0o644)
+        n.sock = sock
+        setpriv = ["setpriv", "--reuid", daemon, "--regid", daemon, "--init-groups"]
+        if unit.get("AmbientCapabilities"):
+            c = caps(unit["AmbientCapabilities"])
+            setpriv += ["--inh-caps", c, "--ambient-caps", c]
+        setpriv += ["--bounding-set", caps(unit.get("CapabilityBoundingSet", ""))]
+        umask = int(unit["UMask"], 8)
+        n.wrap = ["sh", "-c", 'umask %o && exec "$@"' % umask, "sh"] + setpriv
+        n.start()
+        st = os.stat(sock)
+        assert st.st_gid == grp.getgrnam(group).gr_gid, n.logtext()
+        logs = os.path.join(env.tmp, "wlogs")
+        os.mkdir(logs)
+        os.chmod(logs, 0o777)
+        w = subprocess.Popen(["setpriv", "--reuid", client, "--regid", group,
+                              "--init-groups", os.path.join(BUILD, "tests", "testworker"),
+                              "-s", sock, "-p", "p", "-l", os.path.join(logs, "w.log")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env.procs.procs.append(w)
+        line = w.stdout.readline()
+        assert line.startswith("ready "), (line, w.stderr.read() if w.poll() is not None
+                                           else "", n.logtext())
+    finally:
+        if env.nodes and env.nodes[-1].proc and env.nodes[-1].proc.poll() is None:
+            env.nodes[-1].kill()
+        for cmd, name in made:
+            subprocess.run([cmd, name], capture_output=True, timeout=30)
 
 
 # ---- installing ------------------------------------------------------------

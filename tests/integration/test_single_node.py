@@ -245,13 +245,61 @@ def test_redis_away_unavailable(env):
     check_history([w], {"before", "after"})
 
 
-def test_config_check():
+def test_config_check(env):
+    """pulsed -n says whether pulsed can start, not only whether the file
+    parses: the sample config (redis.url null, socket.group "pulse") parses
+    but cannot start as it is, and -n says why, with the effective config
+    still printed; once those are set it passes."""
     conf = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "pulsed.conf")
     r = subprocess.run([PULSED, "-n", "-c", conf], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    json.loads(r.stdout)
+    assert r.returncode == 1, r.stderr
+    assert "cannot start with it: redis.url is not set" in r.stderr, r.stderr
+    sample = json.loads(r.stdout)
+    sample["redis"]["url"] = env.redis.url()
+    sample["socket"]["group"] = "root"
+    fixed = os.path.join(env.tmp, "fixed.conf")
+    with open(fixed, "w") as f:
+        json.dump(sample, f)
+    r = subprocess.run([PULSED, "-n", "-c", fixed], capture_output=True, text=True)
+    assert r.returncode == 0 and "is valid" in r.stderr, r.stderr
     r = subprocess.run([PULSED, "-n", "-c", "/nonexistent.conf"], capture_output=True, text=True)
     assert r.returncode == 1 and "nonexistent" in r.stderr
+
+
+@pytest.mark.parametrize("key", ["group", "admin_group"])
+def test_a_group_that_does_not_exist_is_a_config_error(env, key):
+    """socket.group or socket.admin_group naming no group on this host:
+    pulsed -n fails naming the key and the group, pulsed does not start,
+    and a reload to such a file keeps the running configuration."""
+    n = env.node(extra={"socket": {key: "no-such-group-xyz"}}, start=False)
+    r = subprocess.run([PULSED, "-n", "-c", n.conf], capture_output=True, text=True)
+    assert r.returncode == 1, r.stderr
+    assert 'socket.%s: there is no group named "no-such-group-xyz"' % key in r.stderr, r.stderr
+    r = subprocess.run([PULSED, "-c", n.conf], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "no-such-group-xyz" in r.stderr, r.stderr
+    # a running pulsed keeps its configuration on such a reload
+    good = env.node("node-b")
+    with open(good.conf) as f:
+        cfg = json.load(f)
+    cfg["socket"][key] = "no-such-group-xyz"
+    cfg["log"]["level"] = "info"
+    with open(good.conf, "w") as f:
+        json.dump(cfg, f)
+    good.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reload: socket.%s: there is no group" % key in good.logtext(), 5,
+             "the reload refused")
+    assert "keeping the running configuration" in good.logtext()
+    assert good.ready()
+
+
+def test_help_and_version():
+    r = subprocess.run([PULSED, "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("usage: pulsed") and not r.stderr
+    assert "--check" in r.stdout
+    r = subprocess.run([PULSED, "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("pulsed ")
+    r = subprocess.run([PULSED, "--no-such-option"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage: pulsed" in r.stderr
 
 
 def test_socket_mode_and_peer_credentials(env):
