@@ -1091,24 +1091,25 @@ static int field_changed(const struct field *f, const void *a, const void *b)
 	return !same;
 }
 
-/* Append "path" to the list of changed keys that need a restart. */
-static void note_fixed(char *fixed, size_t len, const char *section,
-                       const char *key)
+/* Append "section.key" to one of a reload's lists. */
+static void note_key(char *list, size_t len, const char *section,
+                     const char *key)
 {
-	size_t n = strlen(fixed);
-	snprintf(fixed + n, len - n, "%s%s%s%s", n ? ", " : "", section,
+	size_t n = strlen(list);
+	snprintf(list + n, len - n, "%s%s%s%s", n ? ", " : "", section,
 	         *section ? "." : "", key);
 }
 
 /* Walk one table: a changed value with F_RELOAD moves from next into run
- * (the old one goes to next, freed with it); another changed value is
- * noted in fixed. Values compare as the dump writes them. */
+ * (the old one goes to next, freed with it) and is noted as applied;
+ * another changed value is noted as fixed. Values compare as the dump
+ * writes them. */
 static void reload_fields(const struct field *fields, void *run, void *next,
-                          const char *section, char *fixed, size_t len)
+                          const char *section, struct reload_note *rn)
 {
 	for (const struct field *f = fields; f->key; f++) {
 		if (f->type == T_SECTION) {
-			reload_fields(f->sub, run, next, f->key, fixed, len);
+			reload_fields(f->sub, run, next, f->key, rn);
 			continue;
 		}
 		if (f->type == T_POOLS || (f->flags & F_NODUMP))
@@ -1116,9 +1117,10 @@ static void reload_fields(const struct field *fields, void *run, void *next,
 		if (!field_changed(f, run, next))
 			continue;
 		if (!(f->flags & F_RELOAD)) {
-			note_fixed(fixed, len, section, f->key);
+			note_key(rn->fixed, sizeof(rn->fixed), section, f->key);
 			continue;
 		}
+		note_key(rn->applied, sizeof(rn->applied), section, f->key);
 		char tmp[sizeof(uint64_t) > sizeof(char *) ? sizeof(uint64_t)
 		                                           : sizeof(char *)];
 		size_t n = field_size(f);
@@ -1128,13 +1130,13 @@ static void reload_fields(const struct field *fields, void *run, void *next,
 	}
 }
 
-void config_reload(config *run, config *next, char *fixed, size_t len)
+void config_reload(config *run, config *next, struct reload_note *rn)
 {
 	struct draft dr = {0}, dn = {0};
 	dr.c = *run;
 	dn.c = *next;
-	fixed[0] = '\0';
-	reload_fields(top_fields, &dr, &dn, "", fixed, len);
+	rn->applied[0] = rn->fixed[0] = '\0';
+	reload_fields(top_fields, &dr, &dn, "", rn);
 	/* the pool table is swapped whole: pools joined later use it */
 	config *r = &dr.c, *n = &dn.c;
 	pool_conf *pools = r->pools;
@@ -1154,17 +1156,18 @@ void config_reload(config *run, config *next, char *fixed, size_t len)
 }
 
 void config_pool_reload(pool_opts *joined, const pool_opts *next,
-                        const char *pool, char *fixed, size_t len)
+                        const char *pool, struct reload_note *rn)
 {
+	char section[NAME_MAX_LEN + 8];
+	snprintf(section, sizeof(section), "pools.%s", pool);
 	for (const struct field *f = pool_fields; f->key; f++) {
 		if (!field_changed(f, joined, next))
 			continue;
 		if (f->flags & F_RELOAD) {
 			memcpy(field_ptr(f, joined), field_cptr(f, next), field_size(f));
+			note_key(rn->applied, sizeof(rn->applied), section, f->key);
 		} else {
-			char section[NAME_MAX_LEN + 8];
-			snprintf(section, sizeof(section), "pools.%s", pool);
-			note_fixed(fixed, len, section, f->key);
+			note_key(rn->fixed, sizeof(rn->fixed), section, f->key);
 		}
 	}
 }

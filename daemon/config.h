@@ -104,17 +104,24 @@ int config_parse_duration(const char *s, uint64_t *ms);
  * malloc'd string. */
 char *config_dump(const config *c);
 
+/* What a reload changed, as comma-separated dotted key paths: applied
+ * (took effect now) and fixed (changed, but only a restart applies them). */
+struct reload_note {
+	char applied[1024];
+	char fixed[1024];
+};
+
 /* SIGHUP: the keys whose schema entry says they reload (F_RELOAD in
  * config.c: log.level, log.format, limits.max_payload,
  * limits.max_peer_buffer, and every pool option but worker_ttl and
- * job_sink_block) take next's values in run; the pool table is replaced
- * whole. fixed gets the dotted paths of changed keys that take effect
- * only at a restart ("" when none). next keeps the replaced values:
- * config_free it after. */
-void config_reload(config *run, config *next, char *fixed, size_t len);
+ * job_sink_block) take next's values in run, and are listed in
+ * rn->applied; the other changed keys are listed in rn->fixed. The pool
+ * table is replaced whole (pools joined later use it). next keeps the
+ * replaced values: config_free it after. */
+void config_reload(config *run, config *next, struct reload_note *rn);
 /* The same for a pool already joined: its reloadable options from next;
- * changed others are appended to fixed as pools.<pool>.<key>. */
+ * each changed key is appended to rn as pools.<pool>.<key>. */
 void config_pool_reload(pool_opts *joined, const pool_opts *next,
-                        const char *pool, char *fixed, size_t len);
+                        const char *pool, struct reload_note *rn);
 
 #endif

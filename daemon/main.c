@@ -223,8 +223,8 @@ static void reload(struct pulsed *d)
 		config_free(&nc);
 		return;
 	}
-	char fixed[1024];
-	config_reload(&d->cfg, &nc, fixed, sizeof(fixed));
+	struct reload_note rn;
+	config_reload(&d->cfg, &nc, &rn);
 	d->log.level = d->cfg.log_level;
 	d->log.format = d->cfg.log_format;
 	/* joined pools take their reloadable options (config.c's F_RELOAD) */
@@ -235,13 +235,17 @@ static void reload(struct pulsed *d)
 		struct pool *p = e->val;
 		const pool_opts *o = config_pool(&d->cfg, p->name);
 		if (o)
-			config_pool_reload(&p->opts, o, p->name, fixed, sizeof(fixed));
+			config_pool_reload(&p->opts, o, p->name, &rn);
 	}
-	if (fixed[0])
+	if (rn.applied[0])
+		LOGI(&d->log, "reload: took effect: %s", rn.applied);
+	if (rn.fixed[0])
 		LOGW(&d->log, "reload: changed, but taking effect only when pulsed "
-		     "restarts: %s", fixed);
+		     "restarts: %s", rn.fixed);
 	config_free(&nc);
-	LOGI(&d->log, "reloaded %s", d->config_path);
+	LOGI(&d->log, "reloaded %s%s", d->config_path,
+	     rn.applied[0] || rn.fixed[0] ? "" : ": no joined pool's or "
+	     "daemon key changed");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

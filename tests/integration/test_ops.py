@@ -492,7 +492,8 @@ def test_reload_names_keys_that_need_a_restart(env):
     """A SIGHUP applies the keys the schema marks as reloadable (here a
     pool's max_queued_jobs, seen by a dispatch refused POOL_FULL) and names
     in one warning every changed key that takes effect only at a restart
-    (socket.max_sessions, pools.*.worker_ttl), instead of ignoring them."""
+    (socket.max_sessions, pools.*.worker_ttl), instead of ignoring them,
+    and the keys that took effect in another."""
     n = env.node(start=False, pools={"*": {"max_queued_jobs": 100,
                                            "ack_grace_period": "100ms"}})
     write_config(n, json.dumps(n.cfg, indent=2))
@@ -511,6 +512,9 @@ def test_reload_names_keys_that_need_a_restart(env):
     assert line and "socket.max_sessions" in line[0] and \
         "pools.p.worker_ttl" in line[0], line
     assert "max_queued_jobs" not in line[0], line
+    took = [l for l in n.logtext(full=True).splitlines() if "reload: took effect:" in l]
+    assert took and "pools.p.max_queued_jobs" in took[0], took
+    assert "max_sessions" not in took[0] and "worker_ttl" not in took[0], took
     rc, data, err = n.ctlj("dispatch", "p", "q-over", "x")
     assert rc == 1 and data["code"] == "POOL_FULL", (rc, data, err)
     assert n.stop() == 0
