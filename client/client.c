@@ -207,6 +207,11 @@ int pulse_leave(pulse_client *c, const char *pool)
 	return pool_call(c, PULSE_T_LEAVE, pool);
 }
 
+int pulse_reopen(pulse_client *c, const char *pool)
+{
+	return pool_call(c, PULSE_T_REOPEN, pool);
+}
+
 int pulse_dispatch(pulse_client *c, const char *pool, const char *key,
                    const void *payload, size_t len)
 {

@@ -136,8 +136,13 @@ int pulse_clocks_json(pulse_client *c, const char *pool, int schedules,
  * from Redis. Returns 0 only when all nodes are done; PULSE_ERR_TIMEOUT
  * (the message names the nodes) when some did not finish within the
  * worker shutdown TTL. Afterwards dispatches and worker attaches get
- * PULSE_ERR_SHUTDOWN until an operator re-opens the pool. */
+ * PULSE_ERR_SHUTDOWN until an operator re-opens the pool (pulse_reopen). */
 int pulse_shutdown(pulse_client *c, const char *pool);
+/* Re-open a shut-down pool (admin only): its shutdown mark is removed from
+ * Redis and every node joins it again; dispatches and attaches work once
+ * this pulsed has joined (pulse_status shows the pool "active"). 0 also
+ * when the pool was not shut down. */
+int pulse_reopen(pulse_client *c, const char *pool);
 /* This pulsed leaves the pool (admin only): its jobs are stopped here and
  * handed to the other nodes' workers, its workers of that pool are let go.
  * Using the pool again on this pulsed joins it anew. */

@@ -64,6 +64,8 @@ static const struct command commands[] = {
 	 shutdown_request},
 	{PULSE_T_LEAVE, "LEAVE", ROLE_CLIENT, CF_ADMIN | CF_POOL | CF_REDIS,
 	 leave_request},
+	{PULSE_T_REOPEN, "REOPEN", ROLE_CLIENT, CF_ADMIN | CF_POOL | CF_REDIS,
+	 reopen_request},
 	{PULSE_T_DRAIN, "DRAIN", ROLE_CLIENT, CF_ADMIN | CF_RUNNING, drain_request},
 	{PULSE_T_UNDRAIN, "UNDRAIN", ROLE_CLIENT, CF_ADMIN, undrain_request},
 	{PULSE_T_PLANNED, "PLANNED", ROLE_CLIENT, 0, schedule_planned},

@@ -381,6 +381,16 @@ void pool_shut_down(struct pool *p)
 	p->d->poolh.shut_down(p);
 }
 
+/* An operator removed the pool's shutdown mark (REOPEN, on any node):
+ * join again now rather than at the next lease tick. The state stays
+ * shut down until the join answers, and pool_join waits while a stop of
+ * the shutdown is unanswered. */
+void pool_reopened(struct pool *p)
+{
+	if (p->state == POOL_SHUTDOWN)
+		pool_join(p);
+}
+
 void pool_on_event(struct pool *p, const char *msg, size_t len)
 {
 	if (len >= 2 && msg[0] == 'm') {
@@ -389,6 +399,8 @@ void pool_on_event(struct pool *p, const char *msg, size_t len)
 			load_members(p);
 	} else if (len == 1 && msg[0] == 's') {
 		pool_shut_down(p);
+	} else if (len == 1 && msg[0] == 'o') {
+		pool_reopened(p);
 	} else if (len >= 1 && msg[0] == 'w') {
 		pool_scan_waiting(p);
 	} else if (len >= 3 && msg[0] == 't' && msg[1] == ' ') {

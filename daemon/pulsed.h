@@ -566,6 +566,8 @@ void pool_release_keys(struct pool *p, const char *const *keys,
 void pool_fence_done(struct pool *p);
 /* The pool was shut down pool-wide: the one place that marks it. */
 void pool_shut_down(struct pool *p);
+/* Its shutdown mark was removed (REOPEN): join again. */
+void pool_reopened(struct pool *p);
 /* Leave the pool (leave.lua), then done(p, left): left 0 when the node
  * could not (not active, or Redis away). A continuation, so that pool.c
  * need not know who asked (a LEAVE request, or pulsed stopping). */
@@ -617,6 +619,7 @@ void clocks_free(struct pool *p);
 /* shutdown.c */
 void shutdown_request(struct session *s, struct pool *p, const pulse_msg *m);
 void leave_request(struct session *s, struct pool *p, const pulse_msg *m);
+void reopen_request(struct session *s, struct pool *p, const pulse_msg *m);
 /* The shut_down hook: stop every local job of the pool. */
 void pool_shutdown_local(struct pool *p);
 void shutdown_local_done(struct pool *p);

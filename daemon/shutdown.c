@@ -1,8 +1,9 @@
 /*
- * shutdown.c: ending a pool: a pool-wide shutdown (P10), and this node
- * leaving one pool (its jobs move to other nodes, P9).
+ * shutdown.c: ending a pool: a pool-wide shutdown (P10), this node
+ * leaving one pool (its jobs move to other nodes, P9), and re-opening a
+ * shut-down pool.
  *
- * Owns: the SHUTDOWN and LEAVE requests (admin only, P17), the caller's
+ * Owns: the SHUTDOWN, LEAVE and REOPEN requests (admin only, P17), the caller's
  * wait for every node to report, each node's own part of a shutdown
  * (stop every local job through its worker, then report), and the end of
  * a leave.
@@ -234,3 +235,42 @@ void pool_leave_progress(struct pool *p)
 	}
 }
 
+
+/* ---- re-opening a shut-down pool --------------------------------------- */
+
+struct reopen {
+	struct pool *p;
+	uint64_t sid, id;
+};
+
+static void reopened_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct reopen *ro = arg;
+	struct pool *p = ro->p;
+	struct session *s = session_find(d, ro->sid);
+	if (!r || r->type != REDIS_REPLY_INTEGER) {
+		if (s)
+			session_error(s, ro->id, PULSE_E_UNAVAILABLE,
+			              "Redis went away: the pool may or may not be "
+			              "re-opened (STATUS shows its state)");
+	} else {
+		LOGI(&d->log, "pool %s: %s", p->name, r->integer ?
+		     "re-opened: the nodes join it again" :
+		     "re-open asked, but it was not shut down");
+		pool_reopened(p); /* as the 'o' message does on every node */
+		if (s)
+			session_ok(s, ro->id);
+	}
+	free(ro);
+}
+
+/* REOPEN: remove the pool's shutdown mark in Redis. Answered OK also when
+ * the pool was not shut down (re-opening is idempotent; the log says so). */
+void reopen_request(struct session *s, struct pool *p, const pulse_msg *m)
+{
+	struct reopen *ro = xcalloc(1, sizeof(*ro));
+	ro->p = p;
+	ro->sid = s->sid;
+	ro->id = m->id;
+	call(p, "reopen", reopened_cb, ro);
+}

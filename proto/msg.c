@@ -197,6 +197,7 @@ static const struct mtype {
 	{PULSE_T_DRAIN, "DRAIN", PM_ID},
 	{PULSE_T_UNDRAIN, "UNDRAIN", PM_ID},
 	{PULSE_T_CLOCKS, "CLOCKS", PM_ID | PM_POOL | PM_ROLE},
+	{PULSE_T_REOPEN, "REOPEN", PM_ID | PM_POOL},
 };
 
 static const struct mtype *mtype_of(uint32_t type)

@@ -70,6 +70,9 @@ enum pulse_type {
 	PULSE_T_UNDRAIN = 35,   /* client (admin): id -> OK: takes jobs again */
 	PULSE_T_CLOCKS = 36,    /* client: id, pool, role ("tick" or "sched")
 	                         * -> OK status {tickers|schedules: [maps]} */
+	PULSE_T_REOPEN = 37,    /* client (admin): id, pool -> OK: the pool's
+	                         * shutdown mark is gone; every node joins it
+	                         * again */
 	PULSE_T_START = 20,     /* pulsed -> worker: id, key, payload */
 	PULSE_T_HALT = 21,      /* pulsed -> worker: id, key (stop a job) */
 	PULSE_T_EVENT = 22,     /* pulsed -> worker: id, key, payload (notify) */

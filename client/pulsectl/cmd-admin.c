@@ -1,6 +1,7 @@
 /*
  * cmd-admin.c: pulsectl's commands that end things and need root or the
- * admin group (P17): shutdown POOL, leave POOL, drain [--timeout], undrain.
+ * admin group (P17): shutdown POOL, reopen POOL, leave POOL, drain
+ * [--timeout], undrain.
  *
  * Owns: nothing but the mapping from a command to its library call; the
  * permission check is pulsed's (it answers PERMISSION).
@@ -14,6 +15,15 @@ int cmd_shutdown(struct ctl *ctl, int argc, char **argv)
 {
 	(void)argc;
 	int code = pulse_shutdown(ctl->client, argv[0]);
+	if (!code)
+		print_ok(ctl);
+	return code;
+}
+
+int cmd_reopen(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	int code = pulse_reopen(ctl->client, argv[0]);
 	if (!code)
 		print_ok(ctl);
 	return code;

@@ -207,6 +207,9 @@ int ctl_pool_names(struct ctl *ctl, struct cells *names)
 	json_array_foreach(json_object_get(status, "pools"), i, pool)
 	{
 		const char *name = json_string_value(json_object_get(pool, "name"));
+		const char *state = json_string_value(json_object_get(pool, "state"));
+		if (state && strcmp(state, "shutdown") == 0)
+			continue; /* its views answer SHUTDOWN; the others still work */
 		if (name && cells_add(names, strdup(name)) < 0)
 			code = ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory");
 	}

@@ -55,6 +55,7 @@ _pulsectl() {
 		'shutdown:stop every job of a pool on every node and remove it'
 		'tickers:list a pool'"'"'s tickers'
 		'schedules:list a pool'"'"'s schedules'
+		'reopen:re-open a shut-down pool'
 		'leave:hand this node'"'"'s jobs of a pool to other nodes and leave it'
 		'version:print the versions of pulsectl and pulsed'
 		'help:print the usage'
@@ -105,7 +106,7 @@ _pulsectl() {
 		undrain)
 			_arguments '--json' '-H' && ret=0
 			;;
-		shutdown|leave|tickers|schedules)
+		shutdown|reopen|leave|tickers|schedules)
 			_arguments '--json' '-H' '1:pool:_pulsectl_pools' && ret=0
 			;;
 		esac

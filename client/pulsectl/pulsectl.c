@@ -57,6 +57,8 @@ static const struct cmd commands[] = {
 	{"shutdown", "POOL",
 	 "stop every job of the pool on every node and remove its state (admin)",
 	 1, 1, 0, 1, cmd_shutdown},
+	{"reopen", "POOL", "re-open a shut-down pool: every node joins it again "
+	 "(admin)", 1, 1, 0, 1, cmd_reopen},
 	{"leave", "POOL", "hand this node's jobs of the pool to other nodes and "
 	 "leave it (admin)", 1, 1, 0, 1, cmd_leave},
 	{"drain", "[--timeout SECONDS]", "hand this pulsed's jobs to other nodes "

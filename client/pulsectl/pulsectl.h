@@ -130,6 +130,7 @@ int cmd_tickers(struct ctl *ctl, int argc, char **argv);
 int cmd_schedules(struct ctl *ctl, int argc, char **argv);
 int cmd_shutdown(struct ctl *ctl, int argc, char **argv); /* cmd-admin.c */
 int cmd_leave(struct ctl *ctl, int argc, char **argv);
+int cmd_reopen(struct ctl *ctl, int argc, char **argv);
 int cmd_drain(struct ctl *ctl, int argc, char **argv);
 int cmd_undrain(struct ctl *ctl, int argc, char **argv);
 

@@ -7,7 +7,10 @@
 --   done:   this node stopped all its jobs (down[node] = 1).
 --   status: the B down hash.
 --   finish: delete every key of the pool but B state, which keeps the pool
---           shut down until an operator re-opens it (DEL B state).
+--           shut down until an operator re-opens it (reopen).
+--   reopen: remove the mark and tell the nodes ('o' on the pool channel;
+--           each joins again, as its lease tick would). Returns 1, or 0
+--           when the pool was not shut down.
 local op, node = ARGV[1], ARGV[2]
 if op == 'begin' then
   if redis.call('HEXISTS', B .. 'state', 'shutdown') == 0 then
@@ -40,5 +43,10 @@ elseif op == 'finish' then
     end
   until cursor == '0'
   return n
+elseif op == 'reopen' then
+  local was = redis.call('HDEL', B .. 'state', 'shutdown')
+  redis.call('DEL', B .. 'down')
+  redis.call('PUBLISH', B .. 'ev', 'o')
+  return was
 end
 return redis.error_reply('unknown op')

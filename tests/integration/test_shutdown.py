@@ -50,12 +50,31 @@ def test_shutdown_stops_everything_everywhere(env):
                         "/dev/null"], capture_output=True, text=True, timeout=10)
     assert r.returncode != 0 and "SHUTDOWN" in r.stderr
     check_history(ws, set())
-    # re-opening is an operator's action: delete the mark, nodes re-join
-    env.redis.cli("DEL", "pulse:{p}:state")
-    wait_for(lambda: ns[0].pool_status("p")["state"] == "active", 5, "node to re-join")
+    # the other pools' views go on working, on every node (issue 17 item 6)
+    other = env.worker(ns[1], pool="q", name="q-w0")
+    rc, _, err = ns[1].ctlj("dispatch", "q", "q-1")
+    assert rc == 0, err
+    for n in ns:  # each lists the pools it serves, p left out
+        for view in ("jobs", "workers"):
+            rc, data, err = n.ctlj(view)
+            assert rc == 0, (n.name, view, err)
+    rc, data, err = ns[1].ctlj("jobs")
+    assert [r["key"] for r in data["jobs"]] == ["q-1"], data
+    rc, data, err = ns[1].ctlj("workers")
+    assert [w["id"] for w in data["workers"]] == [other.id], data
+    # re-opening is an operator's action: pulsectl reopen, on any node;
+    # every node joins again
+    rc, data, err = ns[2].ctlj("reopen", "p")
+    assert rc == 0, err
+    assert env.redis.keys("pulse:{p}:state") == []
+    wait_for(lambda: all(n.pool_status("p")["state"] == "active" for n in ns), 5,
+             "every node to re-join")
     w = env.worker(ns[0], name="again")
     wait_for(lambda: ns[0].ctlj("dispatch", "p", "again-1")[0] == 0, 10, "pool re-opened")
     assert w.running() == {"again-1"}
+    rc, _, err = ns[0].ctlj("reopen", "p")  # not shut down: OK, and said
+    assert rc == 0, err
+    assert "re-open asked, but it was not shut down" in ns[0].logtext()
 
 
 def test_shutdown_names_nodes_that_did_not_finish(env):
@@ -76,7 +95,7 @@ def test_shutdown_and_leave_need_admin(env):
     n = env.node(extra={"socket": {"mode": "0666"}})
     os.chmod(env.tmp, 0o755)  # let an unprivileged user reach the socket
     os.chmod(n.dir, 0o755)
-    for cmd in (["shutdown", "p"], ["leave", "p"]):
+    for cmd in (["shutdown", "p"], ["leave", "p"], ["reopen", "p"]):
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                             PULSECTL, "-s", n.sock, "--json"] + cmd,
                            capture_output=True, text=True, timeout=30)
