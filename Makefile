@@ -331,6 +331,19 @@ layers:
 integration: all
 	$(Q)PULSE_BUILD=$(ABS_BUILD) bash tests/run-integration.sh $(PYTEST_ARGS)
 
+# The core of the suite as a Redis ACL user with exactly the rights the
+# README's "The Redis user pulsed needs" lists (read from there), over TCP
+# and over the Unix socket.
+ACL_TESTS := tests/integration/test_single_node.py tests/integration/test_multi_node.py \
+	tests/integration/test_shutdown.py tests/integration/test_tickers.py \
+	tests/integration/test_schedules.py
+integration-acl: all
+	$(Q)for via in tcp unix; do \
+		echo "integration-acl: as the README's ACL user, over $$via"; \
+		PULSE_TEST_ACL=$$via PULSE_TEST_DIR="$(ACL_TESTS)" PULSE_BUILD=$(ABS_BUILD) \
+			bash tests/run-integration.sh $(PYTEST_ARGS) || exit 1; \
+	done
+
 test:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory layers
@@ -338,6 +351,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory fuzz-replay
 	$(Q)$(MAKE) --no-print-directory integration
+	$(Q)$(MAKE) --no-print-directory integration-acl
 	$(Q)$(MAKE) --no-print-directory chaos-short
 	$(Q)SOAK_SEEDS=2 $(MAKE) --no-print-directory soak-short
 	$(Q)$(MAKE) --no-print-directory model-check-short

@@ -132,7 +132,35 @@ static const char *url_userinfo_end(const char *auth, size_t alen)
 }
 
 #define REDIS_URL_FORMS \
-	"expected redis://[user:password@]host[:port][/db] or unix:///path[?db=N]"
+	"expected redis://[user:password@]host[:port][/db] or " \
+	"unix://[user:password@]/path[?db=N]"
+
+/* "user[:password]" (from rest up to ui, the '@'), %-decoded into a: one
+ * parser for both URL forms. */
+static int userinfo(const char *rest, const char *ui, struct redis_addr *a,
+                    char *err, size_t errlen)
+{
+	const char *colon = memchr(rest, ':', (size_t)(ui - rest));
+	size_t ulen = colon ? (size_t)(colon - rest) : (size_t)(ui - rest);
+	char *user = percent_decode(rest, ulen);
+	char *pass = colon ? percent_decode(colon + 1, (size_t)(ui - colon - 1))
+	                   : NULL;
+	if (!user || (colon && !pass)) {
+		free(user);
+		free(pass);
+		return why(err, errlen, "malformed %%-escape in the user or password");
+	}
+	if (pass && !*pass) {
+		free(user);
+		free(pass);
+		return why(err, errlen, "the password after ':' is empty");
+	}
+	a->user = *user ? user : NULL;
+	if (!*user)
+		free(user);
+	a->password = pass;
+	return 0;
+}
 
 /* redis://[user[:password]@]host[:port][/db] */
 static int tcp_url(const char *rest, struct redis_addr *a, char *err,
@@ -141,25 +169,8 @@ static int tcp_url(const char *rest, struct redis_addr *a, char *err,
 	size_t alen = url_authority_len(rest);
 	const char *hp = rest, *ui = url_userinfo_end(rest, alen);
 	if (ui) {
-		const char *colon = memchr(rest, ':', (size_t)(ui - rest));
-		size_t ulen = colon ? (size_t)(colon - rest) : (size_t)(ui - rest);
-		char *user = percent_decode(rest, ulen);
-		char *pass = colon ? percent_decode(colon + 1, (size_t)(ui - colon - 1))
-		                   : NULL;
-		if (!user || (colon && !pass)) {
-			free(user);
-			free(pass);
-			return why(err, errlen, "malformed %%-escape in the user or password");
-		}
-		if (pass && !*pass) {
-			free(user);
-			free(pass);
-			return why(err, errlen, "the password after ':' is empty");
-		}
-		a->user = *user ? user : NULL;
-		if (!*user)
-			free(user);
-		a->password = pass;
+		if (userinfo(rest, ui, a, err, errlen) < 0)
+			return -1;
 		hp = ui + 1;
 	}
 	char *host = NULL;
@@ -182,14 +193,21 @@ static int tcp_url(const char *rest, struct redis_addr *a, char *err,
 	return 0;
 }
 
-/* unix:///path/to/redis.sock[?db=N] */
+/* unix://[user[:password]@]/path/to/redis.sock[?db=N] */
 static int unix_url(const char *path, struct redis_addr *a, char *err,
                     size_t errlen)
 {
+	if (path[0] != '/') {
+		const char *ui = url_userinfo_end(path, url_authority_len(path));
+		if (!ui || ui[1] != '/')
+			return why(err, errlen, "expected unix://[user:password@]"
+			           "/absolute/path[?db=N]");
+		if (userinfo(path, ui, a, err, errlen) < 0)
+			return -1;
+		path = ui + 1;
+	}
 	size_t plen = strcspn(path, "?");
 	uint64_t db = 0;
-	if (path[0] != '/')
-		return why(err, errlen, "expected unix:///absolute/path[?db=N]");
 	if (plen >= SUN_PATH_MAX)
 		return why(err, errlen, "a socket path must be shorter than %zu bytes",
 		            SUN_PATH_MAX);
@@ -225,9 +243,11 @@ int addr_redis_url(const char *u, struct redis_addr *a, char *err,
 
 char *addr_mask_password(const char *url)
 {
-	if (strncmp(url, "redis://", 8) != 0)
+	size_t scheme = strncmp(url, "redis://", 8) == 0 ? 8
+	              : strncmp(url, "unix://", 7) == 0 ? 7 : 0;
+	if (!scheme)
 		return NULL;
-	const char *rest = url + 8;
+	const char *rest = url + scheme;
 	size_t alen = url_authority_len(rest);
 	const char *ui = url_userinfo_end(rest, alen);
 	const char *colon = ui ? memchr(rest, ':', (size_t)(ui - rest)) : NULL;

@@ -108,7 +108,8 @@ static void tick_cb(struct pulsed *d, redisReply *r, void *arg)
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
 	    r->element[0]->type != REDIS_REPLY_STRING) {
 		if (s && id)
-			session_error(s, id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+			session_error(s, id, PULSE_E_UNAVAILABLE, "%s",
+			              store_failure(d->store, r));
 		if (t) {
 			t->inflight = 0;
 			t->next = pool_redis_now_ms(t->p) + t->interval;
@@ -228,7 +229,8 @@ static void clocks_cb(struct pulsed *d, redisReply *r, void *arg)
 		goto out;
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
 	    r->element[0]->type != REDIS_REPLY_INTEGER) {
-		session_error(s, v->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		session_error(s, v->id, PULSE_E_UNAVAILABLE, "%s",
+		              store_failure(d->store, r));
 		goto out;
 	}
 	uint64_t now = (uint64_t)r->element[0]->integer;

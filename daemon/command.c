@@ -140,7 +140,8 @@ static int command_check(struct session *s, struct pool *p,
 		return -1;
 	}
 	if ((flags & CF_REDIS) && !store_up(d->store)) {
-		session_error(s, m->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		session_error(s, m->id, PULSE_E_UNAVAILABLE, "%s",
+		              store_unreachable(d->store));
 		return -1;
 	}
 	if ((flags & CF_INFLIGHT) && s->inflight >= MAX_INFLIGHT) {

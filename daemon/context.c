@@ -95,6 +95,7 @@ int context_init(struct pulsed *d)
 	d->poolh.move = job_move;
 	d->poolh.fence = fence_hook;
 	d->poolh.joined = joined_hook;
+	d->poolh.join_refused = worker_join_refused;
 	d->poolh.shut_down = pool_shutdown_local;
 	d->poolh.shut_done = shutdown_local_done;
 	d->poolh.clock_stopped = clock_stopped;

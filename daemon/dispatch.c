@@ -55,9 +55,11 @@ static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 		return;
 	int code = store_reply(r);
 	if (code == SR_NONE) {
-		request_finish(d, q->rid, PULSE_E_UNAVAILABLE,
-		               "Redis did not answer the admission; JOB tells "
-		               "whether the job exists");
+		char why[400];
+		snprintf(why, sizeof(why), "%s%s", r ? store_failure(d->store, r) :
+		         "Redis did not answer the admission",
+		         "; JOB tells whether the job exists");
+		request_finish(d, q->rid, PULSE_E_UNAVAILABLE, why);
 		return;
 	}
 	q->admission = code == SR_OWNED || code == SR_WAIT ? ADM_DONE : ADM_NONE;
@@ -156,7 +158,7 @@ static void route_cb(struct pulsed *d, redisReply *r, void *arg)
 	int code = store_reply(r);
 	int op = q->type == PULSE_T_STOP ? OP_HALT : OP_EVENT;
 	if (code == SR_NONE) {
-		request_finish(d, q->rid, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		request_finish(d, q->rid, PULSE_E_UNAVAILABLE, store_failure(d->store, r));
 	} else if (retry_if_lost(q, code)) {
 		return;
 	} else if (code == SR_JOB_NOT_FOUND) {

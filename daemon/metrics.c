@@ -273,7 +273,7 @@ static int readiness(struct pulsed *d, char *why, size_t len)
 		return 0;
 	}
 	if (!store_up(d->store)) {
-		snprintf(why, len, "Redis is unreachable");
+		snprintf(why, len, "%s", store_unreachable(d->store));
 		return 0;
 	}
 	table_iter it;

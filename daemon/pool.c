@@ -50,6 +50,7 @@ static void load_members(struct pool *p);
 static void rebalance(struct pool *p);
 static void sweep_orphans(struct pool *p);
 static void sweep_strays(struct pool *p);
+static void note_refusal(struct pool *p, const redisReply *r, const char *what);
 
 #define STRAY_EVERY 2     /* lease ticks between two steps of the stray walk */
 #define STRAY_COUNT "100" /* keys per step */
@@ -549,6 +550,8 @@ static void lease_cb(struct pulsed *d, redisReply *r, void *arg)
 	struct lease_ctx *c = arg;
 	struct pool *p = c->p;
 	p->lease_inflight = 0;
+	if (r)
+		note_refusal(p, r, "lease");
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
 	    r->element[0]->type != REDIS_REPLY_STRING) {
 		d->m.lease_failures++; /* metrics */
@@ -896,7 +899,23 @@ static void id_taken(struct pool *p, redisReply *r)
 
 const char *pool_refusal(const struct pool *p)
 {
-	return p->taken_by;
+	return p->taken_by ? p->taken_by : p->refused;
+}
+
+/* A join or lease answered: an error reply (Redis refuses the script:
+ * a missing ACL right, OOM...) is remembered, so that requests and
+ * attaches fail at once saying why instead of waiting for a join that
+ * cannot happen; any other answer clears it. */
+static void note_refusal(struct pool *p, const redisReply *r, const char *what)
+{
+	free(p->refused);
+	p->refused = NULL;
+	if (r && r->type == REDIS_REPLY_ERROR) {
+		size_t n = strlen(r->str) + strlen(what) + 64;
+		p->refused = xmalloc(n);
+		snprintf(p->refused, n, "Redis refused this node's %s of pool %s: %s",
+		         what, p->name, r->str);
+	}
 }
 
 static long long reply_int(const redisReply *r, size_t i)
@@ -932,6 +951,12 @@ static void join_cb(struct pulsed *d, redisReply *r, void *arg)
 	struct pool *p = arg;
 	(void)d;
 	p->join_inflight = 0;
+	if (r)
+		note_refusal(p, r, "join");
+	if (p->refused) {
+		p->d->poolh.join_refused(p, p->refused);
+		return; /* retried at the next lease tick */
+	}
 	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
 	    r->element[0]->type != REDIS_REPLY_STRING)
 		return; /* retried at the next lease tick */
@@ -1158,6 +1183,7 @@ void pool_free(struct pool *p)
 	free(p->name);
 	free(p->base);
 	free(p->taken_by);
+	free(p->refused);
 	free(p->channel);
 	free(p);
 }

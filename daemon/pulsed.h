@@ -187,6 +187,8 @@ struct pool {
 	                       answered TAKEN), until a join succeeds */
 	int force_join;     /* that holder was found dead on this host */
 	uint64_t taken_logged_ms;
+	char *refused;      /* why Redis refuses this node's join or lease
+	                       (an error reply: NOPERM, ...), until one works */
 };
 
 /* ---- sessions ----------------------------------------------------------- */
@@ -333,6 +335,9 @@ struct pool_hooks {
 	void (*fence)(struct pool *p, struct job *j);
 	/* The pool joined (again): attaches that waited go on. */
 	void (*joined)(struct pool *p);
+	/* Redis refused the pool's join (why: an error reply, NOPERM...):
+	 * attaches waiting for it are refused at once, saying why. */
+	void (*join_refused)(struct pool *p, const char *why);
 	/* The pool was shut down pool-wide (its 's' message, or the mark a
 	 * lease found), and later its last local job stopped. */
 	void (*shut_down)(struct pool *p);
@@ -492,6 +497,8 @@ void worker_leave_placement(struct lworker *w);
 void worker_send_attach(struct lworker *w);
 /* The pool joined: finish the attaches that waited for it. */
 void worker_pool_joined(struct pool *p);
+/* Its join was refused: the sessions waiting for it end with why. */
+void worker_join_refused(struct pool *p, const char *why);
 /* Jobs left w (the jobs_gone hook): a finished detach is answered. */
 void worker_jobs_gone(struct lworker *w);
 

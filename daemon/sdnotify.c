@@ -68,8 +68,10 @@ static void status_text(struct pulsed *d, char *buf, size_t len)
 		return;
 	}
 	if (!d->store || !store_up(d->store)) {
-		snprintf(buf, len, "%s", d->sd.redis == 0
-		         ? "Redis unreachable, retrying" : "connecting to Redis");
+		if (d->store && (d->sd.redis == 0 || store_down_reason(d->store)))
+			snprintf(buf, len, "%s; retrying", store_unreachable(d->store));
+		else
+			snprintf(buf, len, "connecting to Redis");
 		return;
 	}
 	size_t workers = 0, jobs = 0;

@@ -129,7 +129,7 @@ static void begun_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct shut *sh = arg;
 	if (!r || r->type != REDIS_REPLY_ARRAY) {
-		answer(sh, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		answer(sh, PULSE_E_UNAVAILABLE, store_failure(d->store, r));
 		return;
 	}
 	LOGI(&d->log, "pool %s: shutdown begun; waiting for %zu nodes",

@@ -61,6 +61,20 @@ struct store {
 	unsigned pending;     /* calls of this generation on cmd not answered */
 	uint64_t progress_ms; /* last reply on cmd, or first call sent after none */
 	uint64_t connect_ms;  /* when store_connect() began */
+	/* why Redis cannot be used now, for clients, /readyz and STATUS= */
+	char why[256];
+	char unreachable[300]; /* store_unreachable()'s text */
+	/* the last "cannot connect" warning: said again only when the reason
+	 * changes or a minute passed */
+	char logged[256];
+	uint64_t logged_ms;
+	unsigned long quiet; /* failures not logged since */
+	/* each script's last error reply, for refused()'s rate limit */
+	struct refusal {
+		char err[160];
+		uint64_t ms;
+		unsigned long quiet;
+	} refusals[S__COUNT];
 };
 
 /* A call in flight: kept whole so that a NOSCRIPT answer can be re-sent
@@ -138,9 +152,70 @@ int store_up(const struct store *s)
 	return s->up;
 }
 
+const char *store_down_reason(const struct store *s)
+{
+	return !s->up && s->why[0] ? s->why : NULL;
+}
+
+const char *store_failure(struct store *s, const redisReply *r)
+{
+	if (r && r->type == REDIS_REPLY_ERROR) {
+		snprintf(s->unreachable, sizeof(s->unreachable), "Redis refused the "
+		         "command: %s", r->str);
+		return s->unreachable;
+	}
+	return store_unreachable(s);
+}
+
+const char *store_unreachable(struct store *s)
+{
+	if (s->up || !s->why[0])
+		return "Redis is unreachable";
+	snprintf(s->unreachable, sizeof(s->unreachable), "Redis is unreachable: %s",
+	         s->why);
+	return s->unreachable;
+}
+
 unsigned long store_reconnects(const struct store *s)
 {
 	return s->reconnects;
+}
+
+#define DOWN_LOG_EVERY_MS 60000
+
+/* "<where>: <error>": a connect error with the address it was for. */
+static void at_target(const struct store *s, const char *err, char *out,
+                      size_t len)
+{
+	const config *cf = &s->d->cfg;
+	if (cf->redis_unix)
+		snprintf(out, len, "%s: %s", cf->redis_unix, err);
+	else
+		snprintf(out, len, "%s:%u: %s",
+		         cf->redis_host ? cf->redis_host : "127.0.0.1",
+		         cf->redis_port ? (unsigned)cf->redis_port : 6379u, err);
+}
+
+/* A failed attempt to connect (or to log in): a warning the first time
+ * and whenever the reason changes, else once a minute with the count of
+ * attempts in between, so that a Redis down at start is seen at once and
+ * a long outage does not flood the log. */
+static void note_failure(struct store *s, int level, const char *what,
+                         const char *why)
+{
+	uint64_t now = now_ms();
+	if (strcmp(s->logged, why) == 0 && now - s->logged_ms < DOWN_LOG_EVERY_MS) {
+		s->quiet++;
+		return;
+	}
+	char more[96] = "";
+	if (s->quiet)
+		snprintf(more, sizeof(more), "; %lu failed attempts since the last "
+		         "line", s->quiet);
+	plog(&s->d->log, level, "redis: %s: %s (retrying%s)", what, why, more);
+	snprintf(s->logged, sizeof(s->logged), "%s", why);
+	s->logged_ms = now;
+	s->quiet = 0;
 }
 
 /* Any connection lost means all are: the inbox reader and the subscriber
@@ -150,6 +225,7 @@ static void went_down(struct store *s, const char *why)
 	int was_up = s->up;
 	s->up = 0;
 	s->blk_busy = 0;
+	snprintf(s->why, sizeof(s->why), "%s", why);
 	drop_all(s);
 	if (was_up)
 		LOGW(&s->d->log, "redis: connection lost: %s", why);
@@ -176,11 +252,10 @@ static void on_connect(const redisAsyncContext *c, int status)
 	for (int i = 0; i < C__N; i++)
 		if (s->c[i] == c)
 			s->c[i] = NULL; /* hiredis frees it after this */
-	if (s->up || s->ever_up)
-		LOGW(&s->d->log, "redis: connect failed: %s", c->errstr);
-	else
-		LOGD(&s->d->log, "redis: connect failed: %s", c->errstr);
-	went_down(s, c->errstr);
+	char why[300];
+	at_target(s, c->errstr, why, sizeof(why));
+	note_failure(s, LOG_WARN, "cannot connect", why);
+	went_down(s, why);
 }
 
 static void free_call(struct call *k)
@@ -193,6 +268,7 @@ static void free_call(struct call *k)
 }
 
 static void call_done(redisAsyncContext *c, void *r, void *priv);
+static void refused(struct store *s, const struct call *k, const char *err);
 
 static int send_call(redisAsyncContext *c, struct call *k)
 {
@@ -224,15 +300,39 @@ static void call_done(redisAsyncContext *c, void *r, void *priv)
 		reply = NULL;
 	}
 	if (reply && reply->type == REDIS_REPLY_ERROR)
-		LOGW(&s->d->log, "redis: %s%s%s: %s",
-		     k->script >= 0 ? "script " : "",
-		     k->script >= 0 ? script_names[k->script] : "",
-		     k->script >= 0 ? "" : k->argv[0], reply->str);
+		refused(s, k, reply->str);
 	if (k->argv[0] && k->script < 0 && c == s->c[C_BLK])
 		s->blk_busy = 0;
 	if (k->cb)
 		k->cb(s->d, reply, k->arg);
 	free_call(k);
+}
+
+/* Redis refused a call (an error reply: NOPERM, OOM, a script error):
+ * warned, but one script's same error at most once a minute (a lease
+ * refused every tick would flood the log), with the count in between. */
+static void refused(struct store *s, const struct call *k, const char *err)
+{
+	const char *what = k->script >= 0 ? script_names[k->script] : k->argv[0];
+	if (k->script >= 0) {
+		struct refusal *f = &s->refusals[k->script];
+		uint64_t now = now_ms();
+		if (strncmp(f->err, err, sizeof(f->err) - 1) == 0 &&
+		    now - f->ms < DOWN_LOG_EVERY_MS) {
+			f->quiet++;
+			return;
+		}
+		char more[80] = "";
+		if (f->quiet)
+			snprintf(more, sizeof(more), " (%lu times since the last line)",
+			         f->quiet);
+		snprintf(f->err, sizeof(f->err), "%s", err);
+		f->ms = now;
+		f->quiet = 0;
+		LOGW(&s->d->log, "redis: script %s refused: %s%s", what, err, more);
+		return;
+	}
+	LOGW(&s->d->log, "redis: %s refused: %s", what, err);
 }
 
 static struct call *new_call(struct store *s, int script, int argc,
@@ -363,8 +463,11 @@ static void setup_reply(redisAsyncContext *c, void *r, void *priv)
 	struct store *s = c->data;
 	(void)priv;
 	if (s && reply && reply->type == REDIS_REPLY_ERROR) {
-		LOGE(&s->d->log, "redis: setup failed: %s", reply->str);
-		went_down(s, reply->str);
+		char why[256];
+		snprintf(why, sizeof(why), "Redis refused pulsed's login (AUTH or "
+		         "SELECT): %s", reply->str);
+		note_failure(s, LOG_ERROR, "setup failed", why);
+		went_down(s, why);
 	}
 }
 
@@ -376,10 +479,12 @@ static void loaded(redisAsyncContext *c, void *r, void *priv)
 	if (!s || !reply)
 		return;
 	if (reply->type != REDIS_REPLY_STRING || reply->len != 40) {
-		LOGE(&s->d->log, "redis: loading script %s failed: %s",
-		     script_names[id],
-		     reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
-		went_down(s, "script load failed");
+		char why[256];
+		snprintf(why, sizeof(why), "loading script %s failed: %s",
+		         script_names[id],
+		         reply->type == REDIS_REPLY_ERROR ? reply->str : "bad reply");
+		note_failure(s, LOG_ERROR, "setup failed", why);
+		went_down(s, why);
 		return;
 	}
 	memcpy(s->sha[id], reply->str, 40);
@@ -391,21 +496,27 @@ static void loaded(redisAsyncContext *c, void *r, void *priv)
 	if (s->ever_up)
 		s->reconnects++;
 	s->ever_up = 1;
+	s->why[0] = s->logged[0] = '\0';
+	s->quiet = 0;
 	LOGI(&s->d->log, "redis: connected");
 	s->d->storeh.up(s->d);
 }
 
-static redisAsyncContext *open_one(struct store *s)
+/* One connection, or NULL with why (hiredis failed at once: a Unix
+ * socket that is not there, no memory). */
+static redisAsyncContext *open_one(struct store *s, char *why, size_t len)
 {
 	const config *cf = &s->d->cfg;
 	redisAsyncContext *c = cf->redis_unix
 		? redisAsyncConnectUnix(cf->redis_unix)
 		: redisAsyncConnect(cf->redis_host ? cf->redis_host : "127.0.0.1",
 		                    cf->redis_port ? cf->redis_port : 6379);
-	if (!c)
+	if (!c) {
+		snprintf(why, len, "out of memory");
 		return NULL;
+	}
 	if (c->err) {
-		LOGD(&s->d->log, "redis: %s", c->errstr);
+		at_target(s, c->errstr, why, len);
 		redisAsyncFree(c);
 		return NULL;
 	}
@@ -470,9 +581,11 @@ void store_connect(struct store *s)
 		timer_arm_ms(s->watch, every ? every : 1);
 	}
 	for (int i = 0; i < C__N; i++) {
-		s->c[i] = open_one(s);
+		char why[300];
+		s->c[i] = open_one(s, why, sizeof(why));
 		if (!s->c[i]) {
-			went_down(s, "cannot connect");
+			note_failure(s, LOG_WARN, "cannot connect", why);
+			went_down(s, why);
 			return;
 		}
 	}

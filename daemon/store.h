@@ -41,6 +41,15 @@ struct store *store_new(struct pulsed *d);
 void store_free(struct store *s);
 void store_connect(struct store *s);
 int store_up(const struct store *s);
+/* "Redis is unreachable", with why when known (the connect error, or
+ * Redis refusing the login: WRONGPASS, NOPERM...): what a refused
+ * request, /readyz and STATUS= say. Valid until the next call. */
+const char *store_unreachable(struct store *s);
+/* Why the store is down (the last connect or login error), or NULL. */
+const char *store_down_reason(const struct store *s);
+/* Why a call failed: "Redis refused the command: <error>" for an error
+ * reply, else store_unreachable(). Valid until the next call. */
+const char *store_failure(struct store *s, const redisReply *r);
 unsigned long store_reconnects(const struct store *s);
 
 /* Run script id with KEYS[1] = base and the given arguments. */

@@ -172,7 +172,8 @@ static void view_cb(struct pulsed *d, redisReply *r, void *arg)
 	if (!s)
 		goto out;
 	if (!r || r->type == REDIS_REPLY_ERROR) {
-		session_error(s, v->id, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		session_error(s, v->id, PULSE_E_UNAVAILABLE, "%s",
+		              store_failure(d->store, r));
 		goto out;
 	}
 	if (v->type == PULSE_T_WHERE || v->type == PULSE_T_NODES || v->worker) {

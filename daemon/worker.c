@@ -60,7 +60,7 @@ static void attach_cb(struct pulsed *d, redisReply *r, void *arg)
 		 * healthy session is never cut for it. */
 		pool_lost(w->pool);
 	else if (!w->attached)
-		session_drop(s, PULSE_E_UNAVAILABLE, "Redis is unreachable");
+		session_drop(s, PULSE_E_UNAVAILABLE, store_failure(d->store, r));
 	/* else an undrain's attach lost with the connection: the re-join
 	 * after Redis comes back places the worker */
 }
@@ -133,7 +133,7 @@ int worker_attach(struct session *s, const pulse_msg *m, char *err,
 	}
 	if (!store_up(d->store)) {
 		*code = PULSE_E_UNAVAILABLE;
-		snprintf(err, errlen, "Redis is unreachable");
+		snprintf(err, errlen, "%s", store_unreachable(d->store));
 		return -1;
 	}
 	struct lworker *w = xcalloc(1, sizeof(*w));
@@ -160,6 +160,18 @@ void worker_pool_joined(struct pool *p)
 		struct lworker *w = e->val;
 		if (!w->attached && !w->detaching && w->sess)
 			worker_send_attach(w);
+	}
+}
+
+void worker_join_refused(struct pool *p, const char *why)
+{
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->lworkers);
+	while ((e = table_next(&it))) {
+		struct lworker *w = e->val;
+		if (!w->attached && !w->attaching && w->sess)
+			session_drop(w->sess, PULSE_E_UNAVAILABLE, why);
 	}
 }
 

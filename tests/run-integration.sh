@@ -1,6 +1,7 @@
 #!/bin/bash
 # tests/run-integration.sh [PYTEST-ARG...]: runs the pytest suite in
-# tests/integration (or $PULSE_TEST_DIR) against the build in $PULSE_BUILD
+# tests/integration (or $PULSE_TEST_DIR: a directory, or test files
+# separated by spaces) against the build in $PULSE_BUILD
 # (default build/, made absolute), with Debian's /usr/bin/python3: the
 # python3 on PATH may be a pyenv shim that cannot see python3-pytest and
 # python3-msgpack. Exits with pytest's status, except that "no tests
@@ -39,7 +40,8 @@ fi
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 export PYTHONDONTWRITEBYTECODE=1
 
-"$py" -m pytest "${args[@]}" "$dir" "$@"
+read -ra dirs <<< "$dir"
+"$py" -m pytest "${args[@]}" "${dirs[@]}" "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
 	echo "run-integration: no tests were collected in $dir: failing" >&2

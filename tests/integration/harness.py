@@ -205,6 +205,21 @@ class Proxy:
         self.lsock.close()
 
 
+# PULSE_TEST_ACL=tcp|unix: pulsed connects as the Redis ACL user of the
+# README ("The Redis user pulsed needs"), over TCP or the Unix socket.
+ACL_MODE = os.environ.get("PULSE_TEST_ACL", "")
+ACL_USER, ACL_PASSWORD = "pulsed", "acl-test-password"
+
+
+def readme_acl_rule():
+    """The README's ACL SETUSER line, split after "ACL SETUSER"."""
+    with open(os.path.join(REPO, "README.md")) as f:
+        text = f.read()
+    block = text.split("<!-- acl -->")[1].split("<!-- /acl -->")[0]
+    (line,) = [l for l in block.splitlines() if l.startswith("ACL SETUSER ")]
+    return line.split()[2:]
+
+
 class Redis:
     def __init__(self, procs, tmp):
         self.procs = procs
@@ -236,6 +251,12 @@ class Redis:
              "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for(lambda: self.ping(), 10, "redis-server to answer")
+        if ACL_MODE:
+            rule = [">" + ACL_PASSWORD if r == ">CHANGE-ME" else r
+                    for r in readme_acl_rule()]
+            assert rule[0] == ACL_USER, rule
+            out = self.cli("ACL", "SETUSER", *rule)
+            assert out.strip() == "OK", out
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -243,6 +264,10 @@ class Redis:
             self.proc.wait()
 
     def url(self):
+        if ACL_MODE == "tcp":
+            return "redis://%s:%s@127.0.0.1:%d/0" % (ACL_USER, ACL_PASSWORD, self.port)
+        if ACL_MODE == "unix":
+            return "unix://%s:%s@%s" % (ACL_USER, ACL_PASSWORD, self.sock)
         return "unix://" + self.sock
 
     def cli(self, *args):

@@ -23,6 +23,7 @@ import urllib.request
 
 import pytest
 
+import harness
 from harness import BUILD, REPO, SLOW, check_history, frame, free_port, \
     raw_session, read_frame, wait_for
 
@@ -385,8 +386,12 @@ def test_sd_notify(env, notify_sock, monkeypatch):
     # Redis is down: pings and a status, but no READY=1
     wait_for(lambda: len(notify_sock.with_var("WATCHDOG")) >= 3, 5,
              "three WATCHDOG=1")
-    wait_for(lambda: notify_sock.with_var("STATUS", "Redis unreachable, retrying"),
-             5, "STATUS=Redis unreachable")
+    # STATUS= says why (issue 17 item 5), and the first failure is a warning
+    wait_for(lambda: [m for _, m in notify_sock.with_var("STATUS")
+                      if m["STATUS"].startswith("Redis is unreachable: ")
+                      and m["STATUS"].endswith("; retrying")],
+             5, "STATUS=Redis is unreachable: <why>; retrying")
+    assert "warn: redis: cannot connect: " in n.logtext(full=True)
     assert not notify_sock.with_var("READY"), "READY=1 before Redis"
     assert n.proc.poll() is None
 
@@ -673,3 +678,56 @@ def test_install_and_build_example(env):
     rc, out, _ = n.ctl("job", "p", "installed")
     assert rc == 0 and out == "hi"
     check_history([w], {"installed"})
+
+
+# ---- Redis errors named as such (issue 17 item 5) ---------------------------
+
+def test_a_wrong_redis_password_is_named_to_clients_readyz_and_the_log(env):
+    """Redis refusing pulsed's login is not "unreachable": the reason
+    (WRONGPASS) reaches a client's error, /readyz's body and the log (an
+    error line, then at most one a minute while it does not change)."""
+    env.redis.cli("ACL", "SETUSER", "someone", "on", ">right", "~*", "&*", "+@all")
+    url = "redis://someone:wrong@127.0.0.1:%d/0" % env.redis.port
+    port = free_port()
+    n = env.node(redis_url=url, start=False,
+                 extra={"metrics": {"listen": "127.0.0.1:%d" % port}})
+    n.start(wait=False)
+    wait_for(lambda: "WRONGPASS" in n.logtext(full=True) and n.ctl("status")[0] == 0, 5,
+             "the refusal logged")
+    rc, data, err = n.ctlj("dispatch", "p", "k")
+    assert rc == 1 and data["code"] == "UNAVAILABLE", (rc, data, err)
+    assert "refused pulsed's login" in data["message"] and "WRONGPASS" in data["message"], data
+    status, body = http_get(port, "/readyz")[:2]
+    assert status == 503 and "WRONGPASS" in body, body
+    deadline = time.monotonic() + 1.5  # attempts at 100, 200, 400, 800 ms
+    while time.monotonic() < deadline:
+        n.ctlj("status")
+    lines = [l for l in n.logtext(full=True).splitlines() if "setup failed" in l]
+    assert len(lines) == 1 and " error: " in lines[0], lines
+
+
+def test_a_missing_acl_right_fails_requests_at_once_saying_why(env):
+    """A Redis user without PUBLISH: the pool's join is refused (NOPERM)
+    and every request and attach for the pool fails at once with that
+    reason, instead of waiting until its deadline; the script's refusal is
+    logged once, not at every lease tick."""
+    rule = [r for r in harness.readme_acl_rule() if r != "+publish"]
+    rule = [">pw" if r == ">CHANGE-ME" else r for r in rule]
+    rule[0] = "nopub"
+    assert env.redis.cli("ACL", "SETUSER", *rule) == "OK"
+    n = env.node(redis_url="redis://nopub:pw@127.0.0.1:%d/0" % env.redis.port)
+    t = time.monotonic()
+    rc, data, err = n.ctlj("dispatch", "p", "k")
+    assert rc == 1 and data["code"] == "UNAVAILABLE", (rc, data, err)
+    # Redis 7.0's words for a script's missing right (later: NOPERM)
+    assert "join of pool p" in data["message"] and \
+        re.search("NOPERM|can't run this command", data["message"]), data
+    assert time.monotonic() - t < 5 * SLOW, "the dispatch waited"
+    with pytest.raises(AssertionError) as refused:
+        env.worker(n)
+    assert re.search("NOPERM|can't run this command", str(refused.value)), refused.value
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:  # several lease ticks (worker_ttl 10 s: 2 s)
+        n.ctlj("status")
+    logged = [l for l in n.logtext(full=True).splitlines() if "script join refused" in l]
+    assert len(logged) == 1, logged

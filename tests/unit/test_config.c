@@ -505,6 +505,18 @@ START_TEST(test_redis_url_unix)
 	ck_assert_int_eq(c.redis_db, 7);
 	config_free(&c);
 
+	/* an ACL user over the Unix socket (issue 17 item 5) */
+	parse_url(&c, "unix://al%40ice:s3%2Fcret@/tmp/r.sock?db=2");
+	ck_assert_str_eq(c.redis_unix, "/tmp/r.sock");
+	ck_assert_str_eq(c.redis_user, "al@ice");
+	ck_assert_str_eq(c.redis_password, "s3/cret");
+	ck_assert_int_eq(c.redis_db, 2);
+	char *dump = config_dump(&c);
+	ck_assert_ptr_null(strstr(dump, "s3"));
+	ck_assert_ptr_nonnull(strstr(dump, "unix://al%40ice:***@/tmp/r.sock?db=2"));
+	free(dump);
+	config_free(&c);
+
 	parse_ok(&c, "{\"redis\": {\"url\": null}}");
 	ck_assert_ptr_null(c.redis_url);
 	config_free(&c);
@@ -538,7 +550,9 @@ START_TEST(test_redis_url_errors)
 		{"redis://u:p%zz@h", "malformed %-escape"},
 		{"redis://u:p%00@h", "malformed %-escape"},
 		{"redis://u:p%4@h", "malformed %-escape"},
-		{"unix://relative/path", "expected unix:///absolute/path"},
+		{"unix://relative/path", "expected unix://[user:password@]/absolute/path"},
+		{"unix://u:@/p", "the password after ':' is empty"},
+		{"unix://u:p@relative", "expected unix://[user:password@]/absolute/path"},
 		{"unix:///p?foo=1", "the only query parameter is db=N"},
 		{"unix:///p?db=", "the only query parameter is db=N"},
 		{"unix:///p?db=x", "the only query parameter is db=N"},
