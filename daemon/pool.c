@@ -723,41 +723,44 @@ static void lease_renew(struct pool *p)
 /* How long a worker may keep running its jobs without hearing from us
  * again: a little past our own fence time, so that while pulsed runs it
  * always fences first; only a pulsed that stopped running (SIGSTOP, a
- * hang) leaves the worker to stop its jobs itself. When the node holds
- * no lease it has halted its jobs itself, so any bound will do. */
-static uint64_t worker_lease_ms(const struct pool *p)
+ * hang) leaves the worker to stop its jobs itself. The bound stays the
+ * last good lease's also once the node fenced itself, for a worker that
+ * still holds a job (its stop handler answered requeue, or has not
+ * answered yet): a longer one would let it run the job past the node's
+ * lease, while another node starts it (SOAK_SEED=460653994). A worker
+ * with no job may wait for the re-join (half a TTL, renewed). */
+static uint64_t worker_lease_ms(const struct pool *p, const struct lworker *w)
 {
 	uint64_t slack = p->opts.worker_ttl_ms / 10;
-	if (!leased(p))
+	if (!leased(p) && w->jobs.n == 0)
 		return p->opts.worker_ttl_ms / 2;
 	uint64_t at = p->lease_sent_ms + fence_after_ms(p) + slack, now = now_ms();
 	return at > now ? at - now : 1;
 }
 
-static void send_lease(struct lworker *w, uint64_t ms)
+static void send_lease(struct pool *p, struct lworker *w)
 {
 	if (!w->attached || !w->sess)
 		return;
 	pulse_buf b = {0};
 	pulse_enc e;
 	pulse_enc_begin(&e, &b, PULSE_T_LEASE, 0, 1);
-	pulse_enc_uint(&e, "timeout", ms);
+	pulse_enc_uint(&e, "timeout", worker_lease_ms(p, w));
 	session_send_enc(w->sess, &e);
 }
 
 /* Send LEASE to one worker, or to every worker of the pool (w NULL). */
 void pool_send_lease(struct pool *p, struct lworker *w)
 {
-	uint64_t ms = worker_lease_ms(p);
 	if (w) {
-		send_lease(w, ms);
+		send_lease(p, w);
 		return;
 	}
 	table_iter it;
 	struct tentry *e;
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it)))
-		send_lease(e->val, ms);
+		send_lease(p, e->val);
 }
 
 /* Hand jobs back to the waiting set: keys[i] owned by owners[i], which

@@ -650,3 +650,29 @@ def test_a_requeued_stop_is_sent_again_after_redis_lost_its_data(env, op):
     else:
         wait_for(lambda: w2.running() == {"rq"}, 10 * SLOW, "the job moved to a-w1")
         check_history([w, w2], ["rq"])
+
+
+def test_a_worker_that_requeues_its_fencing_stop_stops_by_the_old_lease(env):
+    """SOAK_SEED=460653994: node-a loses Redis and fences itself; its
+    worker answers the fencing HALT with requeue (it still runs the jobs).
+    node-b reaps node-a once its lease ended and starts the jobs. Old code
+    sent that worker a fresh LEASE of half a TTL at every tick once fenced
+    ("any bound will do"), so it ran the jobs on until pulsed asked again
+    (pending_job_ttl later), alongside node-b's worker. Now a worker that
+    still holds a job keeps the last good lease's bound and stops its jobs
+    before node-a's lease ends."""
+    px = env.proxy()
+    a = env.node("node-a", worker_ttl="600ms", pending_job_ttl="3s", redis_url=px.url())
+    b = env.node("node-b", worker_ttl="600ms")
+    wa = env.worker(a, name="a-w0", opts=["--requeue-stop-once"])
+    wb = env.worker(b, name="b-w0")
+    wait_for(lambda: pool_workers(a) == 2 and pool_workers(b) == 2, 5, "workers placed")
+    keys = ["rf-%d" % i for i in range(12)]
+    for k in keys:
+        dispatch(b, k)
+    wait_for(lambda: (wa.running() | wb.running()) == set(keys), 5, "every job running")
+    assert wa.running(), "no key landed on node-a's worker"
+    px.cut()
+    wait_for(lambda: wb.running() == set(keys), 10 * SLOW, "b's worker running every job")
+    assert "self-fence" in a.logtext()
+    check_history([wa, wb], keys)

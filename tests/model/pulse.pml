@@ -1281,11 +1281,12 @@ inline rebalance(n)
 	fi
 }
 
-/* pool.c worker_lease_ms() */
-inline lease_value(n, v_lea)
+/* pool.c worker_lease_ms(): the last good lease's bound, except for a
+ * worker without the job while the node holds no lease (TTL/2) */
+inline lease_value(n, w_lea, v_lea)
 {
 	if
-	:: !LEASED(n) -> v_lea = HALF   /* joining (no job), fenced: TTL/2 */
+	:: !LEASED(n) && j_w[n] != w_lea -> v_lea = HALF
 	:: else ->
 		if
 		:: since_ok[n] < FENCE + SLACK -> v_lea = FENCE + SLACK - since_ok[n]
@@ -1299,7 +1300,7 @@ inline send_lease(n, w_sen)
 {
 	if
 	:: lw[w_sen] && lw_att[w_sen] && wk_st[w_sen] == W_ON ->
-		lease_value(n, ln_v);
+		lease_value(n, w_sen, ln_v);
 		/* the LEASE frame: handled before the worker checks its lease
 		 * again (lease_check() runs once the frames are handled) */
 		wk_lease[w_sen] = ln_v;
