@@ -25,6 +25,16 @@
 
 #define DEFAULT_CONFIG "/etc/pulse/pulsed.conf"
 
+static const struct option longopts[] = {
+	{"config", required_argument, NULL, 'c'},
+	{"check", no_argument, NULL, 'n'},
+	{"debug", no_argument, NULL, 'd'},
+	{"socket", required_argument, NULL, 's'},
+	{"version", no_argument, NULL, 'V'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: pulsed [-c FILE] [-n] [-d] [-s SOCKET] [-V] [-h]\n"
@@ -260,22 +270,30 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		begin_stop(d);
 }
 
+/* pulsed -n: the effective configuration on stdout (it loads as a
+ * configuration itself), then whether pulsed can start with it (why not:
+ * NULL when it can). */
+static void report_check(const config *c, const char *path, const char *why)
+{
+	char *dump = config_dump(c);
+	if (dump)
+		printf("%s\n", dump);
+	free(dump);
+	if (!why)
+		fprintf(stderr, "pulsed: configuration %s is valid%s\n", path,
+		        c->redis_password ? " (a Redis password is set; not shown)"
+		                          : "");
+	else
+		fprintf(stderr, "pulsed: configuration %s parses, but pulsed cannot "
+		        "start with it: %s\n", path, why);
+}
+
 int main(int argc, char **argv)
 {
 	struct pulsed d;
 	const char *cpath = NULL, *sock = NULL;
 	int check = 0, debug = 0, c;
 	char err[512];
-
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 'n'},
-		{"debug", no_argument, NULL, 'd'},
-		{"socket", required_argument, NULL, 's'},
-		{"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 
 	memset(&d, 0, sizeof(d));
 	while ((c = getopt_long(argc, argv, "c:nds:Vh", longopts, NULL)) != -1) {
@@ -309,18 +327,7 @@ int main(int argc, char **argv)
 	}
 	int ok = startable(&d.cfg, err, sizeof(err)) == 0;
 	if (check) {
-		char *dump = config_dump(&d.cfg);
-		if (dump)
-			printf("%s\n", dump);
-		free(dump);
-		if (ok)
-			fprintf(stderr, "pulsed: configuration %s is valid%s\n",
-			        cpath ? cpath : "(defaults)", d.cfg.redis_password ?
-			        " (a Redis password is set; not shown)" : "");
-		else
-			fprintf(stderr, "pulsed: configuration %s parses, but pulsed "
-			        "cannot start with it: %s\n",
-			        cpath ? cpath : "(defaults)", err);
+		report_check(&d.cfg, cpath ? cpath : "(defaults)", ok ? NULL : err);
 		config_free(&d.cfg);
 		return ok ? 0 : 1;
 	}
