@@ -286,7 +286,7 @@ static void status(struct session *s, const pulse_msg *m)
 	table_iter_init(&it, &d->pools);
 	while ((te = table_next(&it))) {
 		struct pool *p = te->val;
-		msgpack_pack_map(&e.pk, 9);
+		msgpack_pack_map(&e.pk, 10);
 		pulse_enc_cstr(&e, "name", p->name);
 		pulse_enc_cstr(&e, "state", state_name(p->state));
 		pulse_enc_uint(&e, "workers", p->lworkers.n);
@@ -296,6 +296,9 @@ static void status(struct session *s, const pulse_msg *m)
 		pulse_enc_uint(&e, "waiting", p->waiting);
 		pulse_enc_uint(&e, "lease_age_ms", p->lease_ok_ms ? now - p->lease_ok_ms : 0);
 		pulse_enc_uint(&e, "redis_rtt_us", p->rtt_us);
+		/* jobs only this node's memory holds, for its next join (a
+		 * self-fence's, or a release Redis answered LOST) */
+		pulse_enc_uint(&e, "kept", p->fenced.n);
 	}
 	session_send_enc(s, &e);
 }

@@ -564,8 +564,15 @@ def test_redis_down_past_the_fence_time_loses_no_running_job(env):
     env.redis.stop()
     wait_for(lambda: not running(ws), TTL_S * 4, "every node to fence")
     env.redis.start()
-    wait_for(lambda: all_running_once(ws, keys), TTL_S * 4 + 5,
-             "every job running again")
+
+    def settled():
+        # every worker back in every view (those whose lease ran out
+        # re-attach, and the rebalance that follows moves jobs), then
+        # every job running once, with no job between two workers
+        return all((n.pool_status("p") or {}).get("workers_pool") == len(ws) and
+                   (n.pool_status("p") or {}).get("kept") == 0 for n in ns) and \
+            all_running_once(ws, keys)
+    wait_for(settled, TTL_S * 4 + 5, "every worker back and every job running again")
     assert any("jobs this node had stopped when it fenced itself: queued again"
                in n.logtext(full=True) for n in ns)
     check_history(ws, keys)

@@ -942,6 +942,10 @@ class Soak:
             ps = [p for p in st.get("pools", []) if p.get("name") == POOL]
             if not ps or ps[0].get("state") != "active":
                 return "n%d pool state %r" % (i, ps and ps[0].get("state"))
+            if ps[0].get("kept"):
+                # jobs only its memory holds until its next join: Redis
+                # does not show them yet (SOAK_SEED=1410183901)
+                return "n%d holds %d jobs for its next join" % (i, ps[0]["kept"])
         for w in self.workers:
             rc = w.proc.poll()
             if rc is not None and rc not in (0, 1, -9):
