@@ -41,6 +41,13 @@ static const char *const script_names[S__COUNT] = {
 
 enum { C_CMD, C_SUB, C_BLK, C__N };
 
+/* The last line of one kind of failure that was logged, for repeated(). */
+struct repeat {
+	char text[256];
+	uint64_t ms;
+	unsigned long quiet; /* the same failure since, not logged */
+};
+
 struct store {
 	struct pulsed *d;
 	redisAsyncContext *c[C__N];
@@ -66,15 +73,8 @@ struct store {
 	char unreachable[300]; /* store_unreachable()'s text */
 	/* the last "cannot connect" warning: said again only when the reason
 	 * changes or a minute passed */
-	char logged[256];
-	uint64_t logged_ms;
-	unsigned long quiet; /* failures not logged since */
-	/* each script's last error reply, for refused()'s rate limit */
-	struct refusal {
-		char err[160];
-		uint64_t ms;
-		unsigned long quiet;
-	} refusals[S__COUNT];
+	struct repeat down;               /* connect and login failures */
+	struct repeat refusals[S__COUNT]; /* each script's error replies */
 };
 
 /* A call in flight: kept whole so that a NOSCRIPT answer can be re-sent
@@ -196,26 +196,34 @@ static void at_target(const struct store *s, const char *err, char *out,
 		         cf->redis_port ? (unsigned)cf->redis_port : 6379u, err);
 }
 
-/* A failed attempt to connect (or to log in): a warning the first time
- * and whenever the reason changes, else once a minute with the count of
- * attempts in between, so that a Redis down at start is seen at once and
- * a long outage does not flood the log. */
+/* Whether a failure (text) repeats the one r last logged less than a
+ * minute ago: then it is only counted. Otherwise it is r's new last line,
+ * and more gets the count of those not logged since ("" when none). One
+ * rule for every failure that can recur at each retry or lease tick: the
+ * first is seen at once, a long outage does not flood the log. */
+static int repeated(struct repeat *r, const char *text, char *more, size_t len)
+{
+	uint64_t now = now_ms();
+	if (strcmp(r->text, text) == 0 && now - r->ms < DOWN_LOG_EVERY_MS) {
+		r->quiet++;
+		return 1;
+	}
+	more[0] = '\0';
+	if (r->quiet)
+		snprintf(more, len, "; %lu times since the last line", r->quiet);
+	snprintf(r->text, sizeof(r->text), "%s", text);
+	r->ms = now;
+	r->quiet = 0;
+	return 0;
+}
+
+/* A failed attempt to connect (or to log in). */
 static void note_failure(struct store *s, int level, const char *what,
                          const char *why)
 {
-	uint64_t now = now_ms();
-	if (strcmp(s->logged, why) == 0 && now - s->logged_ms < DOWN_LOG_EVERY_MS) {
-		s->quiet++;
-		return;
-	}
-	char more[96] = "";
-	if (s->quiet)
-		snprintf(more, sizeof(more), "; %lu failed attempts since the last "
-		         "line", s->quiet);
-	plog(&s->d->log, level, "redis: %s: %s (retrying%s)", what, why, more);
-	snprintf(s->logged, sizeof(s->logged), "%s", why);
-	s->logged_ms = now;
-	s->quiet = 0;
+	char more[64];
+	if (!repeated(&s->down, why, more, sizeof(more)))
+		plog(&s->d->log, level, "redis: %s: %s (retrying%s)", what, why, more);
 }
 
 /* Any connection lost means all are: the inbox reader and the subscriber
@@ -313,26 +321,12 @@ static void call_done(redisAsyncContext *c, void *r, void *priv)
  * refused every tick would flood the log), with the count in between. */
 static void refused(struct store *s, const struct call *k, const char *err)
 {
-	const char *what = k->script >= 0 ? script_names[k->script] : k->argv[0];
-	if (k->script >= 0) {
-		struct refusal *f = &s->refusals[k->script];
-		uint64_t now = now_ms();
-		if (strncmp(f->err, err, sizeof(f->err) - 1) == 0 &&
-		    now - f->ms < DOWN_LOG_EVERY_MS) {
-			f->quiet++;
-			return;
-		}
-		char more[80] = "";
-		if (f->quiet)
-			snprintf(more, sizeof(more), " (%lu times since the last line)",
-			         f->quiet);
-		snprintf(f->err, sizeof(f->err), "%s", err);
-		f->ms = now;
-		f->quiet = 0;
-		LOGW(&s->d->log, "redis: script %s refused: %s%s", what, err, more);
-		return;
-	}
-	LOGW(&s->d->log, "redis: %s refused: %s", what, err);
+	char more[64] = "";
+	if (k->script < 0)
+		LOGW(&s->d->log, "redis: %s refused: %s", k->argv[0], err);
+	else if (!repeated(&s->refusals[k->script], err, more, sizeof(more)))
+		LOGW(&s->d->log, "redis: script %s refused: %s%s",
+		     script_names[k->script], err, more);
 }
 
 static struct call *new_call(struct store *s, int script, int argc,
@@ -496,8 +490,8 @@ static void loaded(redisAsyncContext *c, void *r, void *priv)
 	if (s->ever_up)
 		s->reconnects++;
 	s->ever_up = 1;
-	s->why[0] = s->logged[0] = '\0';
-	s->quiet = 0;
+	s->why[0] = s->down.text[0] = '\0';
+	s->down.quiet = 0;
 	LOGI(&s->d->log, "redis: connected");
 	s->d->storeh.up(s->d);
 }

@@ -11,31 +11,32 @@
 
 #include "pulsectl.h"
 
-int cmd_shutdown(struct ctl *ctl, int argc, char **argv)
+/* A pool command whose answer is OK or an error: one shape for all. */
+static int pool_admin(struct ctl *ctl, int (*call)(pulse_client *, const char *),
+                      const char *pool)
 {
-	(void)argc;
-	int code = pulse_shutdown(ctl->client, argv[0]);
+	int code = call(ctl->client, pool);
 	if (!code)
 		print_ok(ctl);
 	return code;
+}
+
+int cmd_shutdown(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	return pool_admin(ctl, pulse_shutdown, argv[0]);
 }
 
 int cmd_reopen(struct ctl *ctl, int argc, char **argv)
 {
 	(void)argc;
-	int code = pulse_reopen(ctl->client, argv[0]);
-	if (!code)
-		print_ok(ctl);
-	return code;
+	return pool_admin(ctl, pulse_reopen, argv[0]);
 }
 
 int cmd_leave(struct ctl *ctl, int argc, char **argv)
 {
 	(void)argc;
-	int code = pulse_leave(ctl->client, argv[0]);
-	if (!code)
-		print_ok(ctl);
-	return code;
+	return pool_admin(ctl, pulse_leave, argv[0]);
 }
 
 int cmd_drain(struct ctl *ctl, int argc, char **argv)
