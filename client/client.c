@@ -154,8 +154,9 @@ static int check(pulse_client *c, const char *pool, const char *key,
 		            len);
 	if (needs_key && !key)
 		key = "";
-	return libpulse_check_request(pool, key, len, c->conn.err,
-	                              sizeof(c->conn.err));
+	return libpulse_check_request(pool, key, len,
+	                              libpulse_conn_max_payload(&c->conn),
+	                              c->conn.err, sizeof(c->conn.err));
 }
 
 /* A request answered by an empty OK. */

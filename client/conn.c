@@ -23,7 +23,6 @@
 
 #include "conn.h"
 
-#define MAX_BODY (PULSE_DEFAULT_MAX_PAYLOAD + PULSE_FRAME_OVERHEAD)
 
 static uint64_t now_ms(void)
 {
@@ -202,7 +201,7 @@ int libpulse_conn_next(struct libpulse_conn *c, pulse_msg *m)
 	if (r < 0)
 		return -fail_close(c, PULSE_ERR_PROTOCOL,
 		                   "pulsed sent a frame larger than %u bytes",
-		                   (unsigned)MAX_BODY);
+		                   (unsigned)c->rd.max_body);
 	msgpack_unpacked_init(&c->u);
 	if (pulse_msg_decode(body, len, m, &c->u, why, sizeof(why)) < 0 ||
 	    pulse_msg_require(m, why, sizeof(why)) < 0) {
@@ -315,8 +314,9 @@ static int copy_id(struct libpulse_conn *c, char *dst, size_t dstlen,
 static int handshake(struct libpulse_conn *c, const struct libpulse_hello *h)
 {
 	pulse_msg m = {.type = PULSE_T_HELLO,
-	               .has = PM_V | PM_ROLE,
-	               .v = PULSE_PROTO_VERSION};
+	               .has = PM_V | PM_ROLE | PM_MAX_BODY,
+	               .v = PULSE_PROTO_VERSION,
+	               .max_body = PULSE_HARD_MAX_BODY}; /* we follow WELCOME */
 	m.role = (pulse_str){h->role, strlen(h->role)};
 	if (h->pool) {
 		m.has |= PM_POOL | PM_NOTIFY;
@@ -353,8 +353,21 @@ static int handshake(struct libpulse_conn *c, const struct libpulse_hello *h)
 	if (!code && h->pool && !(w.has & PM_WORKER))
 		code = fail_close(c, PULSE_ERR_PROTOCOL,
 		                  "pulsed did not give a worker id");
+	if (!code && (w.has & PM_MAX_BODY)) {
+		/* pulsed's frames may be that large, and so may ours: follow it,
+		 * up to the largest any pulsed may be configured for */
+		c->max_body = w.max_body > PULSE_HARD_MAX_BODY ? PULSE_HARD_MAX_BODY
+		              : w.max_body < PULSE_DEFAULT_MAX_BODY ? PULSE_DEFAULT_MAX_BODY
+		              : (uint32_t)w.max_body;
+		pulse_reader_raise(&c->rd, c->max_body);
+	}
 	libpulse_conn_done(c);
 	return code;
+}
+
+size_t libpulse_conn_max_payload(const struct libpulse_conn *c)
+{
+	return c->max_body - PULSE_FRAME_OVERHEAD;
 }
 
 int libpulse_conn_open(struct libpulse_conn *c, const char *socket_path,
@@ -362,7 +375,8 @@ int libpulse_conn_open(struct libpulse_conn *c, const char *socket_path,
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
-	pulse_reader_init(&c->rd, MAX_BODY);
+	c->max_body = PULSE_DEFAULT_MAX_BODY; /* until WELCOME says more */
+	pulse_reader_init(&c->rd, c->max_body);
 	const char *path = socket_path;
 	if (!path || !*path)
 		path = getenv("PULSE_SOCKET");

@@ -45,6 +45,9 @@ struct libpulse_conn {
 	msgpack_unpacked u;     /* tree of the held frame */
 	char node[128];         /* node id from WELCOME */
 	char worker[PULSE_MAX_KEY + 1]; /* worker id from WELCOME ("" for clients) */
+	uint32_t max_body;      /* pulsed's frame cap from WELCOME (what this
+	                           end sends and reads up to: at most
+	                           PULSE_HARD_MAX_BODY) */
 	char err[LIBPULSE_ERRLEN];
 };
 
@@ -122,9 +125,13 @@ int libpulse_error_frame(const pulse_msg *m, char *buf, size_t len);
 /* The code that a failed connect(2) or socket I/O errno stands for. */
 int libpulse_errno_code(int err);
 /* Local checks made before a request is sent: pool and key syntax, payload
- * size. Return 0 or PULSE_ERR_INVALID / PULSE_ERR_TOO_LARGE with a message
- * in buf. key may be NULL (no key in this request). */
+ * size (at most max_payload: libpulse_conn_max_payload's). Return 0 or
+ * PULSE_ERR_INVALID / PULSE_ERR_TOO_LARGE with a message in buf. key may
+ * be NULL (no key in this request). */
 int libpulse_check_request(const char *pool, const char *key, size_t plen,
-                           char *buf, size_t len);
+                           size_t max_payload, char *buf, size_t len);
+/* The largest payload a request on this connection may carry: what the
+ * WELCOME's max_body leaves once the other fields have their room. */
+size_t libpulse_conn_max_payload(const struct libpulse_conn *c);
 
 #endif

@@ -103,7 +103,7 @@ int libpulse_errno_code(int err)
 }
 
 int libpulse_check_request(const char *pool, const char *key, size_t plen,
-                           char *buf, size_t len)
+                           size_t max_payload, char *buf, size_t len)
 {
 	char why[160];
 	if (!pool)
@@ -113,9 +113,9 @@ int libpulse_check_request(const char *pool, const char *key, size_t plen,
 	if (key && pulse_check_name("key", key, strlen(key), PULSE_MAX_KEY, why,
 	                            sizeof(why)) < 0)
 		return libpulse_errf(buf, len, PULSE_ERR_INVALID, "%s", why);
-	if (plen > PULSE_DEFAULT_MAX_PAYLOAD)
+	if (plen > max_payload)
 		return libpulse_errf(buf, len, PULSE_ERR_TOO_LARGE,
-		                     "payload of %zu bytes exceeds the limit of %u bytes",
-		                     plen, PULSE_DEFAULT_MAX_PAYLOAD);
+		                     "payload of %zu bytes exceeds the limit of %zu bytes "
+		                     "(pulsed's limits.max_payload)", plen, max_payload);
 	return 0;
 }

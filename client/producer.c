@@ -128,7 +128,8 @@ static int plan_add(pulse_plan *pl, struct plan_list *l, const char *key,
 	if (!payload && len)
 		return libpulse_errf(pl->err, sizeof(pl->err), PULSE_ERR_INVALID,
 		                     "no payload given for %zu bytes", len);
-	int code = libpulse_check_request(pl->pool, key, len, pl->err,
+	int code = libpulse_check_request(pl->pool, key, len,
+	                                  PULSE_DEFAULT_MAX_PAYLOAD, pl->err,
 	                                  sizeof(pl->err));
 	if (code)
 		return code;
@@ -432,7 +433,7 @@ static int check_schedule(const char *pool, const char *name,
 		return libpulse_errf(buf, len, PULSE_ERR_INVALID,
 		                     "schedule name must be 1 to 128 bytes of "
 		                     "[A-Za-z0-9._:-]");
-	return libpulse_check_request(pool, NULL, 0, buf, len);
+	return libpulse_check_request(pool, NULL, 0, 0, buf, len);
 }
 
 pulse_producer *pulse_schedule(const char *socket_path, const char *pool,

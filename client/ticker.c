@@ -148,7 +148,7 @@ pulse_ticker *pulse_ticker_open(const char *socket_path, const char *pool,
                                 const char *name, unsigned interval_ms,
                                 int *err, char *errbuf, size_t errlen)
 {
-	int code = libpulse_check_request(pool, NULL, 0, errbuf, errlen);
+	int code = libpulse_check_request(pool, NULL, 0, 0, errbuf, errlen);
 	char why[160];
 	if (!code && (!name || pulse_check_pool(name, strlen(name), why,
 	                                        sizeof(why)) < 0))

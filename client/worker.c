@@ -568,7 +568,7 @@ static int check_attach(const char *pool, const char *name,
 	if (name && pulse_check_name("worker name", name, strlen(name),
 	                             PULSE_MAX_KEY, why, sizeof(why)) < 0)
 		return libpulse_errf(buf, len, PULSE_ERR_INVALID, "%s", why);
-	return libpulse_check_request(pool, NULL, 0, buf, len);
+	return libpulse_check_request(pool, NULL, 0, 0, buf, len);
 }
 
 pulse_worker *pulse_worker_attach(const char *socket_path, const char *pool,

@@ -216,7 +216,7 @@ void clocks_free(struct pool *p)
 /* ---- the CLOCKS view (pulsectl tickers, schedules) ---------------------- */
 
 struct clocks_view {
-	struct pool *p;
+	char *pool; /* found again by name: NULL-safe for a pool not joined */
 	uint64_t sid, id;
 	int sched;
 };
@@ -246,7 +246,8 @@ static void clocks_cb(struct pulsed *d, redisReply *r, void *arg)
 		redisReply **f = &r->element[1 + 6 * i];
 		char key[PULSE_MAX_POOL + 8];
 		snprintf(key, sizeof(key), "%s:%s", clock_kind(v->sched), f[0]->str ? f[0]->str : "");
-		struct clock *t = table_get(&v->p->tickers, key, strlen(key));
+		struct pool *p = table_get(&d->pools, v->pool, strlen(v->pool));
+		struct clock *t = p ? table_get(&p->tickers, key, strlen(key)) : NULL;
 		uint64_t next = (uint64_t)f[2]->integer;
 		msgpack_pack_map(&e.pk, v->sched ? 7 : 6);
 		pulse_enc_str(&e, "name", f[0]->str ? f[0]->str : "", f[0]->len);
@@ -261,6 +262,7 @@ static void clocks_cb(struct pulsed *d, redisReply *r, void *arg)
 	}
 	session_send_enc(s, &e);
 out:
+	free(v->pool);
 	free(v);
 }
 
@@ -272,11 +274,16 @@ void clocks_request(struct session *s, struct pool *p, const pulse_msg *m)
 		              "role must be \"tick\" or \"sched\"");
 		return;
 	}
+	/* p is NULL for a pool this node has not joined (CF_NOJOIN): read by
+	 * name, none of its clocks kept here */
+	(void)p;
 	struct clocks_view *v = xmalloc(sizeof(*v));
-	v->p = p;
+	char base[PULSE_MAX_POOL + 600];
+	v->pool = xstrndup(m->pool.p, m->pool.n);
 	v->sid = s->sid;
 	v->id = m->id;
 	v->sched = sched;
+	pool_base(s->d, v->pool, base, sizeof(base));
 	const char *argv[1] = {clock_kind(sched)};
-	store_script(p->d->store, S_CLOCKS, p->base, 1, argv, NULL, clocks_cb, v);
+	store_script(s->d->store, S_CLOCKS, base, 1, argv, NULL, clocks_cb, v);
 }

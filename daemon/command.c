@@ -16,7 +16,9 @@
  *   - The checks run in one order (admin, pool and key, open, Redis,
  *     in-flight, stopping), so a request that fails several gets the
  *     first one's answer whatever its type.
- *   - Handlers get p non-NULL exactly when the entry has CF_POOL.
+ *   - Handlers get p non-NULL exactly when the entry has CF_POOL, except
+ *     for a read (CF_NOJOIN) of a pool this node has not joined: NULL, and
+ *     the handler reads it by name without joining it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,15 +44,16 @@ static const struct command commands[] = {
 	{PULSE_T_NOTIFY, "NOTIFY", ROLE_CLIENT,
 	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT | CF_RUNNING, route_request},
 	{PULSE_T_JOBS, "JOBS", ROLE_CLIENT,
-	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
+	 CF_POOL | CF_NOJOIN | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
 	{PULSE_T_JOB, "JOB", ROLE_CLIENT,
-	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
+	 CF_POOL | CF_NOJOIN | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
 	{PULSE_T_WHERE, "WHERE", ROLE_CLIENT,
-	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
+	 CF_POOL | CF_NOJOIN | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
 	{PULSE_T_NODES, "NODES", ROLE_CLIENT,
-	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
+	 CF_POOL | CF_NOJOIN | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
 	{PULSE_T_WORKERS, "WORKERS", ROLE_CLIENT,
-	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT | CF_LOCAL, workers_request},
+	 CF_POOL | CF_NOJOIN | CF_OPEN | CF_REDIS | CF_INFLIGHT | CF_LOCAL,
+	 workers_request},
 	{PULSE_T_STATUS, "STATUS", ROLE_CLIENT, 0, status_request},
 	{PULSE_T_TICKER, "TICKER", ROLE_CLIENT, CF_POOL | CF_OPEN | CF_REDIS,
 	 ticker_request},
@@ -58,11 +61,11 @@ static const struct command commands[] = {
 	 CF_POOL | CF_OPEN | CF_REDIS, ticker_request},
 	{PULSE_T_SCHEDULE, "SCHEDULE", ROLE_CLIENT, CF_POOL | CF_OPEN | CF_REDIS,
 	 ticker_request},
-	{PULSE_T_CLOCKS, "CLOCKS", ROLE_CLIENT, CF_POOL | CF_OPEN | CF_REDIS,
-	 clocks_request},
+	{PULSE_T_CLOCKS, "CLOCKS", ROLE_CLIENT,
+	 CF_POOL | CF_NOJOIN | CF_OPEN | CF_REDIS, clocks_request},
 	{PULSE_T_SHUTDOWN, "SHUTDOWN", ROLE_CLIENT, CF_ADMIN | CF_POOL | CF_REDIS,
 	 shutdown_request},
-	{PULSE_T_LEAVE, "LEAVE", ROLE_CLIENT, CF_ADMIN | CF_POOL | CF_REDIS,
+	{PULSE_T_LEAVE, "LEAVE", ROLE_CLIENT, CF_ADMIN | CF_POOL | CF_NOJOIN | CF_REDIS,
 	 leave_request},
 	{PULSE_T_REOPEN, "REOPEN", ROLE_CLIENT, CF_ADMIN | CF_POOL | CF_REDIS,
 	 reopen_request},
@@ -97,28 +100,43 @@ static int cstr(char *buf, size_t len, pulse_str s)
 	return 0;
 }
 
-/* The pool a request names, joined if new (its key checked too). */
-static struct pool *request_pool(struct session *s, const pulse_msg *m)
+/* The pool a request names (its key checked too), joined if new; for a
+ * read (CF_NOJOIN), *pp is NULL when this node has not joined the pool (or
+ * left it): the handler reads Redis without joining, so that looking at
+ * a pool, or at a name nobody uses, costs no join and leaves no key.
+ * Returns 0, or -1 after answering why not. */
+static int request_pool(struct session *s, const pulse_msg *m, int flags,
+                        struct pool **pp)
 {
 	char err[256], name[PULSE_MAX_POOL + 1];
-	int code = 0;
+	int code = 0, read = (flags & CF_NOJOIN) != 0;
 	if (cstr(name, sizeof(name), m->pool) < 0 ||
 	    pulse_check_pool(name, strlen(name), err, sizeof(err)) < 0) {
 		session_error(s, m->id, PULSE_E_INVALID, "invalid pool name");
-		return NULL;
-	}
-	struct pool *p = pool_get(s->d, name, 1, &code, err, sizeof(err));
-	if (!p) {
-		session_error(s, m->id, code, "%s", err);
-		return NULL;
+		return -1;
 	}
 	if ((m->has & PM_KEY) &&
 	    pulse_check_name("key", m->key.p, m->key.n, PULSE_MAX_KEY, err,
 	                     sizeof(err)) < 0) {
 		session_error(s, m->id, PULSE_E_INVALID, "%s", err);
-		return NULL;
+		return -1;
 	}
-	return p;
+	struct pool *p = pool_get(s->d, name, !read, &code, err, sizeof(err));
+	if (read && (!p || p->state == POOL_LEFT)) {
+		if (!config_pool(&s->d->cfg, name)) {
+			session_error(s, m->id, PULSE_E_INVALID, "unknown pool %s (not "
+			              "in the configuration)", name);
+			return -1;
+		}
+		*pp = NULL;
+		return 0;
+	}
+	if (!p) {
+		session_error(s, m->id, code, "%s", err);
+		return -1;
+	}
+	*pp = p;
+	return 0;
 }
 
 /* The one way a request is refused: 0, or -1 after answering why. */
@@ -134,7 +152,7 @@ static int command_check(struct session *s, struct pool *p,
 		              "%s needs root or the admin group", type_name(m->type));
 		return -1;
 	}
-	if ((flags & CF_OPEN) && p->state == POOL_SHUTDOWN) {
+	if ((flags & CF_OPEN) && p && p->state == POOL_SHUTDOWN) {
 		session_error(s, m->id, PULSE_E_SHUTDOWN, "pool %s is shut down",
 		              p->name);
 		return -1;
@@ -181,7 +199,7 @@ void command_run(struct session *s, const pulse_msg *m)
 	if ((flags & CF_ADMIN) &&
 	    command_check(s, NULL, m, CF_ADMIN) < 0)
 		return;
-	if ((flags & CF_POOL) && !(p = request_pool(s, m)))
+	if ((flags & CF_POOL) && request_pool(s, m, flags, &p) < 0)
 		return;
 	if (command_check(s, p, m, flags & ~CF_ADMIN) < 0)
 		return;

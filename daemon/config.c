@@ -441,6 +441,8 @@ enum ftype {
 #define F_NODUMP 2u /* not part of the effective config (a password source) */
 #define F_RELOAD 4u /* a SIGHUP applies a new value (config_reload); the
                      * others take effect when pulsed restarts */
+#define F_FRAMED 8u /* bounded by what the protocol's frames carry (the
+                      range's message says so) */
 
 struct field {
 	const char *key;
@@ -495,9 +497,13 @@ static const struct field log_fields[] = {
 };
 
 static const struct field limits_fields[] = {
-	{"max_payload", T_U64, D(c.max_payload), 1, 64 * MIB, F_RELOAD, NULL},
+	{"max_payload", T_U64, D(c.max_payload), 1, PULSE_HARD_MAX_PAYLOAD,
+	 F_RELOAD | F_FRAMED, NULL},
 	{"max_peer_buffer", T_U64, D(c.max_peer_buffer), 64 * KIB, UINT64_MAX,
 	 F_RELOAD, NULL},
+	{"max_pools", T_UINT, D(c.max_pools), 1, 1000000, F_RELOAD, NULL},
+	{"pool_idle", T_DURATION, D(c.pool_idle_ms), 0, DURATION_MAX, F_RELOAD,
+	 NULL},
 	{NULL, T_STRING, 0, 0, 0, 0, NULL},
 };
 
@@ -571,8 +577,10 @@ static int fail_range(const struct pctx *x, const struct kpath *at,
 	if (f->max == UINT64_MAX)
 		return fail(x, at, "must be at least %llu",
 		            (unsigned long long)f->min);
-	return fail(x, at, "must be from %llu to %llu", (unsigned long long)f->min,
-	            (unsigned long long)f->max);
+	return fail(x, at, "must be from %llu to %llu%s", (unsigned long long)f->min,
+	            (unsigned long long)f->max, f->flags & F_FRAMED ?
+	            " (64 MiB: pulsed's frames carry no more, and libpulse-client "
+	            "follows a pulsed's limit up to that)" : "");
 }
 
 /* String-valued keys: type, emptiness and the per-type syntax. */
@@ -855,8 +863,9 @@ static int resolve_redis(const struct pctx *x, struct draft *d)
 }
 
 /* The largest frame pulsed may send (a START carrying a max_payload
- * payload) must fit in a peer's output buffer, or that job could never
- * reach a worker: its session would be dropped at each try. */
+ * payload; at most PULSE_HARD_MAX_BODY, which libpulse-client follows a
+ * WELCOME up to: the schema's bound) must fit in a peer's output buffer,
+ * or that job could never reach a worker. */
 static int check_limits(const struct pctx *x, const struct draft *d)
 {
 	static const struct kpath at = {{"limits", "max_peer_buffer"}, 2};
@@ -889,6 +898,8 @@ void config_defaults(config *c)
 	c->log_format = LOG_TEXT;
 	c->max_payload = 1 * MIB;
 	c->max_peer_buffer = 16 * MIB;
+	c->max_pools = 1024;
+	c->pool_idle_ms = 10 * MS_MINUTE;
 	c->any_pool = 1;
 	c->default_opts = seed_opts;
 }
@@ -956,6 +967,17 @@ int config_load(config *c, const char *path, char *err, size_t errlen)
 	if (rc == 0)
 		c->path = cfg_strdup(path);
 	return rc;
+}
+
+uint64_t pool_opts_horizon_ms(const pool_opts *o)
+{
+	uint64_t h = 30 * o->worker_ttl_ms;
+	return h > 60000 ? h : 60000;
+}
+
+uint64_t pool_opts_gone_keep_ms(const pool_opts *o)
+{
+	return pool_opts_horizon_ms(o) + o->worker_ttl_ms;
 }
 
 const pool_opts *config_pool(const config *c, const char *pool)

@@ -74,6 +74,9 @@ typedef struct config {
 	/* "limits" */
 	uint64_t max_payload; /* 1 MiB */
 	uint64_t max_peer_buffer; /* bytes queued to one peer before drop: 16 MiB */
+	unsigned max_pools;   /* pools one pulsed joins at once: 1024 */
+	uint64_t pool_idle_ms; /* a pool nothing here used for that long is
+	                          left (0: never): 10 min */
 
 	/* "metrics" */
 	char *metrics_listen; /* NULL: off; "127.0.0.1:9464" */
@@ -98,6 +101,16 @@ void config_free(config *c);
 /* Options for a pool: its own entry, else "*". Returns NULL when the pool
  * is not configured and there is no "*" entry. */
 const pool_opts *config_pool(const config *c, const char *pool);
+/* The re-join horizon of a pool with these options: how long after Redis
+ * lost a pool's state a fenced node's jobs may be re-created (join.lua's
+ * B created), and so how long a node keeps a fenced copy and the stops it
+ * answered (gone.h). The larger of 60 s and 30 worker TTLs: a node cut
+ * off or stopped for a minute still gets its jobs back. */
+uint64_t pool_opts_horizon_ms(const pool_opts *o);
+/* How long a node keeps the stops it answered: the horizon and one TTL
+ * more, for a node that re-joins up to one rebuild window (a TTL) after
+ * the node whose fenced copy it must stop. */
+uint64_t pool_opts_gone_keep_ms(const pool_opts *o);
 /* Parse "250ms", "10s", "2m", "1h" into milliseconds. Returns 0 or -1. */
 int config_parse_duration(const char *s, uint64_t *ms);
 /* Print the effective configuration as JSON (for pulsed -n). Returns a

@@ -38,6 +38,7 @@
 #include "store.h"
 
 static void pump(struct job *j);
+static void start_failed(struct job *j, const char *result, const char *msg);
 
 /* A job left worker w (ended, moved, fenced, released): whoever waits
  * for jobs to be gone looks again. */
@@ -208,7 +209,10 @@ static void job_end(struct job *j)
 	reassign_free(a);
 }
 
-static void send_event(struct job *j, struct jobop *o)
+/* Send the op at the head of the job's queue to its worker. Returns the
+ * frame's body size when the worker's session cannot take it (its HELLO's
+ * max_body: nothing is sent), else 0. */
+static size_t send_event(struct job *j, struct jobop *o)
 {
 	struct lworker *w = j->w;
 	pulse_buf b = {0};
@@ -216,16 +220,51 @@ static void send_event(struct job *j, struct jobop *o)
 	static const uint32_t types[] = {
 		[OP_START] = PULSE_T_START, [OP_HALT] = PULSE_T_HALT,
 		[OP_EVENT] = PULSE_T_EVENT};
-	o->evid = ++w->pool->d->next_evid;
-	table_set_u64(&w->events, o->evid, j);
-	pulse_enc_begin(&e, &b, types[o->op], o->evid, o->op == OP_HALT ? 1 : 2);
+	uint64_t evid = w->pool->d->next_evid + 1;
+	pulse_enc_begin(&e, &b, types[o->op], evid, o->op == OP_HALT ? 1 : 2);
 	pulse_enc_cstr(&e, "key", j->key);
 	if (o->op != OP_HALT)
 		pulse_enc_bin(&e, "payload", o->payload ? o->payload : "", o->plen);
-	if (w->sess)
-		session_send_enc(w->sess, &e);
-	else
+	if (pulse_enc_end(&e) < 0)
+		fatal_oom("an event frame");
+	size_t body = b.len - PULSE_FRAME_HDR;
+	if (w->sess && body > w->sess->peer_max_body) {
 		pulse_buf_free(&b);
+		return body;
+	}
+	o->evid = ++w->pool->d->next_evid;
+	table_set_u64(&w->events, o->evid, j);
+	if (w->sess)
+		session_send(w->sess, &b);
+	pulse_buf_free(&b);
+	return 0;
+}
+
+/* A START or EVENT whose frame the worker cannot take (send_event): the
+ * job, or the notification, fails with TOO_LARGE to its caller instead of
+ * ending the worker's session for ever (a job that can never reach its
+ * worker would kill each session it is given to). A job that cannot
+ * start here is removed: started.lua says so to the dispatch. */
+static void too_large(struct job *j, size_t body)
+{
+	struct lworker *w = j->w;
+	struct pool *p = w->pool;
+	struct jobop *o = pop(j);
+	char msg[300];
+	snprintf(msg, sizeof(msg), "a %s frame of %zu bytes is over the %" PRIu32
+	         " bytes worker %s takes (its HELLO's max_body)",
+	         o->op == OP_START ? "START" : "EVENT", body,
+	         w->sess->peer_max_body, w->id);
+	LOGW(&p->d->log, "pool %s: %s of %s failed: %s", p->name,
+	     o->op == OP_START ? "start" : "notification", j->key, msg);
+	if (o->op == OP_EVENT) {
+		op_answer(p, o, PULSE_E_TOO_LARGE, msg);
+		op_free(p, o);
+		pump(j);
+		return;
+	}
+	op_free(p, o);
+	start_failed(j, "too_large", msg);
 }
 
 static void pump(struct job *j)
@@ -241,7 +280,9 @@ static void pump(struct job *j)
 		pump(j);
 		return;
 	}
-	send_event(j, o);
+	size_t body = send_event(j, o);
+	if (body)
+		too_large(j, body);
 }
 
 /* ---- Redis writes after an ACK ------------------------------------------ */
@@ -257,7 +298,7 @@ struct ackctx {
 	uint64_t rid; /* remove: the local stop request answered after it */
 	int code;     /* remove: the stop handler's answer */
 	char *disp;   /* started: the dispatch record sent, or NULL */
-	const char *result; /* started: "ok", "error" or "requeue" */
+	const char *result; /* started: "ok", "error", "requeue", "too_large" */
 };
 
 static struct ackctx *ackctx_new(struct job *j, const char *msg)
@@ -311,6 +352,8 @@ static void started_cb(struct pulsed *d, redisReply *r, void *arg)
 			uint64_t rid = local_rid(d, c->disp);
 			if (rid && strcmp(c->result, "error") == 0)
 				request_finish(d, rid, PULSE_E_HANDLER, c->msg);
+			if (rid && strcmp(c->result, "too_large") == 0)
+				request_finish(d, rid, PULSE_E_TOO_LARGE, c->msg);
 			pool_lost(c->p);
 		} else if (code == SR_STALE) {
 			/* The job was stopped or moved while it started: the
@@ -325,6 +368,8 @@ static void started_cb(struct pulsed *d, redisReply *r, void *arg)
 				request_finish(d, rid, 0, NULL);
 			else if (code == SR_HANDLER)
 				request_finish(d, rid, PULSE_E_HANDLER, c->msg);
+			else if (code == SR_TOO_LARGE)
+				request_finish(d, rid, PULSE_E_TOO_LARGE, c->msg);
 		}
 	}
 	ackctx_free(c);
@@ -384,6 +429,7 @@ struct release_ctx {
 	struct kept {
 		char *key, *payload;
 		size_t plen;
+		uint64_t since;
 	} jobs[];
 };
 
@@ -408,7 +454,7 @@ static void release_cb(struct pulsed *d, redisReply *r, void *arg)
 	if (lost) {
 		for (size_t i = 0; i < c->n; i++)
 			pool_keep_job(c->p, c->jobs[i].key, c->jobs[i].payload,
-			              c->jobs[i].plen);
+			              c->jobs[i].plen, c->jobs[i].since);
 		pool_lost(c->p);
 	}
 	release_ctx_free(c);
@@ -423,7 +469,8 @@ static void release_jobs(struct pool *p, struct job **js, size_t n)
 		return;
 	if (!pool_usable(p)) {
 		for (size_t i = 0; i < n; i++)
-			pool_keep_job(p, js[i]->key, js[i]->payload, js[i]->plen);
+			pool_keep_job(p, js[i]->key, js[i]->payload, js[i]->plen,
+			              js[i]->since);
 		pool_lost(p);
 		return;
 	}
@@ -440,6 +487,7 @@ static void release_jobs(struct pool *p, struct job **js, size_t n)
 		owners[i] = buf[i];
 		c->jobs[i].key = xstrdup(js[i]->key);
 		c->jobs[i].plen = js[i]->plen;
+		c->jobs[i].since = js[i]->since;
 		c->jobs[i].payload = xmalloc(js[i]->plen ? js[i]->plen : 1);
 		if (js[i]->plen)
 			memcpy(c->jobs[i].payload, js[i]->payload, js[i]->plen);
@@ -531,6 +579,17 @@ static void requeue_later(struct job *j, struct jobop *o)
 
 /* ---- ACKs --------------------------------------------------------------- */
 
+/* The worker does not run the job (its start failed, was requeued, or
+ * could not be sent): forget it here; Redis decides whether it ends (a
+ * failed first start, a frame too large) or waits to be tried again. */
+static void start_failed(struct job *j, const char *result, const char *msg)
+{
+	struct lworker *w = j->w;
+	call_started(j, result, msg);
+	job_free(j);
+	job_left(w);
+}
+
 static void ack_start(struct job *j, struct jobop *o, int r, const char *msg)
 {
 	struct pool *p = j->w->pool;
@@ -542,14 +601,10 @@ static void ack_start(struct job *j, struct jobop *o, int r, const char *msg)
 		pump(j);
 		return;
 	}
-	/* The worker does not run it: forget it here; Redis decides whether
-	 * it ends (a failed first start) or waits to be tried again. */
 	if (r == PULSE_ACK_ERROR)
 		LOGI(&p->d->log, "pool %s: worker %s refused to start %s: %s",
 		     p->name, w->id, j->key, msg);
-	call_started(j, r == PULSE_ACK_ERROR ? "error" : "requeue", msg);
-	job_free(j);
-	job_left(w);
+	start_failed(j, r == PULSE_ACK_ERROR ? "error" : "requeue", msg);
 }
 
 static void ack_halt(struct job *j, struct jobop *o, int r, const char *msg)
@@ -651,6 +706,7 @@ static void take_over(struct job *j, uint64_t fence, const char *payload,
 		return;
 	}
 	j->fence = fence;
+	j->since = pool_redis_now_ms(j->w->pool);
 	free(j->disp);
 	j->disp = disp ? xstrdup(disp) : NULL;
 	if (j->running)
@@ -677,7 +733,8 @@ void jobs_assign(struct pool *p, const char *wid, const char *key,
 		 * this worker): give the job back at once. */
 		struct lworker tmpw = {.id = (char *)wid, .pool = p};
 		struct job tmp = {.key = (char *)key, .w = &tmpw, .fence = fence,
-		                  .payload = (char *)payload, .plen = plen};
+		                  .payload = (char *)payload, .plen = plen,
+		                  .since = pool_redis_now_ms(p)};
 		struct job *tp = &tmp;
 		release_jobs(p, &tp, 1);
 		return;
@@ -689,6 +746,7 @@ void jobs_assign(struct pool *p, const char *wid, const char *key,
 	j->disp = disp ? xstrdup(disp) : NULL;
 	j->payload = xmemdup(payload, plen);
 	j->plen = plen;
+	j->since = pool_redis_now_ms(p);
 	j->tail = &j->ops;
 	table_set(&w->jobs, key, strlen(key), j);
 	table_set(&p->ljobs, key, strlen(key), j);
@@ -703,6 +761,7 @@ int jobs_event(struct pool *p, const char *key, int op,
 	if (!j)
 		return -1;
 	struct jobop *o = NULL;
+	int queue = 0;
 	if (op == OP_HALT && has_halt(j)) {
 		/* A stop of a job that is moving rides on the move's HALT: the
 		 * job then ends here instead of starting on the new worker only
@@ -713,13 +772,17 @@ int jobs_event(struct pool *p, const char *key, int op,
 			return -1;
 	} else {
 		o = op_new(op, payload, plen);
-		enqueue(j, o);
+		queue = 1;
 	}
+	/* who to answer, before the queue may answer (and free) the op at
+	 * once: a notification the worker cannot take, say */
 	o->rid = rid;
 	if (reply_node) {
 		o->reply_node = xstrdup(reply_node);
 		o->reply_rid = xstrdup(reply_rid ? reply_rid : "0");
 	}
+	if (queue)
+		enqueue(j, o);
 	return 0;
 }
 

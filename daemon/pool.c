@@ -429,6 +429,8 @@ void pools_on_message(struct pulsed *d, const char *channel, size_t clen,
 struct fenced_job {
 	size_t plen;
 	int sent;
+	uint64_t since;   /* Redis time the job was given to its worker */
+	uint64_t kept_ms; /* local time it was kept */
 	char payload[];
 };
 
@@ -453,16 +455,18 @@ static void remember_fenced(struct pool *p)
 	table_iter_init(&it, &p->ljobs);
 	while ((e = table_next(&it))) {
 		const struct job *j = e->val;
-		pool_keep_job(p, j->key, j->payload, j->plen);
+		pool_keep_job(p, j->key, j->payload, j->plen, j->since);
 	}
 }
 
 void pool_keep_job(struct pool *p, const char *key, const char *payload,
-                   size_t plen)
+                   size_t plen, uint64_t since)
 {
 	struct fenced_job *f = xmalloc(sizeof(*f) + plen);
 	f->plen = plen;
 	f->sent = 0;
+	f->since = since;
+	f->kept_ms = now_ms();
 	if (plen)
 		memcpy(f->payload, payload, plen);
 	free(table_set(&p->fenced, key, strlen(key), f));
@@ -780,11 +784,47 @@ void pool_release_keys(struct pool *p, const char *const *keys,
 	sargs_free(&a);
 }
 
+/* Whether nothing of this node uses the pool: no worker, no job (running
+ * or kept for a join), no clock, no request, no leave under way. */
+static int pool_unused(const struct pool *p)
+{
+	return p->state == POOL_ACTIVE && p->lworkers.n == 0 && p->ljobs.n == 0 &&
+	       p->fenced.n == 0 && p->tickers.n == 0 && p->nrequests == 0 &&
+	       !p->leave_sid && !p->leaving && !p->left_fn;
+}
+
+static void idle_left(struct pool *p, int left)
+{
+	if (left)
+		LOGI(&p->d->log, "pool %s: left after %" PRIu64 " ms unused here "
+		     "(limits.pool_idle)", p->name, now_ms() - p->used_ms);
+}
+
+/* limits.pool_idle: a pool that nothing here used for that long is left
+ * (a name used once does not keep a lease, a timer and Redis keys for
+ * ever); being used again joins it again. Returns 1 when leaving. */
+static int leave_if_idle(struct pool *p)
+{
+	uint64_t now = now_ms(), idle = p->d->cfg.pool_idle_ms;
+	if (!pool_unused(p)) {
+		p->used_ms = now; /* idle time counts from the end of the last use */
+		return 0;
+	}
+	if (!idle || now - p->used_ms < idle)
+		return 0;
+	pool_leave(p, idle_left);
+	return 1;
+}
+
 static void lease_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct pool *p = arg;
+	if (p->state == POOL_LEFT)
+		return; /* stopped: pool_get arms it again */
+	if (p->state == POOL_ACTIVE && store_up(p->d->store) && leave_if_idle(p))
+		return;
 	pool_send_lease(p, NULL);
 	if (p->state == POOL_ACTIVE && !store_up(p->d->store))
 		p->d->m.lease_failures++; /* metrics: due while Redis is away */
@@ -799,8 +839,8 @@ static void lease_timer_cb(evutil_socket_t fd, short what, void *arg)
  * this node: a refreshed fence, or 0 when the job is now elsewhere (or
  * was stopped) and must stop here. */
 /* join.lua's answer: OK, now, epoch, empty, requeued, answered, late,
- * then (key, fence) per job. */
-#define JOIN_JOBS 7
+ * dropped, then (key, fence) per job. */
+#define JOIN_JOBS 8
 
 static void joined_jobs(struct pool *p, redisReply *r)
 {
@@ -835,7 +875,38 @@ static void add_local_jobs(struct pool *p, sargs *a)
 	}
 }
 
-/* What the last self-fence stopped, as join.lua's pairs. */
+/* The re-join horizon (config.h). */
+static uint64_t pool_horizon_ms(const struct pool *p)
+{
+	return pool_opts_horizon_ms(&p->opts);
+}
+
+/* Copies kept for longer than the horizon are not re-created: a stop of
+ * the job answered elsewhere since may be forgotten by now (the node that
+ * answered it keeps it only that long). Logged as the join's other late
+ * jobs are. */
+static void forget_old_fenced(struct pool *p)
+{
+	uint64_t now = now_ms(), h = pool_horizon_ms(p), late = 0;
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &p->fenced);
+	while ((e = table_next(&it))) {
+		struct fenced_job *f = e->val;
+		if (now - f->kept_ms > h) {
+			free(f);
+			table_del(&p->fenced, e->key, e->klen);
+			late++;
+		}
+	}
+	if (late > 0)
+		LOGW(&p->d->log, "pool %s: %" PRIu64 " jobs this node had stopped "
+		     "when it fenced itself are gone: kept for longer than the "
+		     "re-join horizon (the larger of 60 s and 30 worker TTLs), "
+		     "they are not queued again", p->name, late);
+}
+
+/* What the last self-fence stopped, as join.lua's triples. */
 static void add_fenced_jobs(struct pool *p, sargs *a)
 {
 	table_iter it;
@@ -846,7 +917,36 @@ static void add_fenced_jobs(struct pool *p, sargs *a)
 		f->sent = 1;
 		sargs_add(a, e->key, e->klen);
 		sargs_add(a, f->payload, f->plen);
+		sargs_u64(a, f->since);
 	}
+}
+
+/* The stops (and other answers that a job is gone) this node gave within
+ * the horizon, as join.lua's pairs with their Redis times; a key this node
+ * holds itself (kept, or running here) is left out: its copy is newer
+ * than any answer this node gave. Returns how many were added. */
+static size_t add_gone(struct pool *p, sargs *a)
+{
+	uint64_t now = now_ms(), rnow = pool_redis_now_ms(p), n = 0,
+	         keep = pool_opts_gone_keep_ms(&p->opts);
+	if (now > keep)
+		gone_prune(&p->gone, now - keep);
+	if (p->gone.forgotten > 0) {
+		LOGW(&p->d->log, "pool %s: %" PRIu64 " answered stops were "
+		     "forgotten (over %d kept): if Redis lost its data, a node "
+		     "that fenced itself before them may bring their jobs back",
+		     p->name, p->gone.forgotten, GONE_MAX);
+		p->gone.forgotten = 0;
+	}
+	for (struct gone_entry *e = p->gone.head; e; e = e->next) {
+		if (table_get(&p->fenced, e->key, e->klen) ||
+		    table_get(&p->ljobs, e->key, e->klen))
+			continue;
+		sargs_add(a, e->key, e->klen);
+		sargs_u64(a, rnow - (now - e->at));
+		n++;
+	}
+	return n;
 }
 
 /* Whether the holder of the node id that join.lua named ("<boot id> <pid>
@@ -933,7 +1033,7 @@ static long long reply_int(const redisReply *r, size_t i)
 static void log_fenced_outcome(struct pool *p, const redisReply *r)
 {
 	long long requeued = reply_int(r, 4), answered = reply_int(r, 5),
-	          late = reply_int(r, 6);
+	          late = reply_int(r, 6), dropped = reply_int(r, 7);
 	if (requeued > 0)
 		LOGW(&p->d->log, "pool %s: Redis lost %lld jobs this node had stopped "
 		     "when it fenced itself: queued again", p->name, requeued);
@@ -947,6 +1047,11 @@ static void log_fenced_outcome(struct pool *p, const redisReply *r)
 		     "re-created too long ago to know whether a stop answered for "
 		     "them (re-join horizon: the larger of 60 s and 30 worker "
 		     "TTLs)", p->name, late);
+	if (dropped > 0)
+		LOGW(&p->d->log, "pool %s: %lld jobs another node had re-created "
+		     "from its self-fence after Redis lost its data were stopped "
+		     "by this node before the loss: removed again", p->name,
+		     dropped);
 }
 
 static void join_cb(struct pulsed *d, redisReply *r, void *arg)
@@ -1036,6 +1141,7 @@ static void pool_join(struct pool *p)
 	sargs_str(&a, p->joined_ms ? "1" : "0"); /* rejoin: see join.lua */
 	sargs_str(&a, p->d->holder);
 	sargs_str(&a, p->force_join ? "1" : "0");
+	sargs_u64(&a, pool_horizon_ms(p));
 	size_t nw = 0;
 	table_iter it;
 	struct tentry *e;
@@ -1044,8 +1150,12 @@ static void pool_join(struct pool *p)
 		struct lworker *w = e->val;
 		nw += pool_worker_placed(w);
 	}
+	forget_old_fenced(p);
+	sargs g = {0}; /* the answered stops: named on a re-join only */
+	size_t ns = p->joined_ms ? add_gone(p, &g) : 0;
 	sargs_u64(&a, nw);
 	sargs_u64(&a, p->fenced.n);
+	sargs_u64(&a, ns);
 	table_iter_init(&it, &p->lworkers);
 	while ((e = table_next(&it))) {
 		struct lworker *w = e->val;
@@ -1053,9 +1163,12 @@ static void pool_join(struct pool *p)
 			sargs_str(&a, w->id);
 	}
 	add_fenced_jobs(p, &a);
+	for (int i = 0; i < g.n; i++)
+		sargs_add(&a, g.v[i], g.l[i]);
 	add_local_jobs(p, &a);
 	store_script(p->d->store, S_JOIN, p->base, a.n, a.v, a.l, join_cb, p);
 	sargs_free(&a);
+	sargs_free(&g);
 }
 
 /* Called by worker.c when the last fenced job's stop answered. */
@@ -1114,15 +1227,33 @@ void pools_redis_down(struct pulsed *d)
 	requests_fail_all(d, PULSE_E_UNAVAILABLE, "Redis connection lost");
 }
 
+void pool_base(const struct pulsed *d, const char *name, char *buf,
+               size_t len)
+{
+	snprintf(buf, len, "%s:{%s}:", d->cfg.key_prefix, name);
+}
+
 struct pool *pool_get(struct pulsed *d, const char *name, int create,
                       int *code, char *err, size_t errlen)
 {
 	size_t n = strlen(name);
 	struct pool *p = table_get(&d->pools, name, n);
+	if (create && (!p || p->state == POOL_LEFT) &&
+	    d->pools_joined >= d->cfg.max_pools) {
+		*code = PULSE_E_BUSY;
+		snprintf(err, errlen, "this pulsed is in %zu pools already, its "
+		         "limits.max_pools: pool %s not joined", d->pools_joined, name);
+		LOGW(&d->log, "pool %s: not joined: %s", name, err);
+		return NULL;
+	}
 	if (p && create && p->state == POOL_LEFT) {
 		p->state = POOL_JOINING; /* used again after a leave: join anew */
+		d->pools_joined++;
+		timer_arm_ms(p->lease_timer, lease_every_ms(p));
 		pool_join(p);
 	}
+	if (p && create)
+		p->used_ms = now_ms();
 	if (p || !create) {
 		if (!p) {
 			*code = PULSE_E_INVALID;
@@ -1148,7 +1279,7 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 	size_t bl = strlen(d->cfg.key_prefix) + n + 5;
 	p->base = xmalloc(bl);
 	p->channel = xmalloc(bl + 2);
-	snprintf(p->base, bl, "%s:{%s}:", d->cfg.key_prefix, name);
+	pool_base(d, name, p->base, bl);
 	snprintf(p->channel, bl + 2, "%sev", p->base);
 	table_init(&p->workers);
 	table_init(&p->lworkers);
@@ -1156,6 +1287,7 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 	table_init(&p->strays);
 	table_init(&p->strays_prev);
 	table_init(&p->fenced);
+	gone_init(&p->gone);
 	table_init(&p->tickers);
 	p->state = POOL_JOINING;
 	p->lease_timer = evtimer_new(d->base, lease_timer_cb, p);
@@ -1164,6 +1296,8 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 	p->rebalance_ev = evtimer_new(d->base, rebalance_cb, p);
 	timer_arm_ms(p->lease_timer, lease_every_ms(p));
 	table_set(&d->pools, name, n, p);
+	d->pools_joined++;
+	p->used_ms = now_ms();
 	LOGI(&d->log, "pool %s: worker_ttl %" PRIu64 " ms, max queued %" PRIu64,
 	     name, p->opts.worker_ttl_ms, p->opts.max_queued_jobs);
 	pool_start(p);
@@ -1172,12 +1306,15 @@ struct pool *pool_get(struct pulsed *d, const char *name, int create,
 
 void pool_free(struct pool *p)
 {
+	if (p->state != POOL_LEFT)
+		p->d->pools_joined--;
 	p->d->poolh.freeing(p); /* the layers above: workers, clocks */
 	table_free(&p->lworkers);
 	table_free(&p->ljobs);
 	free_values(&p->strays);
 	free_values(&p->strays_prev);
 	free_values(&p->fenced);
+	gone_free(&p->gone);
 	clear_members(p);
 	event_free(p->lease_timer);
 	event_free(p->fence_timer);
@@ -1201,6 +1338,15 @@ static void leave_cb(struct pulsed *d, redisReply *r, void *arg)
 	pool_left_fn *done = p->left_fn;
 	p->left_fn = NULL;
 	p->state = POOL_LEFT;
+	p->d->pools_joined--;
+	/* nothing of the pool is kept here: the lease timer stops (pool_get
+	 * arms it again if the pool is used again), the view goes, and a next
+	 * join is a first one (this node holds no job of it: join.lua's
+	 * rejoin is for a node that may hold some) */
+	evtimer_del(p->lease_timer);
+	evtimer_del(p->fence_timer);
+	clear_members(p);
+	p->joined_ms = 0;
 	if (done)
 		done(p, 1);
 }

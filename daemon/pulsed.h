@@ -60,6 +60,7 @@
 #include "log.h"
 #include "proto.h"
 #include "table.h"
+#include "gone.h"
 #include "util.h"
 
 #define PULSED_VERSION "0.1.0"
@@ -99,6 +100,8 @@ struct job {
 	                      first START answers, when known (else NULL) */
 	char *payload;     /* kept to rebuild Redis after a flush */
 	size_t plen;
+	uint64_t since;    /* Redis time it was given to this worker (a copy
+	                      kept by a fence names it: join.lua) */
 	struct jobop *ops; /* head is in flight once evid != 0 */
 	struct jobop **tail;
 	struct reassign *again; /* assigned again while halting: started
@@ -176,6 +179,9 @@ struct pool {
 	                             self-fence stopped, and jobs whose worker
 	                             left while Redis could not be told, until
 	                             the next join (pool_keep_job) */
+	struct gone_log gone;     /* keys this node answered as gone, for the
+	                             re-join horizon (request.c notes them,
+	                             a re-join names them: gone.h) */
 	char stray_cursor[24];    /* SSCAN cursor of the stray walk */
 	table tickers;            /* key -> struct clock (clock.c) */
 	struct event *lease_timer, *fence_timer, *scan_timer, *rebalance_ev;
@@ -183,6 +189,8 @@ struct pool {
 	uint64_t leave_sid, leave_id; /* a LEAVE request being carried out */
 	void (*left_fn)(struct pool *p, int left); /* pool_leave's continuation */
 	int leaving;                  /* leave.lua sent */
+	uint64_t used_ms;             /* last used here (limits.pool_idle) */
+	size_t nrequests;             /* requests of this pool in flight */
 	char *taken_by;     /* the node id's other live holder (join.lua
 	                       answered TAKEN), until a join succeeds */
 	int force_join;     /* that holder was found dead on this host */
@@ -213,6 +221,8 @@ struct session {
 	unsigned inflight;  /* client requests not answered yet */
 	unsigned tickers;   /* ticker subscriptions opened (ticker.c) */
 	uint64_t last_rx_ms; /* when the peer last sent bytes (idle sweep) */
+	uint32_t peer_max_body; /* the largest body the peer takes (HELLO's
+	                           max_body, else the protocol's default) */
 };
 
 /* How far a dispatch got, for its TIMEOUT message: nothing sent (the
@@ -362,6 +372,7 @@ struct pulsed {
 	char *holder;       /* "<boot id> <pid> <host> <socket>": this process,
 	                       as join.lua records who holds the node id */
 	uint64_t start_ms;
+	size_t pools_joined; /* pools not left (limits.max_pools) */
 	int stopping;       /* enum stop_phase */
 	int draining;       /* DRAIN: local workers stay out of placement */
 	struct drain_wait *drains; /* DRAIN requests waiting (drain.c) */
@@ -441,6 +452,10 @@ enum {
 	CF_RUNNING = 1 << 5,  /* refused while pulsed is stopping */
 	CF_LOCAL = 1 << 6,    /* with `local` set, answered from memory:
 	                         CF_OPEN, CF_REDIS, CF_INFLIGHT do not apply */
+	CF_NOJOIN = 1 << 7,   /* never joins: for a pool this node has not
+	                         joined the handler gets NULL (the name is
+	                         m->pool) and reads Redis by name (the views)
+	                         or answers that there is nothing here */
 };
 void command_run(struct session *s, const pulse_msg *m);
 
@@ -549,12 +564,17 @@ int pool_usable(struct pool *p); /* Redis up and lease held */
 const char *pool_refusal(const struct pool *p);
 void pool_lost(struct pool *p);  /* a script answered LOST */
 /* A job this node let go while Redis may not have it: the next join
- * re-creates it if Redis lacks it (join.lua's fenced jobs). */
+ * re-creates it if Redis lacks it (join.lua's fenced jobs). since: the
+ * Redis time it was given to its worker (struct job). */
 void pool_keep_job(struct pool *p, const char *key, const char *payload,
-                   size_t plen);
+                   size_t plen, uint64_t since);
 /* Redis's clock now, estimated from the offset seen at the last lease. */
 uint64_t pool_redis_now_ms(const struct pool *p);
 const char *pool_owner_of(struct pool *p, const char *key, size_t klen);
+/* The prefix of every Redis key of pool `name` ("<prefix>:{<name>}:"),
+ * written into buf; whether or not this node joined the pool. */
+void pool_base(const struct pulsed *d, const char *name, char *buf,
+               size_t len);
 void pools_redis_up(struct pulsed *d);
 void pool_move_done(struct pool *p);
 /* Send LEASE to one worker, or to every worker of the pool (w NULL). */

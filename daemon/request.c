@@ -27,6 +27,7 @@
 static void request_free(struct pulsed *d, struct request *q)
 {
 	table_del_u64(&d->requests, q->rid);
+	q->pool->nrequests--;
 	struct session *s = session_find(d, q->sid);
 	if (s && s->inflight)
 		s->inflight--;
@@ -40,11 +41,25 @@ static void request_free(struct pulsed *d, struct request *q)
 	free(q);
 }
 
+/* Whether an answer tells the caller that the job does not exist: a stop
+ * that ended it, a stop or notify that found none, a dispatch whose
+ * first start failed or that a stop removed before it started. */
+static int says_gone(int type, int code)
+{
+	if (type == PULSE_T_DISPATCH)
+		return code == PULSE_E_HANDLER || code == PULSE_E_JOB_NOT_FOUND ||
+		       code == PULSE_E_TOO_LARGE;
+	return code == PULSE_E_JOB_NOT_FOUND || (type == PULSE_T_STOP && code == 0);
+}
+
 void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg)
 {
 	struct request *q = table_get_u64(&d->requests, rid);
 	if (!q)
 		return;
+	if (says_gone(q->type, code)) /* kept for a re-join after a loss */
+		gone_note(&q->pool->gone, q->key, strlen(q->key), now_ms(),
+		          pool_opts_gone_keep_ms(&q->pool->opts), GONE_MAX);
 	struct session *s = session_find(d, q->sid);
 	if (s) {
 		if (code == 0)
@@ -138,6 +153,7 @@ struct request *request_make(struct pulsed *d, uint64_t sid, uint64_t id,
 	q->id = id;
 	q->type = type;
 	q->pool = p;
+	p->nrequests++; /* a pool with a request in flight is in use */
 	q->again = again;
 	q->key = xstrndup(key, klen);
 	if (payload) {

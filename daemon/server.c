@@ -205,9 +205,10 @@ static void send_welcome(struct session *s, const char *worker)
 {
 	pulse_buf b = {0};
 	pulse_enc e;
-	pulse_enc_begin(&e, &b, PULSE_T_WELCOME, 0, worker ? 3 : 2);
+	pulse_enc_begin(&e, &b, PULSE_T_WELCOME, 0, worker ? 4 : 3);
 	pulse_enc_uint(&e, "v", PULSE_PROTO_VERSION);
 	pulse_enc_cstr(&e, "node", s->d->node);
+	pulse_enc_uint(&e, "max_body", max_body(s->d));
 	if (worker)
 		pulse_enc_cstr(&e, "worker", worker);
 	session_send_enc(s, &e);
@@ -233,6 +234,11 @@ static void on_hello(struct session *s, const pulse_msg *m)
 		session_drop(s, PULSE_E_PROTOCOL, err);
 		return;
 	}
+	/* What the peer takes: a frame larger than that is never sent to it
+	 * (a START or EVENT fails with TOO_LARGE instead, jobs.c), so that
+	 * no payload makes a peer drop its session again and again. */
+	s->peer_max_body = (m->has & PM_MAX_BODY) ? (m->max_body > UINT32_MAX ?
+	                   UINT32_MAX : (uint32_t)m->max_body) : PULSE_DEFAULT_MAX_BODY;
 	if (m->role.n == 6 && memcmp(m->role.p, "client", 6) == 0) {
 		s->role = ROLE_CLIENT;
 		send_welcome(s, NULL);
@@ -601,6 +607,7 @@ struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred)
 	s->gid = cred->gid;
 	s->admin = is_admin(d, cred->uid, cred->gid);
 	s->last_rx_ms = now_ms();
+	s->peer_max_body = PULSE_DEFAULT_MAX_BODY; /* until its HELLO says */
 	pulse_reader_init(&s->rd, max_body(d));
 	s->bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->deadline = evtimer_new(d->base, deadline_cb, s);

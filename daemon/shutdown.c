@@ -191,6 +191,11 @@ void shutdown_local_done(struct pool *p)
 
 void leave_request(struct session *s, struct pool *p, const pulse_msg *m)
 {
+	if (!p) { /* not joined here (CF_READ): nothing to leave, none joined */
+		session_error(s, m->id, PULSE_E_INVALID, "node is not in pool %.*s",
+		              (int)m->pool.n, m->pool.p);
+		return;
+	}
 	if (p->state != POOL_ACTIVE || p->leave_sid) {
 		session_error(s, m->id, PULSE_E_INVALID, "node is not active in pool "
 		              "%s (or already leaving)", p->name);

@@ -660,7 +660,7 @@ static const char *const reply_names[] = {
 	[SR_JOB_NOT_FOUND] = "JOB_NOT_FOUND", [SR_JOB_EXISTS] = "JOB_EXISTS",
 	[SR_POOL_FULL] = "POOL_FULL", [SR_SHUTDOWN] = "SHUTDOWN",
 	[SR_TAKEN] = "TAKEN", [SR_HANDLER] = "HANDLER", [SR_STOPPED] = "STOPPED",
-	[SR_WON] = "WON",
+	[SR_WON] = "WON", [SR_TOO_LARGE] = "TOO_LARGE",
 };
 
 const char *store_reply_str(const redisReply *r)

@@ -76,7 +76,7 @@ enum script_reply {
 	SR_OTHER,      /* a string head that is none of those below */
 	SR_OK, SR_LOST, SR_STALE, SR_WAIT, SR_REBUILD, SR_OWNED, SR_LOCAL,
 	SR_ROUTED, SR_DELETED, SR_JOB_NOT_FOUND, SR_JOB_EXISTS, SR_POOL_FULL,
-	SR_SHUTDOWN, SR_TAKEN, SR_HANDLER, SR_STOPPED, SR_WON,
+	SR_SHUTDOWN, SR_TAKEN, SR_HANDLER, SR_STOPPED, SR_WON, SR_TOO_LARGE,
 };
 int store_reply(const redisReply *r);
 /* The head's text (for an error code passed on as it is), or NULL. */

@@ -3,7 +3,10 @@
  *
  * Owns: JOBS (every key, or a worker's), JOB, WHERE, WORKERS (the pool's,
  * or this node's sessions), NODES and STATUS: one Redis read each (none
- * for STATUS and local WORKERS), its reply encoded into one answer.
+ * for STATUS and local WORKERS), its reply encoded into one answer. A
+ * pool this node has not joined is read by name, without joining it
+ * (CF_NOJOIN); WHERE and NODES, which need the pool's membership, then read
+ * it first (workers.lua) instead of using this node's view.
  *
  * Invariants:
  *   - A view holds the session's in-flight slot until Redis answers, like
@@ -21,23 +24,40 @@
 
 /* ---- views -------------------------------------------------------------- */
 
+/* Who is in a pool: this node's view of a pool it joined, or what
+ * workers.lua read for one it did not. */
+struct members {
+	const table *workers; /* worker id -> node id */
+	char *const *wids;
+	size_t n;
+};
+
 struct view {
 	struct pulsed *d;
 	uint64_t sid, id;
 	int type;
 	char *pool;   /* found again by name when the reply comes */
+	char *base;   /* the pool's key prefix */
 	char *key;    /* WHERE: the key asked about */
 	char *worker; /* JOBS --worker: keep the keys this worker owns */
+	int unjoined; /* read without joining: membership read into: */
+	table workers;  /* worker id -> node id (strings owned) */
+	char **wids;
+	size_t nwids;
 };
 
 static struct view *view_new(struct session *s, const pulse_msg *m)
 {
 	struct view *v = xcalloc(1, sizeof(*v));
+	char base[PULSE_MAX_POOL + 600];
 	v->d = s->d;
 	v->sid = s->sid;
 	v->id = m->id;
 	v->type = (int)m->type;
 	v->pool = xstrndup(m->pool.p, m->pool.n);
+	pool_base(s->d, v->pool, base, sizeof(base));
+	v->base = xstrdup(base);
+	table_init(&v->workers);
 	if (m->has & PM_KEY)
 		v->key = xstrndup(m->key.p, m->key.n);
 	if (m->type == PULSE_T_JOBS && (m->has & PM_WORKER))
@@ -51,7 +71,15 @@ static void view_free(struct view *v)
 	struct session *s = session_find(v->d, v->sid);
 	if (s && s->inflight)
 		s->inflight--;
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &v->workers);
+	while ((e = table_next(&it)))
+		free(e->val);
+	table_free(&v->workers);
+	free(v->wids); /* its strings are the table's keys */
 	free(v->pool);
+	free(v->base);
 	free(v->key);
 	free(v->worker);
 	free(v);
@@ -77,18 +105,19 @@ static int owner_record(const char *rec, size_t n, char *node, char *worker,
 /* WHERE: the owner record when the job has an owner (exists true);
  * otherwise the worker this node's view would place the key on (a job
  * that waits, or none yet), so that an operator sees where it goes. */
-static void where_reply(struct session *s, struct view *v, struct pool *p,
-                        redisReply *r)
+static void where_reply(struct session *s, struct view *v,
+                        const struct members *mb, redisReply *r)
 {
 	char node[PULSE_MAX_POOL + 1], worker[PULSE_MAX_POOL + 1];
 	int owned = r->type == REDIS_REPLY_STRING &&
 	            owner_record(r->str, r->len, node, worker, sizeof(node)) == 0;
 	if (!owned) {
-		const char *w = pool_owner_of(p, v->key, strlen(v->key));
-		const char *nd = w ? table_get(&p->workers, w, strlen(w)) : NULL;
+		ssize_t i = placement_pick(v->key, strlen(v->key), mb->wids, mb->n);
+		const char *w = i < 0 ? NULL : mb->wids[i];
+		const char *nd = w ? table_get(mb->workers, w, strlen(w)) : NULL;
 		if (!w || !nd) {
 			session_error(s, v->id, PULSE_E_UNAVAILABLE,
-			              "no worker in pool %s", p->name);
+			              "no worker in pool %s", v->pool);
 			return;
 		}
 		snprintf(worker, sizeof(worker), "%s", w);
@@ -105,11 +134,10 @@ static void where_reply(struct session *s, struct view *v, struct pool *p,
 
 /* NODES: each node of the pool with its lease's remaining time (its score
  * in B nodes minus Redis's clock) and its workers in this node's view. */
-static void nodes_reply(struct session *s, struct view *v, struct pool *p,
-                        redisReply *r)
+static void nodes_reply(struct session *s, struct view *v,
+                        const struct members *mb, uint64_t now, redisReply *r)
 {
 	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
-	uint64_t now = pool_redis_now_ms(p);
 	pulse_buf b = {0};
 	pulse_enc e;
 	pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
@@ -121,9 +149,9 @@ static void nodes_reply(struct session *s, struct view *v, struct pool *p,
 		uint64_t until = sc->type == REDIS_REPLY_STRING
 		                 ? strtoull(sc->str, NULL, 10) : 0;
 		uint64_t workers = 0;
-		for (size_t w = 0; w < p->nwids; w++) {
-			const char *wn = table_get(&p->workers, p->wids[w],
-			                           strlen(p->wids[w]));
+		for (size_t w = 0; w < mb->n; w++) {
+			const char *wn = table_get(mb->workers, mb->wids[w],
+			                           strlen(mb->wids[w]));
 			workers += wn && strcmp(wn, node) == 0;
 		}
 		msgpack_pack_map(&e.pk, 3);
@@ -176,18 +204,30 @@ static void view_cb(struct pulsed *d, redisReply *r, void *arg)
 		              store_failure(d->store, r));
 		goto out;
 	}
-	if (v->type == PULSE_T_WHERE || v->type == PULSE_T_NODES || v->worker) {
-		/* the views that read the pool's worker view */
+	if (v->worker) {
+		owned_reply(s, v, r);
+		goto out;
+	}
+	if (v->type == PULSE_T_WHERE || v->type == PULSE_T_NODES) {
+		/* the views that read who is in the pool: this node's view, or
+		 * what was read for a pool it did not join (then the lease
+		 * times are judged by this host's clock) */
 		struct pool *p = table_get(&d->pools, v->pool, strlen(v->pool));
-		if (!p)
+		struct members mb = {&v->workers, v->wids, v->nwids};
+		uint64_t now = now_ms();
+		if (!v->unjoined && !p) {
 			session_error(s, v->id, PULSE_E_UNAVAILABLE, "pool %s is gone",
 			              v->pool);
-		else if (v->type == PULSE_T_WHERE)
-			where_reply(s, v, p, r);
-		else if (v->type == PULSE_T_NODES)
-			nodes_reply(s, v, p, r);
+			goto out;
+		}
+		if (!v->unjoined) {
+			mb = (struct members){&p->workers, p->wids, p->nwids};
+			now = pool_redis_now_ms(p);
+		}
+		if (v->type == PULSE_T_WHERE)
+			where_reply(s, v, &mb, r);
 		else
-			owned_reply(s, v, r);
+			nodes_reply(s, v, &mb, now, r);
 		goto out;
 	}
 	pulse_buf b = {0};
@@ -240,11 +280,11 @@ static void local_workers(struct session *s, const pulse_msg *m,
 	pulse_enc e;
 	pulse_enc_begin(&e, &b, PULSE_T_OK, m->id, 1);
 	pulse_enc_key(&e, "workers");
-	msgpack_pack_array(&e.pk, p->lworkers.n);
+	msgpack_pack_array(&e.pk, p ? p->lworkers.n : 0);
 	table_iter it;
 	struct tentry *te;
-	table_iter_init(&it, &p->lworkers);
-	while ((te = table_next(&it))) {
+	table_iter_init(&it, p ? &p->lworkers : &s->d->pools); /* empty loop: */
+	while (p && (te = table_next(&it))) {
 		struct lworker *w = te->val;
 		int gen = strncmp(w->id, s->d->node, strlen(s->d->node)) == 0 &&
 		          w->id[strlen(s->d->node)] == '.';
@@ -305,36 +345,74 @@ static void status(struct session *s, const pulse_msg *m)
 
 /* ---- entry (command.c's handlers) ---------------------------------------- */
 
-/* One Redis read per view; view_cb encodes the answer. */
+/* The view's one Redis read; view_cb encodes the answer. */
+static void view_read(struct pulsed *d, struct view *v)
+{
+	char key[PULSE_MAX_POOL + 700];
+	snprintf(key, sizeof(key), "%sjobs", v->base);
+	if (v->worker) {
+		snprintf(key, sizeof(key), "%sowner", v->base);
+		const char *argv[2] = {"HGETALL", key};
+		store_cmd(d->store, 2, argv, NULL, view_cb, v);
+	} else if (v->type == PULSE_T_JOBS) {
+		const char *argv[2] = {"HKEYS", key};
+		store_cmd(d->store, 2, argv, NULL, view_cb, v);
+	} else if (v->type == PULSE_T_WHERE) {
+		snprintf(key, sizeof(key), "%sowner", v->base);
+		const char *argv[3] = {"HGET", key, v->key};
+		size_t lens[3] = {4, strlen(key), strlen(v->key)};
+		store_cmd(d->store, 3, argv, lens, view_cb, v);
+	} else if (v->type == PULSE_T_NODES) {
+		snprintf(key, sizeof(key), "%snodes", v->base);
+		const char *argv[5] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
+		store_cmd(d->store, 5, argv, NULL, view_cb, v);
+	} else if (v->type == PULSE_T_JOB) {
+		const char *argv[3] = {"HGET", key, v->key};
+		size_t lens[3] = {4, strlen(key), strlen(v->key)};
+		store_cmd(d->store, 3, argv, lens, view_cb, v);
+	} else {
+		store_script(d->store, S_WORKERS, v->base, 0, NULL, NULL, view_cb, v);
+	}
+}
+
+/* WHERE or NODES of a pool this node has not joined: who is in it, read
+ * (workers.lua: worker, node, jobs triples), then the view's own read. */
+static void members_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct view *v = arg;
+	struct session *s = session_find(d, v->sid);
+	if (!s || !r || r->type != REDIS_REPLY_ARRAY) {
+		if (s)
+			session_error(s, v->id, PULSE_E_UNAVAILABLE, "%s",
+			              store_failure(d->store, r));
+		view_free(v);
+		return;
+	}
+	v->wids = xcalloc(r->elements / 3 + 1, sizeof(*v->wids));
+	for (size_t i = 0; i + 2 < r->elements; i += 3) {
+		redisReply *w = r->element[i], *nd = r->element[i + 1];
+		if (w->type != REDIS_REPLY_STRING || nd->type != REDIS_REPLY_STRING ||
+		    table_get(&v->workers, w->str, w->len))
+			continue;
+		table_set(&v->workers, w->str, w->len, xstrndup(nd->str, nd->len));
+	}
+	table_iter it;
+	struct tentry *e;
+	table_iter_init(&it, &v->workers);
+	while ((e = table_next(&it)))
+		v->wids[v->nwids++] = e->key;
+	view_read(d, v);
+}
+
 void view_request(struct session *s, struct pool *p, const pulse_msg *m)
 {
-	struct pulsed *d = s->d;
-	char key[512];
-	snprintf(key, sizeof(key), "%sjobs", p->base);
-	if (m->type == PULSE_T_JOBS && (m->has & PM_WORKER)) {
-		snprintf(key, sizeof(key), "%sowner", p->base);
-		const char *argv[2] = {"HGETALL", key};
-		store_cmd(d->store, 2, argv, NULL, view_cb, view_new(s, m));
-	} else if (m->type == PULSE_T_JOBS) {
-		const char *argv[2] = {"HKEYS", key};
-		store_cmd(d->store, 2, argv, NULL, view_cb, view_new(s, m));
-	} else if (m->type == PULSE_T_WHERE) {
-		snprintf(key, sizeof(key), "%sowner", p->base);
-		const char *argv[3] = {"HGET", key, m->key.p};
-		size_t lens[3] = {4, strlen(key), m->key.n};
-		store_cmd(d->store, 3, argv, lens, view_cb, view_new(s, m));
-	} else if (m->type == PULSE_T_NODES) {
-		snprintf(key, sizeof(key), "%snodes", p->base);
-		const char *argv[5] = {"ZRANGE", key, "0", "-1", "WITHSCORES"};
-		store_cmd(d->store, 5, argv, NULL, view_cb, view_new(s, m));
-	} else if (m->type == PULSE_T_JOB) {
-		const char *argv[3] = {"HGET", key, m->key.p};
-		size_t lens[3] = {4, strlen(key), m->key.n};
-		store_cmd(d->store, 3, argv, lens, view_cb, view_new(s, m));
-	} else {
-		store_script(d->store, S_WORKERS, p->base, 0, NULL, NULL, view_cb,
-		             view_new(s, m));
-	}
+	struct view *v = view_new(s, m);
+	v->unjoined = p == NULL;
+	if (v->unjoined && (v->type == PULSE_T_WHERE || v->type == PULSE_T_NODES))
+		store_script(s->d->store, S_WORKERS, v->base, 0, NULL, NULL,
+		             members_cb, v);
+	else
+		view_read(s->d, v);
 }
 
 /* WORKERS --local answers from memory (no Redis, even for a pool that is
@@ -342,7 +420,7 @@ void view_request(struct session *s, struct pool *p, const pulse_msg *m)
 void workers_request(struct session *s, struct pool *p, const pulse_msg *m)
 {
 	if ((m->has & PM_LOCAL) && m->local) {
-		local_workers(s, m, p);
+		local_workers(s, m, p); /* none for a pool not joined (NULL) */
 		return;
 	}
 	view_request(s, p, m);

@@ -113,6 +113,12 @@ void pulse_reader_init(pulse_reader *r, uint32_t max_body)
 	r->max_body = max_body;
 }
 
+void pulse_reader_raise(pulse_reader *r, uint32_t max_body)
+{
+	if (max_body > r->max_body)
+		r->max_body = max_body;
+}
+
 void pulse_reader_free(pulse_reader *r)
 {
 	free(r->buf);

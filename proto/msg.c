@@ -139,6 +139,7 @@ static const struct field fields[] = {
 	F("stop", PM_STOPKEYS, K_STRS, stop),
 	F("all", PM_ALL, K_BOOL, all),
 	F("end", PM_END, K_BOOL, end),
+	F("max_body", PM_MAX_BODY, K_UINT, max_body),
 };
 #undef F
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

@@ -35,12 +35,20 @@
  * other fields. pulsed derives its cap from its configured payload cap. */
 #define PULSE_DEFAULT_MAX_PAYLOAD (1024u * 1024u)
 #define PULSE_FRAME_OVERHEAD (64u * 1024u)
+/* The body every peer MUST accept (PROTOCOL.md 2): a peer that takes more
+ * says so in its HELLO (max_body), and pulsed says its own in WELCOME. */
+#define PULSE_DEFAULT_MAX_BODY (PULSE_DEFAULT_MAX_PAYLOAD + PULSE_FRAME_OVERHEAD)
+/* The largest payload pulsed may be configured to carry
+ * (limits.max_payload), and so the largest body libpulse-client follows a
+ * WELCOME up to: 64 MiB, and 64 KiB for the other fields. */
+#define PULSE_HARD_MAX_PAYLOAD (64u * 1024u * 1024u)
+#define PULSE_HARD_MAX_BODY (PULSE_HARD_MAX_PAYLOAD + PULSE_FRAME_OVERHEAD)
 #define PULSE_MAX_KEY 1024u
 
 /* Message types. Numbers are part of the wire protocol: never renumber. */
 enum pulse_type {
-	PULSE_T_HELLO = 1,      /* peer -> pulsed: v, role, [pool, name, notify] */
-	PULSE_T_WELCOME = 2,    /* pulsed -> peer: v, node, [worker] */
+	PULSE_T_HELLO = 1,      /* peer -> pulsed: v, role, [pool, name, notify, max_body] */
+	PULSE_T_WELCOME = 2,    /* pulsed -> peer: v, node, max_body, [worker] */
 	PULSE_T_ERROR = 3,      /* pulsed -> peer: id, code, msg */
 	PULSE_T_OK = 4,         /* pulsed -> peer: id, [result fields] */
 	PULSE_T_DISPATCH = 10,  /* client: id, pool, key, [payload] */
@@ -136,6 +144,9 @@ typedef struct pulse_reader {
 } pulse_reader;
 
 void pulse_reader_init(pulse_reader *r, uint32_t max_body);
+/* Take bodies up to max_body from now on (never less than before: what
+ * is held stays within the bound). */
+void pulse_reader_raise(pulse_reader *r, uint32_t max_body);
 void pulse_reader_free(pulse_reader *r);
 /* Copy n bytes in. Returns 0, or -1 when the bytes held would exceed
  * max_body + header (the peer ignored the cap) or memory ran out. */
@@ -189,6 +200,8 @@ enum pulse_field { /* PM_: PF_ names clash with <sys/socket.h> */
 	PM_STOPKEYS = 1u << 23, /* field "stop": array of str: keys to stop */
 	PM_ALL = 1u << 24,     /* bool: stop every key of the schedule not started */
 	PM_END = 1u << 25,     /* bool: end the schedule everywhere */
+	PM_MAX_BODY = 1u << 26, /* uint: the largest frame body the sender takes
+	                          (HELLO: the peer's; WELCOME: pulsed's) */
 };
 
 typedef struct pulse_msg {
@@ -199,6 +212,7 @@ typedef struct pulse_msg {
 	uint64_t r;
 	uint64_t timeout_ms;
 	uint64_t interval_ms, seq, ts;
+	uint64_t max_body;
 	int notify, local, exists, all, end;
 	pulse_str role, pool, key, name, payload, code, msg, node, worker;
 	/* Structured fields are left as msgpack objects (type-checked: keys is

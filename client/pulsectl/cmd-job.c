@@ -31,7 +31,7 @@ static int read_payload(struct ctl *ctl, const char *arg, const char **data,
 		*len = arg ? strlen(arg) : 0;
 		return 0;
 	}
-	size_t cap = PULSE_DEFAULT_MAX_PAYLOAD + 1, n = 0;
+	size_t cap = PULSE_HARD_MAX_PAYLOAD + 1, n = 0; /* the library checks */
 	char *b = malloc(cap);
 	if (!b)
 		return ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory");

@@ -56,16 +56,23 @@ end
 
 -- For a horizon after Redis lost a pool's state (join.lua sets B created),
 -- a key that a stop, a failed start or a JOB_NOT_FOUND answered for is
--- remembered in B tomb (a set, expiring with B created), so that a node
--- re-joining later with the jobs its self-fence stopped does not bring
--- back a job that was answered as gone meanwhile (P5: an answer is not
--- contradicted by what happens next). Outside the horizon this costs one
--- PTTL; inside it one SADD more (and a PEXPIRE when the set is new).
-local function tombstone(key)
+-- remembered in B tomb (a hash: key -> Redis time of the latest such
+-- answer, expiring with B created), so that a node re-joining later with
+-- the jobs its self-fence stopped does not bring back a job that was
+-- answered as gone after that copy started (P5: an answer is not
+-- contradicted by what happens next). The nodes that answered such stops
+-- before the loss name them when they re-join (join.lua), so the hash
+-- holds those too (at: the time they name; now when not given). Outside
+-- the horizon this costs one PTTL; inside it a TIME, an HGET and an HSET
+-- more (and a PEXPIRE when the hash is new).
+local function tombstone(key, at)
   local left = redis.call('PTTL', B .. 'created')
   if left <= 0 then return end
-  if redis.call('SADD', B .. 'tomb', key) == 1 and
-     redis.call('SCARD', B .. 'tomb') == 1 then
+  at = at or now_ms()
+  local was = tonumber(redis.call('HGET', B .. 'tomb', key) or '0')
+  if was >= at then return end
+  redis.call('HSET', B .. 'tomb', key, at)
+  if was == 0 and redis.call('HLEN', B .. 'tomb') == 1 then
     redis.call('PEXPIRE', B .. 'tomb', left)
   end
 end

@@ -1,5 +1,7 @@
 -- started.lua: a worker answered START.
--- ARGV: key, node, worker, fence, result ('ok'|'error'|'requeue'), message,
+-- ARGV: key, node, worker, fence, result ('ok'|'error'|'requeue'|
+--       'too_large': pulsed could not send the START, the worker's frames
+--       cannot carry the payload), message,
 --       retry delay (ms), dispatch record ("<caller node> <request id>"
 --       when the node knows which dispatch this start answers: a direct
 --       admission; '' when it must be looked up: a claimed job).
@@ -50,6 +52,16 @@ local function answer(code, m)
   return {code, rid}
 end
 if result == 'ok' then return answer('OK', '') end
+-- A job whose START no frame can carry to this worker cannot run here,
+-- and would fail the same way on each next start: it ends, restart or
+-- not, and its dispatch (if it waits) is told why (TOO_LARGE).
+if result == 'too_large' then
+  tombstone(key)
+  redis.call('HDEL', B .. 'jobs', key)
+  redis.call('HDEL', B .. 'disp', key)
+  unown(key, node)
+  return answer('TOO_LARGE', msg)
+end
 if d then
   tombstone(key)
   redis.call('HDEL', B .. 'jobs', key)

@@ -1,7 +1,7 @@
 """bench.py: `make bench`, the figures of DESIGN.md section 4 in one run.
 
     /usr/bin/python3 tests/bench/bench.py [--quick] [--json build/bench.json]
-                                         [--only refs,latency,throughput,failover,scale]
+                                         [--only refs,latency,throughput,failover,scale,pools]
 
 Real processes throughout (the integration harness: redis-server on a Unix
 socket, pulsed nodes, build/tests/testworker workers; load from
@@ -27,6 +27,9 @@ build/tests/pulsebench, the Redis round trip from build/bench/rtt):
               node with 100 and 100,000 jobs, time to dispatch 100,000
               jobs, and from the workers' event logs that each runs
               exactly once.
+  pools       one node; 10,000 reads (JOBS, JOB, WORKERS, NODES) naming
+              distinct pools nobody uses: pulsed RSS, Redis memory, keys
+              and idle load before and after (none should change).
 
 Writes every figure to build/bench.json (one flat object, numbers only)
 and prints a table: figure, value, ratio to the references, target,
@@ -253,7 +256,7 @@ def latency(e, quick):
     wr = e.worker(b, pool="rem", name="wr")
     for n in (a, b):
         for pool in ("loc", "rem"):
-            n.ctlj("jobs", pool)   # the node joins the pool
+            n.use_pool(pool)   # the node joins the pool
             wait_for(lambda: (n.pool_status(pool) or {}).get("workers_pool") == 1, 10,
                      "view of %s on %s" % (pool, n.name))
     procs = {"pulsed_a": [a.proc.pid], "pulsed_b": [b.proc.pid],
@@ -375,7 +378,7 @@ def scale(e, quick):
         for x in nodes:
             workers.append(e.worker(x, pool="p", name="w-%s-%02d" % (x.name, i)))
     R["scale_attach_s"] = time.monotonic() - t0
-    obs.ctlj("jobs", "p")
+    obs.use_pool("p")
     allnodes = nodes + [obs]
     nw = nnodes * per_node
     wait_for(lambda: all((x.pool_status("p") or {}).get("workers_pool") == nw for x in allnodes),
@@ -472,6 +475,44 @@ def scale(e, quick):
 
 
 # ---- the table ----------------------------------------------------------------
+
+def redis_memory(redis):
+    m = re.search(r"used_memory:(\d+)", redis.cli("INFO", "memory"))
+    return int(m.group(1)) if m else 0
+
+
+def pools(e, quick):
+    """Issue 17 item 3: what requests naming pools nobody uses cost. One
+    client session asks JOBS, JOB, WORKERS and NODES of N distinct unknown
+    pool names; pulsed's RSS, Redis's memory and keys, and the idle Redis
+    load, before and after."""
+    total = 2000 if quick else 10000
+    n = e.node("n0")
+    time.sleep(1)
+    R["pools_rss_kib_before"] = rss_kib(n.proc.pid)
+    R["pools_redis_bytes_before"] = redis_memory(e.redis)
+    R["pools_redis_keys_before"] = int(e.redis.cli("DBSIZE"))
+    s = harness.raw_session(n.sock)
+    s.sendall(harness.frame({"t": 1, "v": 1, "role": "client"}))
+    harness.read_frame(s)
+    types = (13, 14, 15, 33)  # JOBS, JOB, WORKERS, NODES (proto.h)
+    t0 = time.monotonic()
+    for i in range(total):
+        t = types[i % len(types)]
+        s.sendall(harness.frame({"t": t, "id": i + 1, "pool": "unknown-%05d" % i, "key": "k"}))
+        a = harness.read_frame(s)
+        if a is None or a.get("id") != i + 1:
+            raise RuntimeError("pools: bad answer %r" % (a,))
+    R["pools_requests"] = total
+    R["pools_requests_s"] = time.monotonic() - t0
+    s.close()
+    time.sleep(1)
+    R["pools_rss_kib_after"] = rss_kib(n.proc.pid)
+    R["pools_redis_bytes_after"] = redis_memory(e.redis)
+    R["pools_redis_keys_after"] = int(e.redis.cli("DBSIZE"))
+    R["pools_joined_after"] = len(n.status()["pools"])
+    R["pools_idle_cmds_per_s"], _, _ = idle_window(e, [n], 3)
+
 
 def table():
     rtt = R.get("redis_rtt_us")
@@ -575,6 +616,21 @@ def table():
         row("  time to dispatch them", "scale_dispatch_s", "s",
             "%.0f/s" % R["scale_dispatch_rps"])
 
+    if "pools_requests" in R:
+        row("unknown pools: %d reads of distinct unknown pool names" % R["pools_requests"],
+            "pools_requests_s", "s")
+        row("  pulsed RSS before", "pools_rss_kib_before", "KiB")
+        row("  pulsed RSS after", "pools_rss_kib_after", "KiB", "", "grows < 1 MiB",
+            R["pools_rss_kib_after"] - R["pools_rss_kib_before"] < 1024)
+        row("  Redis used_memory before", "pools_redis_bytes_before", "B")
+        row("  Redis used_memory after", "pools_redis_bytes_after", "B")
+        row("  Redis keys before", "pools_redis_keys_before", "")
+        row("  Redis keys after", "pools_redis_keys_after", "", "", "none added",
+            R["pools_redis_keys_after"] == R["pools_redis_keys_before"])
+        row("  pools joined after", "pools_joined_after", "", "", "0",
+            R["pools_joined_after"] == 0)
+        row("  idle Redis commands/s after", "pools_idle_cmds_per_s", "/s")
+
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     hdr = ("figure", "value", "ratio", "target", "")
     line = "  ".join(h.ljust(w[i]) for i, h in enumerate(hdr))
@@ -596,7 +652,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for trying the bench")
     ap.add_argument("--json", default=os.path.join(BUILD, "bench.json"))
-    ap.add_argument("--only", default="refs,latency,throughput,failover,scale")
+    ap.add_argument("--only", default="refs,latency,throughput,failover,scale,pools")
     args = ap.parse_args()
     only = set(args.only.split(","))
     for f in (PULSEBENCH, RTT, harness.PULSED, harness.TESTWORKER):
@@ -609,7 +665,7 @@ def main():
         log("WARNING: %.0f %% of the CPUs are busy with other work before the bench starts:"
             " the figures will be inflated" % (100 * R["background_cpu_busy"]))
     steps = [("refs", refs), ("latency", latency), ("throughput", throughput),
-             ("failover", None), ("scale", scale)]
+             ("failover", None), ("scale", scale), ("pools", pools)]
     for name, fn in steps:
         if name not in only:
             continue

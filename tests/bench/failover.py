@@ -64,7 +64,7 @@ def nodes3(e, workers=1, **pool_opts):
     seeing every worker."""
     ns = [e.node("node-%s" % c, **pool_opts) for c in "abc"]
     for x in ns:
-        x.ctlj("jobs", "p")
+        x.use_pool("p")
     ws = [e.worker(x, name="w-%s-%d" % (x.name, i)) for x in ns for i in range(workers)]
     wait_for(lambda: all(x.pool_status("p")["workers_pool"] == len(ws) for x in ns), 5, "view")
     return ns, ws
@@ -75,7 +75,7 @@ def worker_kill(n):
     try:
         a = e.node("node-a")
         b = e.node("node-b")
-        a.ctlj("jobs", "p")
+        a.use_pool("p")
         wa = e.worker(a, name="wa")
         wb = e.worker(b, name="wb")
         wait_for(lambda: a.pool_status("p")["workers_pool"] == 2, 5, "view")

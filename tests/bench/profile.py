@@ -62,7 +62,7 @@ def main():
         pool = "loc" if args.where == "local" else "rem"
         w = e.worker(a if pool == "loc" else b, pool=pool, name="w")
         for x in (a, b):
-            x.ctlj("jobs", pool)
+            x.use_pool(pool)
             wait_for(lambda: (x.pool_status(pool) or {}).get("workers_pool") == 1, 30, "view")
         # warm up (scripts loaded, buffers grown)
         bench.pulsebench(a.sock, pool, "-k", "warm-", "-n", 200)

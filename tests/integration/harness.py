@@ -392,6 +392,14 @@ class Node:
                 return p
         return None
 
+    def use_pool(self, pool="p"):
+        """Make this node join `pool` without a worker, as a request that
+        changes jobs does (a read never joins): a stop of a key that is
+        not there. Returns once the node is in the pool."""
+        self.ctlj("stop", pool, "use-pool")
+        wait_for(lambda: (self.pool_status(pool) or {}).get("state") == "active",
+                 10 * SLOW, "%s in pool %s" % (self.name, pool))
+
 
 def encode_key(key):
     """A key as the workers' logs write it: every byte outside

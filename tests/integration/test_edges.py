@@ -162,7 +162,7 @@ def test_second_pulsed_with_the_same_node_id_is_refused(env):
     # the first dies: the second joins once that lease has ended
     a.kill()
     wa.proc.wait(timeout=10)
-    b.ctlj("jobs", "p")
+    b.use_pool("p")
     wait_for(lambda: "is free again" in b.logtext(), 10 * TTL_S + 2,
              "node-b to join under the id once node-a's lease ended")
     wb = env.worker(b, name="wb")
@@ -322,7 +322,7 @@ def test_flushes_under_remote_dispatch_lose_no_answered_job(env):
     a = env.node("node-a", worker_ttl="600ms", ack_grace_period="750ms")
     b = env.node("node-b", worker_ttl="600ms", ack_grace_period="750ms")
     ws = [env.worker(b, name="w%d" % i) for i in range(2)]
-    a.ctlj("jobs", "p")
+    a.use_pool("p")
     wait_for(lambda: pool_workers(a) == 2, 5, "node-a to see node-b's workers")
     results = dispatch_under_flushes(env, a, ws)
     check_answers_hold(env, results, ws)
@@ -413,8 +413,8 @@ def test_fenced_jobs_come_back_after_a_restart_unless_a_stop_answered(env):
     px = env.proxy()
     a = env.node("node-a", worker_ttl=TTL)
     b = env.node("node-b", worker_ttl=TTL, redis_url=px.url())
-    a.ctlj("jobs", "p")
-    b.ctlj("jobs", "p")
+    a.use_pool("p")
+    b.use_pool("p")
     wb = env.worker(b, name="b-w0")
     keys = ["f-%d" % i for i in range(6)]
     for k in keys:
@@ -676,3 +676,102 @@ def test_a_worker_that_requeues_its_fencing_stop_stops_by_the_old_lease(env):
     wait_for(lambda: wb.running() == set(keys), 10 * SLOW, "b's worker running every job")
     assert "self-fence" in a.logtext()
     check_history([wa, wb], keys)
+
+
+# ---- found by the model (tests/model): find-reaped-fence ------------------
+
+def reaped_fence_setup(env, ttl):
+    """node-a (behind a proxy) runs key k on its worker; node-a is cut
+    off, fences itself (its copy of k kept) and is reaped; node-b's worker
+    takes k; a stop of k at node-b answers OK. k is a key that placement
+    gives a-w0 over b-w0, so it stays on node-a until the cut. Returns
+    (a, b, px, wa, wb, k)."""
+    k = next(x for x in ("k-%d" % i for i in range(100))
+             if placement_ref.pick(x, ["a-w0", "b-w0"]) == "a-w0")
+    px = env.proxy()
+    a = env.node("node-a", worker_ttl=ttl, redis_url=px.url())
+    b = env.node("node-b", worker_ttl=ttl)
+    a.use_pool("p")
+    b.use_pool("p")
+    wa = env.worker(a, name="a-w0")
+    wait_for(lambda: pool_workers(a) == 1, 5, "a's worker placed")
+    dispatch(a, k)
+    wait_for(lambda: wa.running() == {k}, 5, "k running on a's worker")
+    wb = env.worker(b, name="b-w0")
+    wait_for(lambda: pool_workers(b) == 2, 5, "b's worker placed")
+    px.cut()
+    wait_for(lambda: "self-fence" in a.logtext(), 10 * SLOW, "node-a fenced itself")
+    wait_for(lambda: wb.running() == {k}, 10 * SLOW, "k taken over by b's worker")
+    rc, _, err = b.ctlj("stop", "p", k)
+    assert rc == 0, err
+    assert not job_exists(env, k)
+    return a, b, px, wa, wb, k
+
+
+@pytest.mark.parametrize("first", ["stopper_rejoins_first", "fenced_node_rejoins_first"])
+def test_a_stop_answered_before_redis_lost_its_data_stays_answered(env, first):
+    """The model's find-reaped-fence. node-a, cut off, fenced itself and
+    was reaped; its key moved to node-b and a stop of it was answered OK
+    there; then Redis lost its data, the stop's tombstone and the reap
+    record with it. node-a comes back to an empty pool, as if Redis had
+    lost its data before anyone reaped it, and re-creates the job from its
+    fence. Old code then ran the stopped job again. Now node-b names the
+    stops it answered when it re-joins: node-a's re-creation is refused
+    (node-b re-joined first) or the waiting copy removed (node-a first: a
+    copy re-created into a lost pool cannot be claimed before the rebuild
+    window ends, and node-b re-joins within it)."""
+    a, b, px, wa, wb, k = reaped_fence_setup(env, "2s")
+    if first == "stopper_rejoins_first":
+        env.redis.cli("FLUSHALL")
+        wait_for(lambda: b.logtext().count("joined as node node-b") >= 2, 10 * SLOW,
+                 "node-b re-joined after the loss")
+        px.heal()
+        wait_for(lambda: "answered as not found meanwhile: not queued again" in a.logtext(),
+                 10 * SLOW, "node-a's re-join leaving k gone:\n" + a.logtext()[-3000:])
+    else:
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            env.redis.cli("FLUSHALL")
+            px.heal()
+            wait_for(lambda: "when it fenced itself: queued again" in a.logtext(), 10 * SLOW,
+                     "node-a re-creating k from its fence")
+            assert job_exists(env, k)
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: "were stopped by this node before the loss: removed again"
+                 in b.logtext(), 10 * SLOW, "node-b's re-join removing the copy:\n"
+                 + b.logtext()[-3000:])
+    assert not job_exists(env, k)
+    check_history([wa, wb], [])
+
+
+def test_a_stop_older_than_a_fenced_copy_does_not_remove_it(env):
+    """The other side of the rule above: node-b answered a stop of k, then
+    k was dispatched again and ran on node-a, which fenced itself before
+    Redis lost its data (and was not reaped): node-a's copy is the only
+    one, and node-b naming its older stop must not remove it (P4)."""
+    px = env.proxy()
+    a = env.node("node-a", worker_ttl="2s", redis_url=px.url())
+    b = env.node("node-b", worker_ttl="2s")
+    a.use_pool("p")
+    b.use_pool("p")
+    wa = env.worker(a, name="a-w0")
+    wait_for(lambda: pool_workers(b) == 1, 5, "a's worker in b's view")
+    dispatch(b, "k")
+    rc, _, err = b.ctlj("stop", "p", "k")
+    assert rc == 0, err
+    dispatch(b, "k")
+    wait_for(lambda: wa.running() == {"k"}, 5, "k running again on a's worker")
+    px.cut()
+    env.redis.cli("FLUSHALL")
+    wait_for(lambda: "self-fence" in a.logtext(), 10 * SLOW, "node-a fenced itself")
+    wait_for(lambda: b.logtext().count("joined as node node-b") >= 2, 10 * SLOW,
+             "node-b re-joined after the loss, naming its stop of k")
+    px.heal()
+    wait_for(lambda: "when it fenced itself: queued again" in a.logtext(), 10 * SLOW,
+             "node-a re-creating k from its fence:\n" + a.logtext()[-3000:])
+    # a-w0 may have ended its session when its lease ran out after the
+    # fence: a worker of node-b takes the key then
+    wb = env.worker(b, name="b-w0")
+    wait_for(lambda: all_running_once([wa, wb], ["k"]), 10 * SLOW, "k running again")
+    check_history([wa, wb], ["k"])

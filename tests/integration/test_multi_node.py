@@ -21,7 +21,7 @@ TTL_S = 0.6
 def cluster(env, nodes=3, workers=2, ttl=TTL, opts=(), **pool_opts):
     ns = [env.node("node-%s" % c, worker_ttl=ttl, **pool_opts) for c in "abc"[:nodes]]
     for n in ns:
-        n.ctlj("jobs", "p")  # a node joins a pool when it is first used
+        n.use_pool("p")  # a node joins a pool when it is first used
     ws = [env.worker(n, name="%s-w%d" % (n.name, i), opts=opts)
           for n in ns for i in range(workers)]
     wait_for(lambda: all(n.pool_status("p") and n.pool_status("p")["workers_pool"] == len(ws)
@@ -64,7 +64,7 @@ def test_routing_across_nodes(env):
 
 def test_handler_error_crosses_nodes(env):
     ns = [env.node("node-%s" % c, worker_ttl=TTL) for c in "ab"]
-    ns[0].ctlj("jobs", "p")
+    ns[0].use_pool("p")
     w = env.worker(ns[1], name="only", opts=["--fail-start", "bad-"])
     wait_for(lambda: ns[0].pool_status("p") and ns[0].pool_status("p")["workers_pool"] == 1,
              5, "node a to see the worker")
@@ -272,7 +272,7 @@ def test_job_assigned_again_while_it_stops_is_started_after_the_stop(env):
     then one START under the new owner record, which answers its dispatch;
     the stop that was under way looks for the job again and stops it."""
     a = env.node("node-a", worker_ttl="3s")
-    a.ctlj("jobs", "p")
+    a.use_pool("p")
     s = raw_session(a.sock)
     s.sendall(frame({"t": 1, "v": 1, "role": "worker", "pool": "p",
                      "name": "manual"}))
@@ -408,7 +408,7 @@ def test_node_cut_off_from_redis_self_fences(env):
     b = env.node("node-b", worker_ttl=TTL, redis_url=prox.url())
     c = env.node("node-c", worker_ttl=TTL)
     for n in (a, b, c):
-        n.ctlj("jobs", "p")
+        n.use_pool("p")
     ws = [env.worker(n, name="%s-w" % n.name) for n in (a, b, c)]
     wait_for(lambda: all(n.pool_status("p")["workers_pool"] == 3 for n in (a, b, c)), 5, "view")
     keys = ["cut-%d" % i for i in range(90)]
@@ -531,7 +531,7 @@ def test_redis_connection_that_stops_answering_is_made_again(env):
     b = env.node("node-b", worker_ttl=TTL, redis_url=prox.url(),
                  extra={"redis": {"reply_timeout": "1s"}})
     for n in (a, b):
-        n.ctlj("jobs", "p")
+        n.use_pool("p")
     ws = [env.worker(n, name="%s-w" % n.name, opts=["--reattach"]) for n in (a, b)]
     wait_for(lambda: all(n.pool_status("p")["workers_pool"] == 2 for n in (a, b)), 5, "view")
     keys = ["frz-%d" % i for i in range(40)]

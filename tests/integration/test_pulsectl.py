@@ -11,7 +11,7 @@ from harness import PULSECTL, wait_for
 def cluster(env, names="ab", workers=2, **pool_opts):
     ns = [env.node("node-%s" % c, worker_ttl="600ms", **pool_opts) for c in names]
     for n in ns:
-        n.ctlj("jobs", "p")
+        n.use_pool("p")
     ws = [env.worker(n, name="%s-w%d" % (n.name, i))
           for n in ns for i in range(workers)]
     wait_for(lambda: all(n.pool_status("p")["workers_pool"] == len(ws) for n in ns),

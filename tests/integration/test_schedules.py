@@ -31,7 +31,7 @@ class Planner(LogTool):
 def make_pool(env, interval=300):
     ns = [env.node("node-%s" % c, worker_ttl="600ms") for c in "abc"]
     for n in ns:
-        n.ctlj("jobs", "p")
+        n.use_pool("p")
     ws = [env.worker(n, name="%s-w" % n.name) for n in ns]
     planfile = os.path.join(env.tmp, "plan.txt")
     open(planfile, "w").close()

@@ -15,7 +15,7 @@ from harness import PULSECTL, check_history, wait_for
 def cluster(env, workers=2, opts=(), **pool_opts):
     ns = [env.node("node-%s" % c, worker_ttl="600ms", **pool_opts) for c in "abc"]
     for n in ns:
-        n.ctlj("jobs", "p")
+        n.use_pool("p")
     ws = [env.worker(n, name="%s-w%d" % (n.name, i), opts=opts)
           for n in ns for i in range(workers)]
     wait_for(lambda: all(n.pool_status("p")["workers_pool"] == len(ws) for n in ns), 5, "view")
@@ -80,7 +80,7 @@ def test_shutdown_stops_everything_everywhere(env):
 def test_shutdown_names_nodes_that_did_not_finish(env):
     ns = [env.node("node-%s" % c, worker_ttl="600ms", worker_shutdown_ttl="500ms")
           for c in "ab"]
-    ns[1].ctlj("jobs", "p")
+    ns[1].use_pool("p")
     fast = env.worker(ns[0], name="fast")
     slow = env.worker(ns[1], name="slow", opts=["--stop-delay", "3000"])
     wait_for(lambda: ns[0].pool_status("p")["workers_pool"] == 2, 5, "view")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import (PULSED, check_history, frame, raw_session, read_frame,
+from harness import (PULSED, SLOW, check_history, frame, raw_session, read_frame,
                      wait_for)
 
 
@@ -323,3 +323,20 @@ def test_closed_while_stopping(env):
     m = read_frame(s)
     assert m["t"] == 3 and m["id"] == 7 and m["code"] == "CLOSED"
     assert n.proc.wait(timeout=10) == 0
+
+
+def test_a_notification_to_a_worker_without_a_handler_is_answered_at_once(env):
+    """A worker that attached without a notify handler: the notification
+    is answered HANDLER saying so, at once. Old code answered it before
+    it knew whom to answer (the op was freed under it): the caller waited
+    for the whole request timeout and got TIMEOUT."""
+    n = env.node()
+    w = env.worker(n, name="quiet", opts=["--no-notify"])
+    rc, _, err = n.ctlj("dispatch", "p", "k", "x")
+    assert rc == 0, err
+    t0 = time.monotonic()
+    rc, data, err = n.ctlj("notify", "p", "k", "ping")
+    assert rc == 1 and data["code"] == "HANDLER", (rc, data, err)
+    assert "does not handle notifications" in data["message"], data
+    assert time.monotonic() - t0 < 5 * SLOW
+    assert w.proc.poll() is None

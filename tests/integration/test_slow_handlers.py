@@ -92,7 +92,7 @@ def two_nodes(env):
     ns = [env.node("node-%s" % c, worker_ttl="%dms" % TTL_MS, ack_grace_period=ack)
           for c in "ab"]
     for n in ns:
-        n.ctlj("jobs", "p")  # a node joins a pool when it is first used
+        n.use_pool("p")  # a node joins a pool when it is first used
     return ns
 
 

@@ -46,7 +46,7 @@ def check_exactly_once(ticks):
 def nodes3(env):
     ns = [env.node("node-%s" % c, worker_ttl="600ms") for c in "abc"]
     for n in ns:
-        n.ctlj("jobs", "p")
+        n.use_pool("p")
     return ns
 
 
@@ -116,7 +116,8 @@ def test_tickers_view(env):
     assert t["name"] == "clock" and t["interval_ms"] == 100 and not t["stopped"]
     assert t["seq"] >= 3 and 0 <= t["next_in_ms"] <= 100
     assert t["subscribers_here"] == 2
-    rc, data, _ = ns[2].ctlj("tickers", "p")
+    rc, data, err = ns[2].ctlj("tickers", "p")
+    assert rc == 0, (data, err)
     assert data["tickers"][0]["subscribers_here"] == 0
     rc, out, _ = ns[0].ctl("tickers", "p")
     assert rc == 0 and "SUBSCRIBERS_HERE" in out and "clock" in out

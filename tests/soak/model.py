@@ -518,7 +518,6 @@ class Soak:
         self.cut = set()
         self.ghosts = 0
         self.excused = set()     # overlaps allowed (past the handler budget)
-        self.known_noted = set()  # known gaps already noted (check_history)
         self.checkpoints = 0
         self.counts = {}
         self.redis = harness.Redis(procs, tmp)
@@ -534,8 +533,8 @@ class Soak:
                              {"redis": {"url": self.proxies[i].url()}})
             n.start()
             self.nodes.append(n)
-        for n in self.nodes:
-            n.ctlj("jobs", POOL)  # join the pool
+        # a node joins the pool when a worker or a request of it uses it
+        # (a read does not); one that never did, or left, holds nothing
 
     # --- bookkeeping ----------------------------------------------------
 
@@ -940,8 +939,10 @@ class Soak:
                 return "n%d not answering with Redis" % i
             draining[n.name] = bool(st.get("draining"))
             ps = [p for p in st.get("pools", []) if p.get("name") == POOL]
-            if not ps or ps[0].get("state") != "active":
-                return "n%d pool state %r" % (i, ps and ps[0].get("state"))
+            if not ps or ps[0].get("state") == "left":
+                continue  # not in the pool (never used here, or left): holds nothing
+            if ps[0].get("state") != "active":
+                return "n%d pool state %r" % (i, ps[0].get("state"))
             if ps[0].get("kept"):
                 # jobs only its memory holds until its next join: Redis
                 # does not show them yet (SOAK_SEED=1410183901)
@@ -1075,29 +1076,10 @@ class Soak:
                         continue
                     self.fail("key %s ran on %s and %s at once: %r" % (
                         show(key), a[2], b[2], [(s, e, w) for s, e, w in runs][-6:]))
-        known = []
         problems = check_model(self.reqs, self.losses + self.fenced_after_loss(), self.observed,
-                               iv, self.notify_events(), slow, self.fence_revivals(), known)
-        for text in known:
-            if text not in self.known_noted:
-                self.known_noted.add(text)
-                self.note("      note (known gap, README \"What Redis can lose\": a stop "
-                          "undone by a fenced node's re-join after a loss): " + text)
+                               iv, self.notify_events(), slow)
         if problems:
             self.fail("the model: " + "\n  ".join([""] + problems[:20]))
-
-    def fence_revivals(self):
-        """(tf, t0, tj): a node fenced itself at tf, Redis lost its data at
-        t0 before the node's next join at tj (check_model's revived())."""
-        out = []
-        for n in self.nodes:
-            events = node_events(n)
-            for i, (tf, kind) in enumerate(events):
-                if kind != "fence":
-                    continue
-                tj = next((t for t, k in events[i + 1:] if k == "join"), now_ns())
-                out += [(tf, t0, tj) for t0, _ in self.losses if tf < t0 < tj]
-        return out
 
     def fenced_after_loss(self):
         """The losses a self-fence stretched: a node fenced when Redis lost
@@ -1164,7 +1146,7 @@ def last_join_ns(node):
     return joins[-1] if joins else 0
 
 
-def check_model(reqs, losses, observed, iv, notes, slow=(), revivals=(), known=None):
+def check_model(reqs, losses, observed, iv, notes, slow=()):
     """The reference model over the history (see the header): a list of
     contradictions, empty when none. Runs on the workers in slow (ids of
     workers with handlers past the time budget) may outlast a stop's
@@ -1173,13 +1155,6 @@ def check_model(reqs, losses, observed, iv, notes, slow=(), revivals=(), known=N
     against the answers."""
     problems = []
 
-    def revived(since, seen):
-        """The known gap of README.md "What Redis can lose" (the model's
-        FIND_REAPED_FENCE, not fixed yet): a node fenced before the stop
-        (tf) that made the key absent, Redis losing its data after it (t0:
-        the tombstone goes), and that node's next join (tj) re-creating
-        what its fence stopped. Reported in known, not as a problem."""
-        return any(tf < since < t0 < seen and tj <= seen for tf, t0, tj in revivals)
     t_first = min([r.call_ns for r in reqs] + [t for t, _ in observed] + [now_ns()])
 
     def losses_since(t):
@@ -1214,13 +1189,8 @@ def check_model(reqs, losses, observed, iv, notes, slow=(), revivals=(), known=N
                     problems.append("%s lost: it existed (%s), not in Redis at the "
                                     "checkpoint%s" % (show(key), why, losses_since(est)))
                 if state == "absent" and present:
-                    text = "%s came back: known absent (%s), in Redis at the " \
-                           "checkpoint" % (show(key), why)
-                    if revived(absent_since, t):
-                        if known is not None:
-                            known.append(text)
-                    else:
-                        problems.append(text)
+                    problems.append("%s came back: known absent (%s), in Redis at the "
+                                    "checkpoint" % (show(key), why))
                 if present:
                     if state == "absent":
                         windows.append((absent_since, t, why))
@@ -1315,8 +1285,7 @@ def check_model(reqs, losses, observed, iv, notes, slow=(), revivals=(), known=N
         if state == "absent":
             windows.append((absent_since, None, why))
         for a, b, why in windows:
-            bad = [x for x in runs if x[0] > a and (b is None or x[0] < b) and x[2] not in slow
-                   and not revived(a, x[0])]
+            bad = [x for x in runs if x[0] > a and (b is None or x[0] < b) and x[2] not in slow]
             if bad:
                 problems.append("%s started while known absent (%s): run %r" %
                                 (show(key), why, bad[:3]))
