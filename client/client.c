@@ -96,20 +96,11 @@ static int out_of_step(pulse_client *c, const char *why)
 	            why);
 }
 
-/* Send request q and wait for its answer: the one round trip every call
- * makes. Returns 0 with the OK frame in *a (release it with
- * libpulse_conn_done once the results are copied), or an error code with
- * the message on the session (nothing held). */
-static int call(pulse_client *c, pulse_msg *q, pulse_msg *a)
+/* Check the frame that answers q (code: how waiting for it went).
+ * Returns 0 with the OK frame in *a, or an error code with the message on
+ * the session (nothing held). */
+static int answer(pulse_client *c, const pulse_msg *q, pulse_msg *a, int code)
 {
-	if (c->conn.fd < 0)
-		return PULSE_ERR_CLOSED; /* the message of the close is kept */
-	q->id = ++c->next_id;
-	q->has |= PM_ID;
-	uint64_t deadline = libpulse_deadline(c->timeout_ms);
-	int code = libpulse_conn_send(&c->conn, q, deadline);
-	if (!code)
-		code = libpulse_conn_wait(&c->conn, a, deadline);
 	if (code == PULSE_ERR_TIMEOUT)
 		return fail(c, code,
 		            "no answer from pulsed within %u ms; session closed",
@@ -130,6 +121,55 @@ static int call(pulse_client *c, pulse_msg *q, pulse_msg *a)
 	if (a->type != PULSE_T_OK)
 		return out_of_step(c, "neither OK nor ERROR");
 	return 0;
+}
+
+/* Send request q and wait for its answer: the one round trip every call
+ * makes. Returns 0 with the OK frame in *a (release it with
+ * libpulse_conn_done once the results are copied), or an error code with
+ * the message on the session (nothing held). A list may come in parts
+ * (a->more): take the rest with call_next(). */
+static int call(pulse_client *c, pulse_msg *q, pulse_msg *a)
+{
+	if (c->conn.fd < 0)
+		return PULSE_ERR_CLOSED; /* the message of the close is kept */
+	q->id = ++c->next_id;
+	q->has |= PM_ID;
+	uint64_t deadline = libpulse_deadline(c->timeout_ms);
+	int code = libpulse_conn_send(&c->conn, q, deadline);
+	if (!code)
+		code = libpulse_conn_wait(&c->conn, a, deadline);
+	return answer(c, q, a, code);
+}
+
+/* The next part of a list answer whose last part (released) had `more`
+ * (PROTOCOL.md 7.1): the same checks, and the timeout counts per part. */
+static int call_next(pulse_client *c, const pulse_msg *q, pulse_msg *a)
+{
+	uint64_t deadline = libpulse_deadline(c->timeout_ms);
+	return answer(c, q, a, libpulse_conn_wait(&c->conn, a, deadline));
+}
+
+/* A caller stopped reading a list answer before its last part (part: the
+ * one it holds): read the rest and drop it, so that the session stays in
+ * step. Returns 0, or the error that ended the answer. */
+static int skip_rest(pulse_client *c, const pulse_msg *q, pulse_msg *part)
+{
+	int more = (part->has & PM_MORE) && part->more;
+	libpulse_conn_done(&c->conn);
+	while (more) {
+		int code = call_next(c, q, part);
+		if (code)
+			return code;
+		more = (part->has & PM_MORE) && part->more;
+		libpulse_conn_done(&c->conn);
+	}
+	return 0;
+}
+
+/* Whether an OK frame is not the last part of its answer. */
+static int more_parts(const pulse_msg *a)
+{
+	return (a->has & PM_MORE) && a->more;
 }
 
 /* A request for one pool, and for one key when key is not NULL. */
@@ -244,6 +284,79 @@ static char *dup_str(const char *p, size_t n)
 	return s;
 }
 
+int pulse_jobs_each(pulse_client *c, const char *pool,
+                    const pulse_jobs_query *query, pulse_key_fn *fn,
+                    void *arg, uint64_t *count)
+{
+	static const pulse_jobs_query all = {0};
+	if (count)
+		*count = 0;
+	if (!c)
+		return PULSE_ERR_INVALID;
+	if (!query)
+		query = &all;
+	if (!fn && !query->count_only)
+		return fail(c, PULSE_ERR_INVALID, "fn must not be NULL");
+	int code = check(c, pool, NULL, 0, NULL, 0);
+	if (code)
+		return code;
+	pulse_msg q = request(PULSE_T_JOBS, pool, NULL), a;
+	if (query->worker) {
+		q.has |= PM_WORKER;
+		q.worker = (pulse_str){query->worker, strlen(query->worker)};
+	}
+	if (query->match) {
+		q.has |= PM_MATCH;
+		q.match = (pulse_str){query->match, strlen(query->match)};
+	}
+	if (query->count_only || query->limit) {
+		q.has |= PM_LIMIT;
+		q.limit = query->count_only ? 0 : query->limit;
+	}
+	uint64_t seen = 0;
+	for (code = call(c, &q, &a); !code; code = call_next(c, &q, &a)) {
+		if (!(a.has & PM_KEYS) || a.keys->type != MSGPACK_OBJECT_ARRAY)
+			return out_of_step(c, "no key list");
+		const msgpack_object_array *arr = &a.keys->via.array;
+		for (uint32_t i = 0; i < arr->size; i++) {
+			const msgpack_object *o = &arr->ptr[i];
+			if (o->type != MSGPACK_OBJECT_STR ||
+			    o->via.str.size > PULSE_MAX_KEY)
+				return out_of_step(c, "a key is not a string of at most "
+				                      "1024 bytes");
+			seen++;
+			char key[PULSE_MAX_KEY + 1]; /* the frame's is not a C string */
+			memcpy(key, o->via.str.ptr, o->via.str.size);
+			key[o->via.str.size] = 0;
+			int stop = fn(arg, key, o->via.str.size);
+			if (stop) {
+				code = skip_rest(c, &q, &a);
+				return code ? code
+				            : fail(c, stop, "stopped by the callback");
+			}
+		}
+		if (!more_parts(&a)) {
+			/* count: the keys sent, or with count_only the keys that
+			 * match (an older pulsed sends no count: those seen) */
+			if (count)
+				*count = (a.has & PM_COUNT) ? a.count : seen;
+			libpulse_conn_done(&c->conn);
+			return 0;
+		}
+		libpulse_conn_done(&c->conn);
+	}
+	return code;
+}
+
+int pulse_job_count(pulse_client *c, const char *pool, const char *match,
+                    uint64_t *count)
+{
+	pulse_jobs_query q = {.match = match, .count_only = 1};
+	if (c && !count)
+		return fail(c, PULSE_ERR_INVALID, "count must not be NULL");
+	return pulse_jobs_each(c, pool, &q, NULL, NULL, count);
+}
+
 void pulse_free_keys(char **keys)
 {
 	if (!keys)
@@ -253,8 +366,31 @@ void pulse_free_keys(char **keys)
 	free(keys);
 }
 
+/* The keys of a JOBS answer gathered into a NULL-terminated array. */
+struct key_array {
+	char **keys;
+	size_t n, cap;
+};
+
+static int add_key(void *arg, const char *key, size_t len)
+{
+	struct key_array *ka = arg;
+	if (ka->n + 1 >= ka->cap) {
+		size_t cap = ka->cap ? 2 * ka->cap : 64;
+		char **k = realloc(ka->keys, cap * sizeof(*k));
+		if (!k)
+			return ENOMEM_CODE;
+		ka->keys = k;
+		ka->cap = cap;
+	}
+	if (!(ka->keys[ka->n] = dup_str(key, len)))
+		return ENOMEM_CODE;
+	ka->keys[++ka->n] = NULL;
+	return 0;
+}
+
 /* JOBS: every key of the pool, or those the worker owns (worker not
- * NULL). */
+ * NULL), into one array. */
 static int keys_call(pulse_client *c, const char *pool, const char *worker,
                      char ***keys, size_t *n)
 {
@@ -266,35 +402,22 @@ static int keys_call(pulse_client *c, const char *pool, const char *worker,
 		return PULSE_ERR_INVALID;
 	if (!keys)
 		return fail(c, PULSE_ERR_INVALID, "keys must not be NULL");
-	int code = check(c, pool, NULL, 0, NULL, 0);
-	if (code)
+	struct key_array ka = {0};
+	pulse_jobs_query q = {.worker = worker};
+	int code = pulse_jobs_each(c, pool, &q, add_key, &ka, NULL);
+	if (!code && !ka.keys && !(ka.keys = calloc(1, sizeof(*ka.keys))))
+		code = fail(c, ENOMEM_CODE, "out of memory");
+	if (code) {
+		if (ka.keys)
+			ka.keys[ka.n] = NULL;
+		pulse_free_keys(ka.keys);
+		if (code == ENOMEM_CODE)
+			fail(c, code, "out of memory");
 		return code;
-	pulse_msg q = request(PULSE_T_JOBS, pool, NULL), a;
-	if (worker) {
-		q.has |= PM_WORKER;
-		q.worker = (pulse_str){worker, strlen(worker)};
 	}
-	if ((code = call(c, &q, &a)))
-		return code;
-	if (!(a.has & PM_KEYS) || a.keys->type != MSGPACK_OBJECT_ARRAY)
-		return out_of_step(c, "no key list");
-	const msgpack_object_array *arr = &a.keys->via.array;
-	size_t count = arr->size; /* arr goes with the frame */
-	char **out = calloc(count + 1, sizeof(*out));
-	for (uint32_t i = 0; out && i < arr->size; i++) {
-		const msgpack_object *o = &arr->ptr[i];
-		if (o->type != MSGPACK_OBJECT_STR ||
-		    !(out[i] = dup_str(o->via.str.ptr, o->via.str.size))) {
-			pulse_free_keys(out);
-			out = NULL;
-		}
-	}
-	libpulse_conn_done(&c->conn);
-	if (!out)
-		return fail(c, ENOMEM_CODE, "out of memory or a bad key in the list");
-	*keys = out;
+	*keys = ka.keys;
 	if (n)
-		*n = count;
+		*n = ka.n;
 	return 0;
 }
 
@@ -455,32 +578,48 @@ struct list_kind {
 	const char *none; /* the complaint when the list is missing */
 };
 
-/* Send q and decode its list answer into a malloc'd array. */
+/* Send q and decode its list answer, in as many parts as it comes, into
+ * a malloc'd array. */
 static int list_call(pulse_client *c, pulse_msg *q, const struct list_kind *k,
                      void **out, size_t *n)
 {
 	pulse_msg a;
-	int code = call(c, q, &a);
-	if (code)
-		return code;
-	if (!(a.has & PM_WORKERS) || a.workers->type != MSGPACK_OBJECT_ARRAY)
-		return out_of_step(c, k->none);
-	const msgpack_object_array *arr = &a.workers->via.array;
-	size_t count = arr->size; /* arr goes with the frame */
-	char *v = calloc(count ? count : 1, k->size);
-	const char *why = "out of memory";
-	for (uint32_t i = 0; v && i < count; i++) {
-		if (k->fill(&arr->ptr[i], v + i * k->size, &why) < 0) {
-			k->drop(v, count);
-			v = NULL;
+	char *v = NULL;
+	size_t count = 0;
+	int code;
+	for (code = call(c, q, &a); !code; code = call_next(c, q, &a)) {
+		if (!(a.has & PM_WORKERS) || a.workers->type != MSGPACK_OBJECT_ARRAY) {
+			code = out_of_step(c, k->none);
+			break;
+		}
+		const msgpack_object_array *arr = &a.workers->via.array;
+		char *grown = realloc(v, (count + arr->size + 1) * k->size);
+		const char *why = "out of memory";
+		if (grown) {
+			v = grown;
+			memset(v + count * k->size, 0, (arr->size + 1) * k->size);
+		}
+		for (uint32_t i = 0; grown && i < arr->size; i++) {
+			int bad = k->fill(&arr->ptr[i], v + count * k->size, &why) < 0;
+			count++; /* a partly filled one is freed with the rest */
+			if (bad)
+				grown = NULL;
+		}
+		if (!grown) {
+			code = out_of_step(c, why);
+			break;
+		}
+		int more = more_parts(&a);
+		libpulse_conn_done(&c->conn);
+		if (!more) {
+			*out = v;
+			*n = count;
+			return 0;
 		}
 	}
-	if (!v)
-		return out_of_step(c, why);
-	libpulse_conn_done(&c->conn);
-	*out = v;
-	*n = count;
-	return 0;
+	if (v)
+		k->drop(v, count);
+	return code;
 }
 
 static int fill_worker(const msgpack_object *o, void *e, const char **why)
@@ -752,7 +891,30 @@ static int json_value(pulse_buf *b, const msgpack_object *o)
 	}
 }
 
-/* A request answered by OK with a `status` map, returned as JSON text. */
+/* Append a later part of a list answer to the JSON text of the parts
+ * before it: the part's map carries only the list, the first part's map
+ * ends with it (listout.c), so its items go before the text's "]}". */
+static int json_more_items(pulse_buf *b, const msgpack_object *map)
+{
+	const msgpack_object *list = NULL;
+	for (uint32_t i = 0; map->type == MSGPACK_OBJECT_MAP && i < map->via.map.size; i++)
+		if (map->via.map.ptr[i].val.type == MSGPACK_OBJECT_ARRAY)
+			list = &map->via.map.ptr[i].val;
+	if (!list || b->len < 3 || memcmp(b->data + b->len - 2, "]}", 2) != 0)
+		return -1;
+	b->len -= 2;
+	int rc = 0, first = b->data[b->len - 1] == '[';
+	for (uint32_t i = 0; rc == 0 && i < list->via.array.size; i++, first = 0) {
+		if (!first)
+			rc = put(b, ",");
+		if (rc == 0)
+			rc = json_value(b, &list->via.array.ptr[i]);
+	}
+	return rc ? rc : put(b, "]}");
+}
+
+/* A request answered by OK with a `status` map (in one part or several),
+ * returned as JSON text. */
 static int status_call(pulse_client *c, pulse_msg *q, char **json)
 {
 	if (json)
@@ -762,24 +924,38 @@ static int status_call(pulse_client *c, pulse_msg *q, char **json)
 	if (!json)
 		return fail(c, PULSE_ERR_INVALID, "json must not be NULL");
 	pulse_msg a;
-	int code = call(c, q, &a);
-	if (code)
-		return code;
-	if (!(a.has & PM_STATUS))
-		return out_of_step(c, "no status");
 	pulse_buf b = {0};
-	int rc = json_value(&b, a.status);
-	libpulse_conn_done(&c->conn);
-	char *s = rc == 0 ? malloc(b.len + 1) : NULL;
-	if (s) {
-		memcpy(s, b.data, b.len);
-		s[b.len] = 0;
+	int code, parts = 0;
+	for (code = call(c, q, &a); !code; code = call_next(c, q, &a)) {
+		if (!(a.has & PM_STATUS)) {
+			code = out_of_step(c, "no status");
+			break;
+		}
+		int rc = parts++ ? json_more_items(&b, a.status)
+		                 : json_value(&b, a.status);
+		int more = more_parts(&a);
+		if (rc) {
+			code = out_of_step(c, "the parts of the answer do not join "
+			                      "(a later part without its list, or "
+			                      "out of memory)");
+			break;
+		}
+		libpulse_conn_done(&c->conn);
+		if (more)
+			continue;
+		char *s = malloc(b.len + 1);
+		if (s) {
+			memcpy(s, b.data, b.len);
+			s[b.len] = 0;
+		}
+		pulse_buf_free(&b);
+		if (!s)
+			return fail(c, ENOMEM_CODE, "out of memory");
+		*json = s;
+		return 0;
 	}
 	pulse_buf_free(&b);
-	if (!s)
-		return fail(c, ENOMEM_CODE, "out of memory");
-	*json = s;
-	return 0;
+	return code;
 }
 
 int pulse_status_json(pulse_client *c, char **json)

@@ -314,9 +314,10 @@ static int copy_id(struct libpulse_conn *c, char *dst, size_t dstlen,
 static int handshake(struct libpulse_conn *c, const struct libpulse_hello *h)
 {
 	pulse_msg m = {.type = PULSE_T_HELLO,
-	               .has = PM_V | PM_ROLE | PM_MAX_BODY,
+	               .has = PM_V | PM_ROLE | PM_MAX_BODY | PM_STREAM,
 	               .v = PULSE_PROTO_VERSION,
-	               .max_body = PULSE_HARD_MAX_BODY}; /* we follow WELCOME */
+	               .max_body = PULSE_HARD_MAX_BODY, /* we follow WELCOME */
+	               .stream = 1}; /* lists in parts: client.c's call_next */
 	m.role = (pulse_str){h->role, strlen(h->role)};
 	if (h->pool) {
 		m.has |= PM_POOL | PM_NOTIFY;

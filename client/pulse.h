@@ -76,8 +76,38 @@ int pulse_stop_job(pulse_client *c, const char *pool, const char *key);
 int pulse_notify(pulse_client *c, const char *pool, const char *key,
                  const void *payload, size_t len);
 
+/* Which keys pulse_jobs_each() lists. */
+typedef struct pulse_jobs_query {
+	const char *worker; /* only the keys this worker (an id) owns; NULL: all */
+	const char *match;  /* only keys matching this glob (Redis's pattern
+	                     * syntax: * ? [abc] \x); NULL: all */
+	uint64_t limit;     /* at most this many keys; 0: no limit */
+	int count_only;     /* list none, only count them into *count */
+} pulse_jobs_query;
+
+/* Called for each key (len bytes, NUL-terminated, valid only during the
+ * call); a nonzero return stops the listing, which then returns that
+ * code (the rest of the answer is read and dropped: use limit to stop
+ * early on a large pool). */
+typedef int pulse_key_fn(void *arg, const char *key, size_t len);
+
+/* The pool's job keys one at a time, in any order, in bounded memory
+ * however many there are: pulsed sends them in parts as this session
+ * reads them. query may be NULL (every key). *count (may be NULL): the
+ * keys listed, or with count_only those that match. A key added or
+ * removed during the listing may be listed or not; a key that exists
+ * throughout is listed, possibly twice (Redis's SCAN guarantee). */
+int pulse_jobs_each(pulse_client *c, const char *pool,
+                    const pulse_jobs_query *query, pulse_key_fn *fn,
+                    void *arg, uint64_t *count);
+/* How many jobs the pool has (match NULL: all, read at once), or how
+ * many of their keys match the glob (the pool is read through). */
+int pulse_job_count(pulse_client *c, const char *pool, const char *match,
+                    uint64_t *count);
+
 /* Pool-wide job keys. On success *keys is a NULL-terminated array owned by
- * the caller: free it with pulse_free_keys(). */
+ * the caller: free it with pulse_free_keys(). For a large pool prefer
+ * pulse_jobs_each(): this holds every key in memory. */
 int pulse_job_keys(pulse_client *c, const char *pool, char ***keys,
                    size_t *n);
 void pulse_free_keys(char **keys);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <event2/event.h>
 
+#include "listout.h"
 #include "pulsed.h"
 #include "store.h"
 
@@ -235,32 +236,30 @@ static void clocks_cb(struct pulsed *d, redisReply *r, void *arg)
 	}
 	uint64_t now = (uint64_t)r->element[0]->integer;
 	size_t n = (r->elements - 1) / 6;
-	pulse_buf b = {0};
-	pulse_enc e;
-	pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
-	pulse_enc_key(&e, "status");
-	msgpack_pack_map(&e.pk, 1);
-	pulse_enc_key(&e, v->sched ? "schedules" : "tickers");
-	msgpack_pack_array(&e.pk, n);
+	struct listout o;
+	listout_begin(&o, s, v->id, "status", v->sched ? "schedules" : "tickers");
+	struct pool *p = table_get(&d->pools, v->pool, strlen(v->pool));
 	for (size_t i = 0; i < n; i++) {
 		redisReply **f = &r->element[1 + 6 * i];
 		char key[PULSE_MAX_POOL + 8];
 		snprintf(key, sizeof(key), "%s:%s", clock_kind(v->sched), f[0]->str ? f[0]->str : "");
-		struct pool *p = table_get(&d->pools, v->pool, strlen(v->pool));
 		struct clock *t = p ? table_get(&p->tickers, key, strlen(key)) : NULL;
 		uint64_t next = (uint64_t)f[2]->integer;
-		msgpack_pack_map(&e.pk, v->sched ? 7 : 6);
-		pulse_enc_str(&e, "name", f[0]->str ? f[0]->str : "", f[0]->len);
-		pulse_enc_uint(&e, "interval_ms", (uint64_t)f[1]->integer);
-		pulse_enc_uint(&e, "seq", (uint64_t)f[3]->integer);
-		pulse_enc_uint(&e, "next_in_ms", next > now ? next - now : 0);
-		pulse_enc_bool(&e, "stopped", f[4]->integer != 0);
-		pulse_enc_uint(&e, v->sched ? "producers_here" : "subscribers_here",
+		pulse_enc *e = listout_item(&o);
+		msgpack_pack_map(&e->pk, v->sched ? 7 : 6);
+		pulse_enc_str(e, "name", f[0]->str ? f[0]->str : "", f[0]->len);
+		pulse_enc_uint(e, "interval_ms", (uint64_t)f[1]->integer);
+		pulse_enc_uint(e, "seq", (uint64_t)f[3]->integer);
+		pulse_enc_uint(e, "next_in_ms", next > now ? next - now : 0);
+		pulse_enc_bool(e, "stopped", f[4]->integer != 0);
+		pulse_enc_uint(e, v->sched ? "producers_here" : "subscribers_here",
 		               t ? t->nsids : 0);
 		if (v->sched)
-			pulse_enc_uint(&e, "keys", (uint64_t)f[5]->integer);
+			pulse_enc_uint(e, "keys", (uint64_t)f[5]->integer);
+		if (listout_item_done(&o, s) < 0)
+			goto out;
 	}
-	session_send_enc(s, &e);
+	listout_end(&o, s, 0);
 out:
 	free(v->pool);
 	free(v);

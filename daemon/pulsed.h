@@ -223,6 +223,9 @@ struct session {
 	uint64_t last_rx_ms; /* when the peer last sent bytes (idle sweep) */
 	uint32_t peer_max_body; /* the largest body the peer takes (HELLO's
 	                           max_body, else the protocol's default) */
+	int peer_stream;    /* it takes a list in several frames (HELLO) */
+	int want_drained;   /* a view waits for its output to drain: call
+	                       d->peer.drained once it has (server.c) */
 };
 
 /* How far a dispatch got, for its TIMEOUT message: nothing sent (the
@@ -309,6 +312,8 @@ struct peer_hooks {
 	void (*frame)(struct session *s, const pulse_msg *m);
 	/* The session ends (any cause), before it is freed. */
 	void (*closed)(struct session *s);
+	/* Its output drained after session_wait_drained(). */
+	void (*drained)(struct session *s);
 };
 struct store_hooks {
 	void (*up)(struct pulsed *d);   /* the connections are (re)made */
@@ -384,6 +389,8 @@ struct pulsed {
 	table sessions;     /* sid -> struct session */
 	uint64_t next_sid;
 	unsigned nsessions;
+	struct view *views_waiting; /* JOBS answers waiting for their peer to
+	                               read (views.c) */
 
 	/* requests and events */
 	table requests;     /* rid -> struct request */
@@ -426,6 +433,12 @@ void server_close(struct pulsed *d);
 void session_send(struct session *s, pulse_buf *b);
 /* Finish the frame being built in e, send it, and free its buffer. */
 void session_send_enc(struct session *s, pulse_enc *e);
+/* Bytes queued for the peer and not written yet. */
+size_t session_backlog(const struct session *s);
+/* Call d->peer.drained(s) once the peer has read what is queued (at once,
+ * from the loop, if nothing is): a view that produces a long answer goes
+ * on only as fast as the peer reads it. */
+void session_wait_drained(struct session *s);
 void session_error(struct session *s, uint64_t id, int code, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 void session_ok(struct session *s, uint64_t id);
@@ -467,6 +480,10 @@ void route_request(struct session *s, struct pool *p, const pulse_msg *m);
 void view_request(struct session *s, struct pool *p, const pulse_msg *m);
 void workers_request(struct session *s, struct pool *p, const pulse_msg *m);
 void status_request(struct session *s, struct pool *p, const pulse_msg *m);
+/* The session's output drained: JOBS answers waiting for it go on. */
+void views_drained(struct session *s);
+/* The session ends: the JOBS answers waiting for it are dropped. */
+void views_session_closed(struct session *s);
 
 /* request.c */
 #define REQUEST_RETRY_MS 20

@@ -122,6 +122,21 @@ void session_send(struct session *s, pulse_buf *b)
 		bufferevent_write(s->bev, b->data + done, b->len - done);
 }
 
+size_t session_backlog(const struct session *s)
+{
+	return evbuffer_get_length(bufferevent_get_output(s->bev));
+}
+
+void session_wait_drained(struct session *s)
+{
+	s->want_drained = 1;
+	/* write_cb runs after a write leaves the output at its low
+	 * watermark; with nothing queued no write comes, so ask for it */
+	if (session_backlog(s) == 0)
+		bufferevent_trigger(s->bev, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS |
+		                                          BEV_TRIG_DEFER_CALLBACKS);
+}
+
 void session_send_enc(struct session *s, pulse_enc *e)
 {
 	if (pulse_enc_end(e) == 0)
@@ -239,6 +254,8 @@ static void on_hello(struct session *s, const pulse_msg *m)
 	 * no payload makes a peer drop its session again and again. */
 	s->peer_max_body = (m->has & PM_MAX_BODY) ? (m->max_body > UINT32_MAX ?
 	                   UINT32_MAX : (uint32_t)m->max_body) : PULSE_DEFAULT_MAX_BODY;
+	/* and whether it takes a long list in several frames (listout.c) */
+	s->peer_stream = (m->has & PM_STREAM) && m->stream;
 	if (m->role.n == 6 && memcmp(m->role.p, "client", 6) == 0) {
 		s->role = ROLE_CLIENT;
 		send_welcome(s, NULL);
@@ -423,6 +440,10 @@ static void write_cb(struct bufferevent *bev, void *arg)
 	}
 	if (s->paused && left <= resume_below(s))
 		resume_reading(s);
+	if (s->want_drained) {
+		s->want_drained = 0;
+		s->d->peer.drained(s);
+	}
 }
 
 /* The peer closed its end. What it sent and we have not handled says

@@ -30,7 +30,7 @@
 static const char *const script_names[S__COUNT] = {
 	[S_ADMIT] = "admit",     [S_CLOCKS] = "clocks",
 	[S_ATTACH] = "attach",   [S_CLAIM] = "claim",
-	[S_DETACH] = "detach",   [S_JOIN] = "join",
+	[S_DETACH] = "detach",   [S_JOIN] = "join",       [S_KEYS] = "keys",
 	[S_LEASE] = "lease",     [S_LEAVE] = "leave",
 	[S_MEMBERS] = "members", [S_ORPHANS] = "orphans",
 	[S_RELEASE] = "release", [S_STRAYS] = "strays",

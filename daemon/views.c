@@ -1,16 +1,22 @@
 /*
  * views.c: the read-only views of a pool and of this pulsed.
  *
- * Owns: JOBS (every key, or a worker's), JOB, WHERE, WORKERS (the pool's,
- * or this node's sessions), NODES and STATUS: one Redis read each (none
- * for STATUS and local WORKERS), its reply encoded into one answer. A
- * pool this node has not joined is read by name, without joining it
- * (CF_NOJOIN); WHERE and NODES, which need the pool's membership, then read
- * it first (workers.lua) instead of using this node's view.
+ * Owns: JOBS (every key, or a worker's, or those matching a glob, or
+ * their count), JOB, WHERE, WORKERS (the pool's, or this node's
+ * sessions), NODES and STATUS. JOBS pages through the pool (keys.lua, one
+ * page of up to PAGE keys a call) and streams each page on; the others
+ * are one Redis read each (none for STATUS and local WORKERS). Every list
+ * goes out through listout.c, in frames the peer can take. A pool this
+ * node has not joined is read by name, without joining it (CF_NOJOIN);
+ * WHERE and NODES, which need the pool's membership, then read it first
+ * (workers.lua) instead of using this node's view.
  *
  * Invariants:
- *   - A view holds the session's in-flight slot until Redis answers, like
- *     a request, so a client cannot queue unbounded reads.
+ *   - A view holds the session's in-flight slot until its answer is
+ *     complete, like a request, so a client cannot queue unbounded reads.
+ *   - JOBS holds at most one page and one frame of keys, whatever the
+ *     pool's size: the next page is read only once the peer has read all
+ *     but BACKLOG bytes of what was sent (d->views_waiting meanwhile).
  *   - The session and the pool are found again by id and name when the
  *     reply comes; a view whose session went away is dropped.
  */
@@ -19,8 +25,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listout.h"
 #include "pulsed.h"
 #include "store.h"
+
+/* Keys one keys.lua call collects at most (it may find a few more, from
+ * its last HSCAN step), and the bytes a JOBS may leave queued for its
+ * peer before it waits to read the next page. */
+#define PAGE 1000u
+#define BACKLOG (256u * 1024u)
 
 /* ---- views -------------------------------------------------------------- */
 
@@ -40,6 +53,12 @@ struct view {
 	char *base;   /* the pool's key prefix */
 	char *key;    /* WHERE: the key asked about */
 	char *worker; /* JOBS --worker: keep the keys this worker owns */
+	char *match;  /* JOBS: keep the keys matching this glob */
+	char cursor[24]; /* JOBS: keys.lua's (HSCAN's) next page */
+	uint64_t limit; /* JOBS: keys still to send (UINT64_MAX: all) */
+	int count;    /* JOBS with limit 0: count the keys, send none */
+	struct listout out; /* JOBS, WORKERS, NODES: the list answered */
+	struct view *next; /* in d->views_waiting */
 	int unjoined; /* read without joining: membership read into: */
 	table workers;  /* worker id -> node id (strings owned) */
 	char **wids;
@@ -62,6 +81,11 @@ static struct view *view_new(struct session *s, const pulse_msg *m)
 		v->key = xstrndup(m->key.p, m->key.n);
 	if (m->type == PULSE_T_JOBS && (m->has & PM_WORKER))
 		v->worker = xstrndup(m->worker.p, m->worker.n);
+	if (m->type == PULSE_T_JOBS && (m->has & PM_MATCH) && m->match.n)
+		v->match = xstrndup(m->match.p, m->match.n);
+	snprintf(v->cursor, sizeof(v->cursor), "0");
+	v->limit = (m->has & PM_LIMIT) ? m->limit : UINT64_MAX;
+	v->count = v->limit == 0;
 	s->inflight++; /* a view holds memory until Redis answers, as a request */
 	return v;
 }
@@ -82,6 +106,8 @@ static void view_free(struct view *v)
 	free(v->base);
 	free(v->key);
 	free(v->worker);
+	free(v->match);
+	listout_free(&v->out);
 	free(v);
 }
 
@@ -138,11 +164,7 @@ static void nodes_reply(struct session *s, struct view *v,
                         const struct members *mb, uint64_t now, redisReply *r)
 {
 	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
-	pulse_buf b = {0};
-	pulse_enc e;
-	pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
-	pulse_enc_key(&e, "workers");
-	msgpack_pack_array(&e.pk, n);
+	listout_begin(&v->out, s, v->id, NULL, "workers");
 	for (size_t i = 0; i < n; i++) {
 		redisReply *nd = r->element[2 * i], *sc = r->element[2 * i + 1];
 		const char *node = nd->type == REDIS_REPLY_STRING ? nd->str : "";
@@ -154,43 +176,156 @@ static void nodes_reply(struct session *s, struct view *v,
 			                           strlen(mb->wids[w]));
 			workers += wn && strcmp(wn, node) == 0;
 		}
-		msgpack_pack_map(&e.pk, 3);
-		pulse_enc_cstr(&e, "node", node);
-		pulse_enc_uint(&e, "lease_ms", until > now ? until - now : 0);
-		pulse_enc_uint(&e, "workers", workers);
+		pulse_enc *e = listout_item(&v->out);
+		msgpack_pack_map(&e->pk, 3);
+		pulse_enc_cstr(e, "node", node);
+		pulse_enc_uint(e, "lease_ms", until > now ? until - now : 0);
+		pulse_enc_uint(e, "workers", workers);
+		if (listout_item_done(&v->out, s) < 0)
+			return;
 	}
-	session_send_enc(s, &e);
+	listout_end(&v->out, s, 0);
 }
 
-/* Whether an owner record (a reply element) names the worker. */
-static int owned_by(const redisReply *rec, const char *wid)
+/* One map of a WORKERS answer. A stable name is the id; generated ids
+ * start with the node id and a dot, and carry no name. */
+static int worker_item(struct listout *o, struct session *s, const char *id,
+                       size_t idlen, const char *node, size_t nodelen,
+                       uint64_t jobs)
 {
-	char node[PULSE_MAX_POOL + 1], worker[PULSE_MAX_POOL + 1];
-	return rec->type == REDIS_REPLY_STRING &&
-	       owner_record(rec->str, rec->len, node, worker, sizeof(node)) == 0 &&
-	       strcmp(worker, wid) == 0;
+	int gen = idlen > nodelen && strncmp(id, node, nodelen) == 0 &&
+	          id[nodelen] == '.';
+	pulse_enc *e = listout_item(o);
+	msgpack_pack_map(&e->pk, 4);
+	pulse_enc_str(e, "id", id, idlen);
+	pulse_enc_str(e, "name", gen ? "" : id, gen ? 0 : idlen);
+	pulse_enc_str(e, "node", node, nodelen);
+	pulse_enc_uint(e, "jobs", jobs);
+	return listout_item_done(o, s);
 }
 
-/* JOBS --worker: the keys whose owner record names the worker (HGETALL
- * owner: key, record pairs). */
-static void owned_reply(struct session *s, struct view *v, redisReply *r)
+/* WORKERS: workers.lua's flat worker, node, jobs triples. */
+static void workers_reply(struct session *s, struct view *v, redisReply *r)
 {
-	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0, count = 0;
-	for (size_t i = 0; i < n; i++)
-		count += owned_by(r->element[2 * i + 1], v->worker);
-	pulse_buf b = {0};
-	pulse_enc e;
-	pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
-	pulse_enc_key(&e, "keys");
-	msgpack_pack_array(&e.pk, count);
+	size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements / 3 : 0;
+	listout_begin(&v->out, s, v->id, NULL, "workers");
 	for (size_t i = 0; i < n; i++) {
-		redisReply *k = r->element[2 * i];
-		if (owned_by(r->element[2 * i + 1], v->worker)) {
-			msgpack_pack_str(&e.pk, k->len);
-			msgpack_pack_str_body(&e.pk, k->str, k->len);
+		redisReply *w = r->element[3 * i], *nd = r->element[3 * i + 1],
+		           *c = r->element[3 * i + 2];
+		if (worker_item(&v->out, s, w->str ? w->str : "", w->len,
+		                nd->str ? nd->str : "", nd->len,
+		                c->type == REDIS_REPLY_INTEGER
+		                ? (uint64_t)c->integer : 0) < 0)
+			return;
+	}
+	listout_end(&v->out, s, 0);
+}
+
+static void jobs_page(struct pulsed *d, struct view *v);
+
+/* A page of JOBS (keys.lua: cursor, n, keys): its keys go on, then the
+ * next page, now or once the peer has read what waits for it. */
+static void keys_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct view *v = arg;
+	struct session *s = session_find(d, v->sid);
+	if (!s)
+		goto done;
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[0]->len >= sizeof(v->cursor) ||
+	    r->element[1]->type != REDIS_REPLY_INTEGER) {
+		listout_fail(&v->out, s, PULSE_E_UNAVAILABLE,
+		             store_failure(d->store, r));
+		goto done;
+	}
+	if (v->count) {
+		v->out.total += (uint64_t)r->element[1]->integer;
+	} else {
+		for (size_t i = 2; i < r->elements && v->limit > 0; i++) {
+			redisReply *k = r->element[i];
+			pulse_enc *e = listout_item(&v->out);
+			msgpack_pack_str(&e->pk, k->len);
+			msgpack_pack_str_body(&e->pk, k->str, k->len);
+			if (listout_item_done(&v->out, s) < 0)
+				goto done;
+			v->limit--;
 		}
 	}
-	session_send_enc(s, &e);
+	memcpy(v->cursor, r->element[0]->str, r->element[0]->len + 1);
+	if (strcmp(v->cursor, "0") == 0 || (!v->count && v->limit == 0)) {
+		listout_end(&v->out, s, 1);
+		goto done;
+	}
+	if (session_backlog(s) > BACKLOG) {
+		v->next = d->views_waiting;
+		d->views_waiting = v;
+		session_wait_drained(s);
+		return;
+	}
+	jobs_page(d, v);
+	return;
+done:
+	view_free(v);
+}
+
+/* The count of a whole pool is its hash's length: no paging. */
+static void hlen_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	struct view *v = arg;
+	struct session *s = session_find(d, v->sid);
+	if (s && (!r || r->type != REDIS_REPLY_INTEGER))
+		listout_fail(&v->out, s, PULSE_E_UNAVAILABLE,
+		             store_failure(d->store, r));
+	else if (s) {
+		v->out.total = (uint64_t)r->integer;
+		listout_end(&v->out, s, 1);
+	}
+	view_free(v);
+}
+
+/* The next page of JOBS: up to PAGE keys (fewer when the limit is near). */
+static void jobs_page(struct pulsed *d, struct view *v)
+{
+	char want[24];
+	snprintf(want, sizeof(want), "%llu", (unsigned long long)
+	         (v->count || v->limit > PAGE ? PAGE : v->limit));
+	const char *argv[5] = {v->cursor, want, v->match ? v->match : "",
+	                       v->worker ? v->worker : "", v->count ? "1" : "0"};
+	size_t lens[5];
+	for (int i = 0; i < 5; i++)
+		lens[i] = strlen(argv[i]);
+	store_script(d->store, S_KEYS, v->base, 5, argv, lens, keys_cb, v);
+}
+
+void views_drained(struct session *s)
+{
+	struct pulsed *d = s->d;
+	struct view **pv = &d->views_waiting;
+	while (*pv) {
+		struct view *v = *pv;
+		if (v->sid != s->sid) {
+			pv = &v->next;
+			continue;
+		}
+		*pv = v->next;
+		v->next = NULL;
+		jobs_page(d, v);
+	}
+}
+
+void views_session_closed(struct session *s)
+{
+	struct view **pv = &s->d->views_waiting;
+	while (*pv) {
+		struct view *v = *pv;
+		if (v->sid != s->sid) {
+			pv = &v->next;
+			continue;
+		}
+		*pv = v->next;
+		view_free(v);
+	}
 }
 
 static void view_cb(struct pulsed *d, redisReply *r, void *arg)
@@ -202,10 +337,6 @@ static void view_cb(struct pulsed *d, redisReply *r, void *arg)
 	if (!r || r->type == REDIS_REPLY_ERROR) {
 		session_error(s, v->id, PULSE_E_UNAVAILABLE, "%s",
 		              store_failure(d->store, r));
-		goto out;
-	}
-	if (v->worker) {
-		owned_reply(s, v, r);
 		goto out;
 	}
 	if (v->type == PULSE_T_WHERE || v->type == PULSE_T_NODES) {
@@ -230,45 +361,18 @@ static void view_cb(struct pulsed *d, redisReply *r, void *arg)
 			nodes_reply(s, v, &mb, now, r);
 		goto out;
 	}
-	pulse_buf b = {0};
-	pulse_enc e;
-	if (v->type == PULSE_T_JOBS) {
-		pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
-		pulse_enc_key(&e, "keys");
-		size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
-		msgpack_pack_array(&e.pk, n);
-		for (size_t i = 0; i < n; i++) {
-			redisReply *k = r->element[i];
-			msgpack_pack_str(&e.pk, k->len);
-			msgpack_pack_str_body(&e.pk, k->str, k->len);
-		}
-	} else if (v->type == PULSE_T_JOB) {
+	if (v->type == PULSE_T_JOB) {
 		int exists = r->type == REDIS_REPLY_STRING;
+		pulse_buf b = {0};
+		pulse_enc e;
 		pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, exists ? 2 : 1);
 		pulse_enc_bool(&e, "exists", exists);
 		if (exists)
 			pulse_enc_bin(&e, "payload", r->str, r->len);
-	} else { /* WORKERS: flat worker, node, jobs */
-		size_t n = r->type == REDIS_REPLY_ARRAY ? r->elements / 3 : 0;
-		pulse_enc_begin(&e, &b, PULSE_T_OK, v->id, 1);
-		pulse_enc_key(&e, "workers");
-		msgpack_pack_array(&e.pk, n);
-		for (size_t i = 0; i < n; i++) {
-			redisReply *w = r->element[3 * i], *nd = r->element[3 * i + 1],
-			           *c = r->element[3 * i + 2];
-			msgpack_pack_map(&e.pk, 4);
-			pulse_enc_str(&e, "id", w->str ? w->str : "", w->len);
-			/* a stable name is the id; generated ids start with the
-			 * node id and carry no name */
-			int gen = nd->str && strncmp(w->str, nd->str, nd->len) == 0 &&
-			          w->str[nd->len] == '.';
-			pulse_enc_str(&e, "name", gen ? "" : w->str, gen ? 0 : w->len);
-			pulse_enc_str(&e, "node", nd->str ? nd->str : "", nd->len);
-			pulse_enc_uint(&e, "jobs", c->type == REDIS_REPLY_INTEGER
-			               ? (uint64_t)c->integer : 0);
-		}
+		session_send_enc(s, &e);
+	} else {
+		workers_reply(s, v, r);
 	}
-	session_send_enc(s, &e);
 out:
 	view_free(v);
 }
@@ -276,25 +380,19 @@ out:
 static void local_workers(struct session *s, const pulse_msg *m,
                           struct pool *p)
 {
-	pulse_buf b = {0};
-	pulse_enc e;
-	pulse_enc_begin(&e, &b, PULSE_T_OK, m->id, 1);
-	pulse_enc_key(&e, "workers");
-	msgpack_pack_array(&e.pk, p ? p->lworkers.n : 0);
+	struct listout o;
+	const char *node = s->d->node;
+	listout_begin(&o, s, m->id, NULL, "workers");
 	table_iter it;
 	struct tentry *te;
 	table_iter_init(&it, p ? &p->lworkers : &s->d->pools); /* empty loop: */
 	while (p && (te = table_next(&it))) {
 		struct lworker *w = te->val;
-		int gen = strncmp(w->id, s->d->node, strlen(s->d->node)) == 0 &&
-		          w->id[strlen(s->d->node)] == '.';
-		msgpack_pack_map(&e.pk, 4);
-		pulse_enc_cstr(&e, "id", w->id);
-		pulse_enc_cstr(&e, "name", gen ? "" : w->id);
-		pulse_enc_cstr(&e, "node", s->d->node);
-		pulse_enc_uint(&e, "jobs", w->jobs.n);
+		if (worker_item(&o, s, w->id, strlen(w->id), node, strlen(node),
+		                w->jobs.n) < 0)
+			return;
 	}
-	session_send_enc(s, &e);
+	listout_end(&o, s, 0);
 }
 
 static const char *state_name(int st)
@@ -307,40 +405,40 @@ static const char *state_name(int st)
 static void status(struct session *s, const pulse_msg *m)
 {
 	struct pulsed *d = s->d;
-	pulse_buf b = {0};
-	pulse_enc e;
 	uint64_t now = now_ms();
-	pulse_enc_begin(&e, &b, PULSE_T_OK, m->id, 1);
-	pulse_enc_key(&e, "status");
-	msgpack_pack_map(&e.pk, 7);
-	pulse_enc_cstr(&e, "node", d->node);
-	pulse_enc_bool(&e, "draining", d->draining);
-	pulse_enc_cstr(&e, "version", PULSED_VERSION);
-	pulse_enc_uint(&e, "uptime_ms", now - d->start_ms);
-	pulse_enc_bool(&e, "redis", store_up(d->store));
-	pulse_enc_uint(&e, "sessions", d->nsessions);
-	pulse_enc_key(&e, "pools");
-	msgpack_pack_array(&e.pk, d->pools.n);
+	struct listout o;
+	listout_begin(&o, s, m->id, "status", "pools");
+	pulse_enc *e = listout_head(&o);
+	o.nhead = 6;
+	pulse_enc_cstr(e, "node", d->node);
+	pulse_enc_bool(e, "draining", d->draining);
+	pulse_enc_cstr(e, "version", PULSED_VERSION);
+	pulse_enc_uint(e, "uptime_ms", now - d->start_ms);
+	pulse_enc_bool(e, "redis", store_up(d->store));
+	pulse_enc_uint(e, "sessions", d->nsessions);
 	table_iter it;
 	struct tentry *te;
 	table_iter_init(&it, &d->pools);
 	while ((te = table_next(&it))) {
 		struct pool *p = te->val;
-		msgpack_pack_map(&e.pk, 10);
-		pulse_enc_cstr(&e, "name", p->name);
-		pulse_enc_cstr(&e, "state", state_name(p->state));
-		pulse_enc_uint(&e, "workers", p->lworkers.n);
-		pulse_enc_uint(&e, "workers_pool", p->nwids);
-		pulse_enc_uint(&e, "jobs_local", p->ljobs.n);
-		pulse_enc_uint(&e, "jobs_pool", p->jobs_pool);
-		pulse_enc_uint(&e, "waiting", p->waiting);
-		pulse_enc_uint(&e, "lease_age_ms", p->lease_ok_ms ? now - p->lease_ok_ms : 0);
-		pulse_enc_uint(&e, "redis_rtt_us", p->rtt_us);
+		e = listout_item(&o);
+		msgpack_pack_map(&e->pk, 10);
+		pulse_enc_cstr(e, "name", p->name);
+		pulse_enc_cstr(e, "state", state_name(p->state));
+		pulse_enc_uint(e, "workers", p->lworkers.n);
+		pulse_enc_uint(e, "workers_pool", p->nwids);
+		pulse_enc_uint(e, "jobs_local", p->ljobs.n);
+		pulse_enc_uint(e, "jobs_pool", p->jobs_pool);
+		pulse_enc_uint(e, "waiting", p->waiting);
+		pulse_enc_uint(e, "lease_age_ms", p->lease_ok_ms ? now - p->lease_ok_ms : 0);
+		pulse_enc_uint(e, "redis_rtt_us", p->rtt_us);
 		/* jobs only this node's memory holds, for its next join (a
 		 * self-fence's, or a release Redis answered LOST) */
-		pulse_enc_uint(&e, "kept", p->fenced.n);
+		pulse_enc_uint(e, "kept", p->fenced.n);
+		if (listout_item_done(&o, s) < 0)
+			return;
 	}
-	session_send_enc(s, &e);
+	listout_end(&o, s, 0);
 }
 
 /* ---- entry (command.c's handlers) ---------------------------------------- */
@@ -350,13 +448,11 @@ static void view_read(struct pulsed *d, struct view *v)
 {
 	char key[PULSE_MAX_POOL + 700];
 	snprintf(key, sizeof(key), "%sjobs", v->base);
-	if (v->worker) {
-		snprintf(key, sizeof(key), "%sowner", v->base);
-		const char *argv[2] = {"HGETALL", key};
-		store_cmd(d->store, 2, argv, NULL, view_cb, v);
+	if (v->type == PULSE_T_JOBS && v->count && !v->worker && !v->match) {
+		const char *argv[2] = {"HLEN", key};
+		store_cmd(d->store, 2, argv, NULL, hlen_cb, v);
 	} else if (v->type == PULSE_T_JOBS) {
-		const char *argv[2] = {"HKEYS", key};
-		store_cmd(d->store, 2, argv, NULL, view_cb, v);
+		jobs_page(d, v);
 	} else if (v->type == PULSE_T_WHERE) {
 		snprintf(key, sizeof(key), "%sowner", v->base);
 		const char *argv[3] = {"HGET", key, v->key};
@@ -408,6 +504,8 @@ void view_request(struct session *s, struct pool *p, const pulse_msg *m)
 {
 	struct view *v = view_new(s, m);
 	v->unjoined = p == NULL;
+	if (v->type == PULSE_T_JOBS)
+		listout_begin(&v->out, s, v->id, NULL, "keys");
 	if (v->unjoined && (v->type == PULSE_T_WHERE || v->type == PULSE_T_NODES))
 		store_script(s->d->store, S_WORKERS, v->base, 0, NULL, NULL,
 		             members_cb, v);

@@ -108,6 +108,25 @@ void pulse_enc_begin(pulse_enc *e, pulse_buf *out, uint32_t type, uint64_t id,
 		pulse_enc_uint(e, "id", id);
 }
 
+/* An encoder of loose msgpack objects (no frame header, no map): the
+ * items of a list that listout.c later places into frames whole, with
+ * pulse_enc_raw(). Its end is the caller's (no pulse_enc_end). */
+void pulse_enc_frag(pulse_enc *e, pulse_buf *out)
+{
+	e->out = out;
+	e->start = out->len;
+	e->failed = 0;
+	msgpack_packer_init(&e->pk, e, enc_write);
+}
+
+/* Bytes that are already msgpack (a fragment's objects), copied as they
+ * are: msgpack-c's *_body functions append without a header. */
+void pulse_enc_raw(pulse_enc *e, const void *p, size_t n)
+{
+	if (n)
+		msgpack_pack_bin_body(&e->pk, p, n);
+}
+
 void pulse_enc_key(pulse_enc *e, const char *field)
 {
 	size_t n = strlen(field);

@@ -140,10 +140,15 @@ static const struct field fields[] = {
 	F("all", PM_ALL, K_BOOL, all),
 	F("end", PM_END, K_BOOL, end),
 	F("max_body", PM_MAX_BODY, K_UINT, max_body),
+	F("stream", PM_STREAM, K_BOOL, stream),
+	F("more", PM_MORE, K_BOOL, more),
+	F("match", PM_MATCH, K_STR, match),
+	F("limit", PM_LIMIT, K_UINT, limit),
+	F("count", PM_COUNT, K_UINT, count),
 };
 #undef F
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
-_Static_assert(NFIELDS <= 32, "decode tracks fields seen in a uint32_t");
+_Static_assert(NFIELDS <= 64, "decode tracks fields seen in a uint64_t");
 
 static const struct field *field_by_name(const char *s, size_t n)
 {
@@ -451,7 +456,7 @@ int pulse_msg_decode(const uint8_t *body, size_t n, pulse_msg *m,
 	const msgpack_object *o = &u->data;
 	if (o->type != MSGPACK_OBJECT_MAP)
 		return seterr(err, errlen, "body is not a map");
-	uint32_t seen = 0; /* by index in fields[] */
+	uint64_t seen = 0; /* by index in fields[] */
 	for (uint32_t i = 0; i < o->via.map.size; i++) {
 		const msgpack_object_kv *kv = &o->via.map.ptr[i];
 		if (kv->key.type != MSGPACK_OBJECT_STR)
@@ -460,14 +465,14 @@ int pulse_msg_decode(const uint8_t *body, size_t n, pulse_msg *m,
 			field_by_name(kv->key.via.str.ptr, kv->key.via.str.size);
 		if (!f)
 			continue; /* a newer peer's field */
-		uint32_t bit = 1u << (f - fields);
+		uint64_t bit = (uint64_t)1 << (f - fields);
 		if (seen & bit)
 			return seterr(err, errlen, "field '%s': given twice", f->name);
 		seen |= bit;
 		if (set_field(m, f, &kv->val, err, errlen) < 0)
 			return -1;
 	}
-	if (!(seen & 1u)) /* fields[0] is "t" */
+	if (!(seen & 1)) /* fields[0] is "t" */
 		return seterr(err, errlen, "missing field 't'");
 	return 0;
 }

@@ -202,6 +202,12 @@ enum pulse_field { /* PM_: PF_ names clash with <sys/socket.h> */
 	PM_END = 1u << 25,     /* bool: end the schedule everywhere */
 	PM_MAX_BODY = 1u << 26, /* uint: the largest frame body the sender takes
 	                          (HELLO: the peer's; WELCOME: pulsed's) */
+	PM_STREAM = 1u << 27,  /* bool (HELLO): takes a list in several frames */
+	PM_MORE = 1u << 28,    /* bool (OK): more frames of this answer follow */
+	PM_MATCH = 1u << 29,   /* str (JOBS): a glob the keys must match */
+	PM_LIMIT = 1u << 30,   /* uint (JOBS): at most this many keys (0: none,
+	                          only their count) */
+	PM_COUNT = 1u << 31,   /* uint (OK of JOBS): how many keys */
 };
 
 typedef struct pulse_msg {
@@ -212,9 +218,9 @@ typedef struct pulse_msg {
 	uint64_t r;
 	uint64_t timeout_ms;
 	uint64_t interval_ms, seq, ts;
-	uint64_t max_body;
-	int notify, local, exists, all, end;
-	pulse_str role, pool, key, name, payload, code, msg, node, worker;
+	uint64_t max_body, limit, count;
+	int notify, local, exists, all, end, stream, more;
+	pulse_str role, pool, key, name, payload, code, msg, node, worker, match;
 	/* Structured fields are left as msgpack objects (type-checked: keys is
 	 * an array of str, workers an array of maps, status a map). */
 	const msgpack_object *keys, *workers, *status, *start, *stop;
@@ -261,6 +267,11 @@ typedef struct pulse_enc {
 
 void pulse_enc_begin(pulse_enc *e, pulse_buf *out, uint32_t type, uint64_t id,
                      uint32_t nfields);
+/* Loose objects into out, for a frame built later (listout.c); e->failed
+ * tells whether all of them were written. */
+void pulse_enc_frag(pulse_enc *e, pulse_buf *out);
+/* Append n bytes of ready msgpack (a fragment) as they are. */
+void pulse_enc_raw(pulse_enc *e, const void *p, size_t n);
 void pulse_enc_key(pulse_enc *e, const char *field);
 void pulse_enc_str(pulse_enc *e, const char *field, const char *s, size_t n);
 void pulse_enc_cstr(pulse_enc *e, const char *field, const char *s);

@@ -90,17 +90,42 @@ int cmd_stop(struct ctl *ctl, int argc, char **argv)
 	return code;
 }
 
-/* The keys of one pool (all, or the worker's with --worker). */
-static int pool_keys(struct ctl *ctl, const char *pool, char ***keys,
-                     size_t *n)
+/* Where the keys of a listing go: printed as they come. */
+struct key_rows {
+	struct rows_out out;
+	const char *pool; /* the POOL column, for jobs with no POOL */
+};
+
+static int print_key(void *arg, const char *key, size_t len)
 {
-	return ctl->worker
-		? pulse_worker_job_keys(ctl->client, pool, ctl->worker, keys, n)
-		: pulse_job_keys(ctl->client, pool, keys, n);
+	(void)len;
+	struct key_rows *kr = arg;
+	const char *row[2] = {kr->pool, key};
+	rows_add(&kr->out, kr->pool ? row : row + 1);
+	return 0;
+}
+
+/* The --limit, --match and --worker of jobs as a query. */
+static int jobs_query(struct ctl *ctl, pulse_jobs_query *q)
+{
+	*q = (pulse_jobs_query){.worker = ctl->worker, .match = ctl->match,
+	                        .count_only = (ctl->opts & OPT_COUNT) != 0};
+	if (ctl->limit) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(ctl->limit, &end, 10);
+		if (*ctl->limit < '0' || *ctl->limit > '9' || *end || errno || n == 0)
+			return ctl_fail(ctl, PULSE_ERR_INVALID, "--limit %s is not a "
+			                "number of keys (1 or more)", ctl->limit);
+		q->limit = n;
+	}
+	return 0;
 }
 
 /* jobs POOL: the pool's keys; jobs (no POOL): every pool this pulsed
- * knows, one POOL KEY row per job. */
+ * knows, one POOL KEY row per job; --count: how many instead. Keys are
+ * printed as pulsed sends them, so a pool of any size lists in bounded
+ * memory (the POOL column is as wide as the longest pool name). */
 int cmd_jobs(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct col cols[] = {{"KEY", "keys", COL_TEXT}};
@@ -108,31 +133,65 @@ int cmd_jobs(struct ctl *ctl, int argc, char **argv)
 	static const struct col all_cols[] = {{"POOL", "pool", COL_TEXT},
 	                                      {"KEY", "key", COL_TEXT}};
 	static const struct view all_view = {"jobs", all_cols, 2, 0, 0};
-	char **keys;
-	size_t n;
-	if (argc == 1) {
-		int code = pool_keys(ctl, argv[0], &keys, &n);
-		if (code)
-			return code;
-		view_print(ctl, &view, (const char *const *)keys, n);
-		pulse_free_keys(keys);
-		return 0;
+	static const struct col count_cols[] = {{"POOL", "pool", COL_TEXT},
+	                                        {"JOBS", "count", COL_COUNT}};
+	static const struct view count_view = {"counts", count_cols, 2, 0, 0};
+	pulse_jobs_query q;
+	int code = jobs_query(ctl, &q);
+	if (code)
+		return code;
+	struct cells pools = {0};
+	if (argc == 1)
+		code = cells_add(&pools, strdup(argv[0])) < 0
+		       ? ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory") : 0;
+	else
+		code = ctl_pool_names(ctl, &pools);
+	if (code) {
+		cells_free(&pools);
+		return code;
 	}
-	struct cells pools = {0}, rows = {0};
-	int code = ctl_pool_names(ctl, &pools);
-	for (size_t p = 0; !code && p < pools.n; p++) {
-		if ((code = pool_keys(ctl, pools.v[p], &keys, &n)))
-			break;
-		for (size_t i = 0; !code && i < n; i++)
-			if (cells_add(&rows, strdup(pools.v[p])) < 0 ||
-			    cells_add(&rows, strdup(keys[i])) < 0)
+	if (q.count_only) {
+		/* one POOL JOBS row per pool; --json {"counts": [...]}, or the
+		 * bare number for one pool */
+		struct cells rows = {0};
+		for (size_t p = 0; !code && p < pools.n; p++) {
+			uint64_t n = 0;
+			char num[24];
+			if ((code = pulse_jobs_each(ctl->client, pools.v[p], &q, NULL,
+			                            NULL, &n)))
+				break;
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)n);
+			if (argc == 1 && !ctl->json)
+				printf("%s\n", num);
+			else if (cells_add(&rows, strdup(pools.v[p])) < 0 ||
+			         cells_add(&rows, strdup(num)) < 0)
 				code = ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory");
-		pulse_free_keys(keys);
+		}
+		if (!code && (argc == 0 || ctl->json))
+			view_print(ctl, &count_view, (const char *const *)rows.v,
+			           rows.n / 2);
+		cells_free(&rows);
+		cells_free(&pools);
+		return code;
 	}
-	if (!code)
-		view_print(ctl, &all_view, (const char *const *)rows.v, rows.n / 2);
+	struct key_rows kr = {.pool = NULL};
+	size_t w[2] = {strlen("POOL"), 0};
+	for (size_t p = 0; argc == 0 && p < pools.n; p++)
+		if (strlen(pools.v[p]) > w[0])
+			w[0] = strlen(pools.v[p]);
+	rows_begin(&kr.out, ctl, argc == 1 ? &view : &all_view, argc == 1 ? NULL : w);
+	for (size_t p = 0; !code && p < pools.n; p++) {
+		kr.pool = argc == 1 ? NULL : pools.v[p];
+		code = pulse_jobs_each(ctl->client, pools.v[p], &q, print_key, &kr,
+		                       NULL);
+	}
+	if (code)
+		ctl->json_reported = rows_failed(&kr.out, code,
+		                                 ctl->msg[0] ? ctl->msg
+		                                 : pulse_errmsg(ctl->client));
+	else
+		rows_end(&kr.out);
 	cells_free(&pools);
-	cells_free(&rows);
 	return code;
 }
 

@@ -96,50 +96,130 @@ static json_t *cell_json(const struct col *col, const char *s)
 	return json_text(s, strlen(s));
 }
 
-static void view_json(const struct view *v, const char *const *cells,
-                      size_t nrows)
-{
-	json_t *list = json_array();
-	for (size_t r = 0; r < nrows; r++) {
-		if (v->flat) {
-			json_array_append_new(list,
-			                      cell_json(&v->cols[0], cell(cells, v->ncols, r, 0)));
-			continue;
-		}
-		json_t *o = json_object();
-		for (size_t c = 0; c < v->ncols; c++)
-			json_object_set_new(o, v->cols[c].field,
-			                    cell_json(&v->cols[c], cell(cells, v->ncols, r, c)));
-		json_array_append_new(list, o);
-	}
-	json_t *doc = json_object();
-	json_object_set_new(doc, v->list, list);
-	json_print(doc);
-}
-
-/* -H: fields as they are, tab-separated, one row a line. */
-static void view_bare(const struct view *v, const char *const *cells,
-                      size_t nrows)
-{
-	for (size_t r = 0; r < nrows; r++)
-		for (size_t c = 0; c < v->ncols; c++)
-			printf("%s%c", cell(cells, v->ncols, r, c),
-			       c + 1 < v->ncols ? '\t' : '\n');
-}
-
 /* A table cell as shown to people: "-" stands for empty. */
 static const char *shown(const char *s)
 {
 	return *s ? s : "-";
 }
 
-static void view_table(const struct view *v, const char *const *cells,
-                       size_t nrows)
+/* One row of v as a JSON value: the one column's, or an object. */
+static json_t *row_json(const struct view *v, const char *const *row)
+{
+	if (v->flat)
+		return cell_json(&v->cols[0], row[0] ? row[0] : "");
+	json_t *o = json_object();
+	for (size_t c = 0; c < v->ncols; c++)
+		json_object_set_new(o, v->cols[c].field,
+		                    cell_json(&v->cols[c], row[c] ? row[c] : ""));
+	return o;
+}
+
+/* One table line: row NULL is the header. */
+static void table_line(const struct view *v, const size_t *w,
+                       const char *const *row)
+{
+	for (size_t c = 0; c < v->ncols; c++) {
+		const char *s = row ? shown(row[c] ? row[c] : "") : v->cols[c].title;
+		int last = c + 1 == v->ncols;
+		int width = w ? (int)w[c] : 0;
+		if (v->cols[c].kind == COL_COUNT)
+			printf("%*s", width, s);
+		else if (last)
+			fputs(s, stdout);
+		else
+			printf("%-*s", width, s);
+		fputs(last ? "\n" : "  ", stdout);
+	}
+}
+
+/* The JSON form is {"<list>": [row, ...]}, written as rows come: one
+ * document on one line, as json_print() writes. Nothing is printed before
+ * the first row (or the end): a listing that fails at once prints only
+ * its failure. */
+void rows_begin(struct rows_out *o, const struct ctl *ctl,
+                const struct view *v, const size_t *w)
+{
+	o->ctl = ctl;
+	o->v = v;
+	o->n = 0;
+	o->started = 0;
+	/* out of memory: NULL, and the table is not padded */
+	o->w = calloc(v->ncols ? v->ncols : 1, sizeof(*o->w));
+	for (size_t c = 0; o->w && c < v->ncols; c++)
+		o->w[c] = w ? w[c] : v->headless ? 0 : strlen(v->cols[c].title);
+}
+
+static void rows_start(struct rows_out *o)
+{
+	const struct view *v = o->v;
+	if (o->started)
+		return;
+	o->started = 1;
+	if (o->ctl->json) {
+		json_t *name = json_string(v->list);
+		fputc('{', stdout);
+		json_dumpf(name, stdout, JSON_ENCODE_ANY);
+		fputs(":[", stdout);
+		json_decref(name);
+	} else if (!o->ctl->bare && !v->headless) {
+		table_line(v, o->w, NULL);
+	}
+}
+
+void rows_add(struct rows_out *o, const char *const *row)
+{
+	const struct view *v = o->v;
+	rows_start(o);
+	if (o->ctl->json) {
+		if (o->n)
+			fputc(',', stdout);
+		json_t *j = row_json(v, row);
+		json_dumpf(j, stdout, JSON_COMPACT | JSON_ENCODE_ANY);
+		json_decref(j);
+	} else if (o->ctl->bare) {
+		for (size_t c = 0; c < v->ncols; c++)
+			printf("%s%c", row[c] ? row[c] : "", c + 1 < v->ncols ? '\t' : '\n');
+	} else {
+		table_line(v, o->w, row);
+	}
+	o->n++;
+}
+
+void rows_end(struct rows_out *o)
+{
+	rows_start(o);
+	if (o->ctl->json)
+		fputs("]}\n", stdout);
+	fflush(stdout);
+	free(o->w);
+	o->w = NULL;
+}
+
+int rows_failed(struct rows_out *o, int code, const char *msg)
+{
+	int in_doc = o->started && o->ctl->json;
+	if (in_doc) {
+		json_t *c = json_string(pulse_strerror(code));
+		json_t *m = json_text(msg, strlen(msg));
+		fputs("],\"ok\":false,\"code\":", stdout);
+		json_dumpf(c, stdout, JSON_ENCODE_ANY);
+		fputs(",\"message\":", stdout);
+		json_dumpf(m, stdout, JSON_ENCODE_ANY);
+		fputs("}\n", stdout);
+		json_decref(c);
+		json_decref(m);
+	}
+	fflush(stdout);
+	free(o->w);
+	o->w = NULL;
+	return in_doc;
+}
+
+void view_print(const struct ctl *ctl, const struct view *v,
+                const char *const *cells, size_t nrows)
 {
 	size_t *w = calloc(v->ncols ? v->ncols : 1, sizeof(*w));
-	if (!w)
-		return;
-	for (size_t c = 0; c < v->ncols; c++) {
+	for (size_t c = 0; w && c < v->ncols; c++) {
 		w[c] = v->headless ? 0 : strlen(v->cols[c].title);
 		for (size_t r = 0; r < nrows; r++) {
 			size_t n = strlen(shown(cell(cells, v->ncols, r, c)));
@@ -147,32 +227,10 @@ static void view_table(const struct view *v, const char *const *cells,
 				w[c] = n;
 		}
 	}
-	/* Row -1 is the header. */
-	for (long r = v->headless ? 0 : -1; r < (long)nrows; r++) {
-		for (size_t c = 0; c < v->ncols; c++) {
-			const char *s = r < 0 ? v->cols[c].title
-			                      : shown(cell(cells, v->ncols, (size_t)r, c));
-			int last = c + 1 == v->ncols;
-			int width = (int)w[c];
-			if (v->cols[c].kind == COL_COUNT)
-				printf("%*s", width, s);
-			else if (last)
-				fputs(s, stdout);
-			else
-				printf("%-*s", width, s);
-			fputs(last ? "\n" : "  ", stdout);
-		}
-	}
+	struct rows_out o;
+	rows_begin(&o, ctl, v, w);
 	free(w);
-}
-
-void view_print(const struct ctl *ctl, const struct view *v,
-                const char *const *cells, size_t nrows)
-{
-	if (ctl->json)
-		view_json(v, cells, nrows);
-	else if (ctl->bare)
-		view_bare(v, cells, nrows);
-	else
-		view_table(v, cells, nrows);
+	for (size_t r = 0; r < nrows; r++)
+		rows_add(&o, cells + r * v->ncols);
+	rows_end(&o);
 }

@@ -39,9 +39,11 @@ static const struct cmd commands[] = {
 	 "this pulsed)", 0, 1, OPT_LOCAL, 1, cmd_workers},
 	{"nodes", "POOL", "list a pool's nodes, their lease left and workers",
 	 1, 1, 0, 1, cmd_nodes},
-	{"jobs", "[POOL] [--worker ID]",
+	{"jobs", "[POOL] [--worker ID] [--match GLOB] [--limit N] [--count]",
 	 "list a pool's job keys, or every known pool's (--worker: those the "
-	 "worker owns)", 0, 1, OPT_WORKER, 1, cmd_jobs},
+	 "worker owns; --match: those matching GLOB; --limit: at most N a "
+	 "pool; --count: how many)", 0, 1,
+	 OPT_WORKER | OPT_MATCH | OPT_LIMIT | OPT_COUNT, 1, cmd_jobs},
 	{"job", "POOL KEY", "print a job's payload (exit 1 if there is no job)",
 	 2, 2, 0, 1, cmd_job},
 	{"where", "POOL KEY", "show which worker owns the key, or would own it",
@@ -87,6 +89,9 @@ static const struct {
 	{"--local", OPT_LOCAL, 0},
 	{"--worker", OPT_WORKER, offsetof(struct ctl, worker)},
 	{"--timeout", OPT_TIMEOUT, offsetof(struct ctl, timeout)},
+	{"--limit", OPT_LIMIT, offsetof(struct ctl, limit)},
+	{"--match", OPT_MATCH, offsetof(struct ctl, match)},
+	{"--count", OPT_COUNT, 0},
 };
 #define NOPTIONS (sizeof(command_options) / sizeof(command_options[0]))
 
@@ -235,7 +240,7 @@ static void report(const struct ctl *ctl, int code)
 	                                              : pulse_errmsg(ctl->client);
 	fprintf(stderr, "pulsectl: %s: %s: %s\n", ctl->what, pulse_strerror(code),
 	        msg);
-	if (ctl->json) {
+	if (ctl->json && !ctl->json_reported) {
 		json_t *j = json_object();
 		json_object_set_new(j, "ok", json_false());
 		json_object_set_new(j, "code", json_string(pulse_strerror(code)));

@@ -30,6 +30,9 @@ enum {
 	OPT_LOCAL = 1u << 0, /* workers: only this pulsed's */
 	OPT_WORKER = 1u << 1, /* jobs --worker ID: only the keys it owns */
 	OPT_TIMEOUT = 1u << 2, /* drain --timeout SECONDS */
+	OPT_LIMIT = 1u << 3,  /* jobs --limit N: at most N keys */
+	OPT_MATCH = 1u << 4,  /* jobs --match GLOB: keys that match */
+	OPT_COUNT = 1u << 5,  /* jobs --count: how many, no keys */
 };
 
 struct ctl {
@@ -39,6 +42,10 @@ struct ctl {
 	unsigned opts;      /* OPT_* given to the command */
 	const char *worker; /* the value of --worker */
 	const char *timeout; /* the value of --timeout */
+	const char *limit;  /* the value of --limit */
+	const char *match;  /* the value of --match */
+	int json_reported;  /* the command's --json document carries its
+	                       failure: report() adds only the stderr line */
 	pulse_client *client; /* connected by ctl_client() on first use */
 	int connect_code;   /* why ctl_client() failed */
 	char what[256];     /* "dispatch demo/job-1": names the failure */
@@ -106,6 +113,27 @@ struct view {
  * terminated; NULL counts as empty. */
 void view_print(const struct ctl *ctl, const struct view *v,
                 const char *const *cells, size_t nrows);
+
+/* The same list printed row by row as it comes, in bounded memory (a job
+ * list of any size): the widths of the table's columns are given up front
+ * (w: one per column but the last, which is not padded; NULL: the
+ * titles'). */
+struct rows_out {
+	const struct ctl *ctl;
+	const struct view *v;
+	size_t *w; /* malloc'd: one per column */
+	size_t n;  /* rows printed */
+	int started; /* the header or the JSON's opening is out */
+};
+void rows_begin(struct rows_out *o, const struct ctl *ctl,
+                const struct view *v, const size_t *w);
+void rows_add(struct rows_out *o, const char *const *cells);
+void rows_end(struct rows_out *o);
+/* End a listing that failed after rows_begin(): with --json and rows
+ * already out, the document is closed with "ok": false, "code" and
+ * "message" (returns 1: the failure is reported there); else nothing more
+ * is printed (returns 0). */
+int rows_failed(struct rows_out *o, int code, const char *msg);
 /* A JSON string for n bytes that may not be UTF-8: bytes that do not
  * decode become U+FFFD. Never NULL unless memory runs out. */
 json_t *json_text(const char *s, size_t n);

@@ -135,12 +135,22 @@ def proc_counters(pid):
     return [u, sy, cs, sc]
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def timed(argv):
+    """Run argv under /usr/bin/time: (seconds, peak RSS in KiB, stdout)."""
+    r = subprocess.run(["/usr/bin/time", "-f", "@@ %e %M"] + argv,
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        raise RuntimeError("%s failed: %s" % (argv[0], r.stderr[-500:]))
+    m = re.search(r"@@ ([\d.]+) (\d+)", r.stderr)
+    return float(m.group(1)), int(m.group(2)), r.stdout
 
 
 def cpu_busy(secs=1.0):
@@ -514,6 +524,40 @@ def pools(e, quick):
     R["pools_idle_cmds_per_s"], _, _ = idle_window(e, [n], 3)
 
 
+def lists(e, quick):
+    """Issue 17 item 1: listing a pool of 1,000,000 jobs (36-byte keys,
+    written into the pool's jobs hash by one script per 100,000: a view
+    reads only that hash). pulsectl jobs (printed to /dev/null), its
+    --count and --match --count, and the library's pulse_jobs_each()
+    (listkeys) and pulse_job_keys() (listkeys -a, every key in memory):
+    wall time and peak RSS of each client, and pulsed's peak RSS."""
+    total = 100000 if quick else 1000000
+    n = e.node("n0")
+    script = ("for i = tonumber(ARGV[1]), tonumber(ARGV[2]) - 1 do "
+              "redis.call('HSET', KEYS[1], string.format('key-%07d-0123456789abcdef01234567', i), 'x') end "
+              "return redis.call('HLEN', KEYS[1])")
+    for lo in range(0, total, 100000):
+        e.redis.cli("EVAL", script, 1, "pulse:{big}:jobs", lo, lo + 100000)
+    R["lists_jobs"] = int(e.redis.cli("HLEN", "pulse:{big}:jobs"))
+    R["lists_pulsed_rss_kib_before"] = rss_kib(n.proc.pid)
+    ctl = [harness.PULSECTL, "-s", n.sock]
+    listkeys = [os.path.join(BUILD, "tests", "listkeys"), "-s", n.sock, "-p", "big"]
+    secs, rss, out = timed(ctl + ["-H", "jobs", "big"])
+    if out.count("\n") < total:
+        raise RuntimeError("lists: pulsectl listed %d keys" % out.count("\n"))
+    R["lists_pulsectl_s"], R["lists_pulsectl_rss_kib"] = secs, rss
+    secs, rss, out = timed(ctl + ["jobs", "big", "--count"])
+    R["lists_count_s"] = secs
+    secs, rss, out = timed(ctl + ["jobs", "big", "--match", "key-00001*", "--count"])
+    R["lists_match_count_s"], R["lists_match_count"] = secs, int(out.strip())
+    secs, rss, out = timed(listkeys)
+    R["lists_each_s"], R["lists_each_rss_kib"] = secs, rss
+    R["lists_each_keys"] = int(out.split()[1])
+    secs, rss, out = timed(listkeys + ["-a"])
+    R["lists_array_s"], R["lists_array_rss_kib"] = secs, rss
+    R["lists_pulsed_hwm_kib"] = rss_kib(n.proc.pid, "VmHWM")
+
+
 def table():
     rtt = R.get("redis_rtt_us")
     rows = []
@@ -631,6 +675,24 @@ def table():
             R["pools_joined_after"] == 0)
         row("  idle Redis commands/s after", "pools_idle_cmds_per_s", "/s")
 
+    if "lists_jobs" in R:
+        row("list %d jobs: pulsectl -H jobs POOL > /dev/null" % R["lists_jobs"],
+            "lists_pulsectl_s", "s")
+        row("  its peak RSS", "lists_pulsectl_rss_kib", "KiB", "", "bounded (< 16 MiB)",
+            R["lists_pulsectl_rss_kib"] < 16 * 1024)
+        row("  pulse_jobs_each(), counting", "lists_each_s", "s")
+        row("  its peak RSS", "lists_each_rss_kib", "KiB", "", "bounded (< 16 MiB)",
+            R["lists_each_rss_kib"] < 16 * 1024)
+        row("  pulse_job_keys() (every key in one array)", "lists_array_s", "s")
+        row("  its peak RSS", "lists_array_rss_kib", "KiB")
+        row("  pulsectl jobs POOL --count (HLEN)", "lists_count_s", "s")
+        row("  pulsectl jobs POOL --match GLOB --count (%d match)" % R["lists_match_count"],
+            "lists_match_count_s", "s")
+        row("  pulsed RSS before", "lists_pulsed_rss_kib_before", "KiB")
+        row("  pulsed peak RSS (VmHWM) after all listings", "lists_pulsed_hwm_kib", "KiB",
+            "", "grows < 8 MiB",
+            R["lists_pulsed_hwm_kib"] - R["lists_pulsed_rss_kib_before"] < 8 * 1024)
+
     w = [max(len(r[i]) for r in rows) for i in range(5)]
     hdr = ("figure", "value", "ratio", "target", "")
     line = "  ".join(h.ljust(w[i]) for i, h in enumerate(hdr))
@@ -652,7 +714,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for trying the bench")
     ap.add_argument("--json", default=os.path.join(BUILD, "bench.json"))
-    ap.add_argument("--only", default="refs,latency,throughput,failover,scale,pools")
+    ap.add_argument("--only", default="refs,latency,throughput,failover,scale,pools,lists")
     args = ap.parse_args()
     only = set(args.only.split(","))
     for f in (PULSEBENCH, RTT, harness.PULSED, harness.TESTWORKER):
@@ -665,7 +727,7 @@ def main():
         log("WARNING: %.0f %% of the CPUs are busy with other work before the bench starts:"
             " the figures will be inflated" % (100 * R["background_cpu_busy"]))
     steps = [("refs", refs), ("latency", latency), ("throughput", throughput),
-             ("failover", None), ("scale", scale), ("pools", pools)]
+             ("failover", None), ("scale", scale), ("pools", pools), ("lists", lists)]
     for name, fn in steps:
         if name not in only:
             continue

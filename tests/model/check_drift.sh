@@ -20,7 +20,7 @@ cd "$root"
 
 # Scripts of daemon/lua/ the model does not stand for (tickers, schedules,
 # shutdown, views): no ownership step of the model depends on them.
-NOT_MODELLED="clocks.lua shutdown.lua tick.lua workers.lua leave.lua orphans.lua"
+NOT_MODELLED="clocks.lua keys.lua shutdown.lua tick.lua workers.lua leave.lua orphans.lua"
 
 if [ "${1:-}" = "--update" ]; then
 	tmp="$rec.tmp"

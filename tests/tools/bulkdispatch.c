@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 	long failed = 0;
 	double t0 = now_s();
 	for (long i = first; i < first + n; i++) {
-		char key[256];
+		char key[1100]; /* a key is up to 1,024 bytes */
 		snprintf(key, sizeof(key), "%s%ld", prefix, i);
 		if ((code = pulse_dispatch(cl, pool, key, key, strlen(key))) != 0) {
 			if (failed++ < 5)

@@ -1018,7 +1018,9 @@ static pulse_msg full_msg(uint32_t t, uint32_t has)
 	                   .key = S("job/1"), .name = S("w-a"),
 	                   .payload = {"p\0q", 3}, .code = S("HANDLER"),
 	                   .msg = S("boom"), .node = S("node-1"),
-	                   .worker = S("w-a")};
+	                   .worker = S("w-a"), .match = S("job/*"),
+	                   .limit = 25, .count = 40000, .max_body = 4096,
+	                   .stream = 1, .more = 1};
 }
 
 START_TEST(test_require)
@@ -1080,6 +1082,12 @@ static void assert_same(const pulse_msg *a, const pulse_msg *b)
 	SAME_U(notify, PM_NOTIFY);
 	SAME_U(local, PM_LOCAL);
 	SAME_U(exists, PM_EXISTS);
+	SAME_U(limit, PM_LIMIT);
+	SAME_U(count, PM_COUNT);
+	SAME_U(max_body, PM_MAX_BODY);
+	SAME_U(stream, PM_STREAM);
+	SAME_U(more, PM_MORE);
+	SAME_S(match, PM_MATCH);
 	SAME_S(role, PM_ROLE);
 	SAME_S(pool, PM_POOL);
 	SAME_S(key, PM_KEY);
@@ -1098,7 +1106,9 @@ START_TEST(test_round_trip)
 	const uint32_t scalars = PM_ID | PM_V | PM_ROLE | PM_POOL | PM_KEY |
 	                         PM_NAME | PM_PAYLOAD | PM_CODE | PM_MSG |
 	                         PM_NODE | PM_WORKER | PM_R | PM_NOTIFY |
-	                         PM_LOCAL | PM_EXISTS | PM_TIMEOUT;
+	                         PM_LOCAL | PM_EXISTS | PM_TIMEOUT |
+	                         PM_LIMIT | PM_COUNT | PM_MAX_BODY |
+	                         PM_STREAM | PM_MORE | PM_MATCH;
 	pulse_buf b = {0};
 	for (size_t i = 0; i < NELEM(required); i++) {
 		/* Minimal, then every scalar field; through one buffer and a
