@@ -141,7 +141,7 @@ PULSECTL    := $(if $(CTL_SRCS),$(BUILD)/pulsectl)
 EXAMPLES    := $(patsubst client/examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
 TOOLS       := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(TOOL_SRCS))
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-PUB_HEADER  := $(BUILD)/include/pulse/pulse.h
+PUB_HEADER  := $(BUILD)/include/pulsed/pulse.h
 
 # The library exports the API of client/pulse.h only: through
 # client/libpulse-client.map when it exists, else a generated one.
@@ -184,7 +184,7 @@ help:
 	@echo 'make model-hashes     record daemon/lua hashes for the model drift check anew, once the model steps were checked'
 	@echo 'make bench            DESIGN.md section 4 figures: table and $(BUILD)/bench.json (BENCH_ARGS=--quick)'
 	@echo 'make install          PREFIX=$(PREFIX) DESTDIR= SYSCONFDIR=$(SYSCONFDIR); make uninstall'
-	@echo 'make verify-unit      systemd-analyze verify on systemd/pulsed.service'
+	@echo 'make verify-unit      systemd-analyze verify on systemd/pulsed.service, systemd-sysusers on pulsed.sysusers (user pulsed)'
 	@echo 'make clean            remove build/ and build-asan/'
 	@echo 'Variables: CC, CFLAGS_EXTRA, LDFLAGS_EXTRA, BUILD, V=1, PYTEST_ARGS'
 
@@ -258,7 +258,7 @@ $(LIB_A): $(CLIENT_OBJS) $(BUILD)/lists/client.list
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 
-# Programs built in the tree include "pulse.h" or <pulse/pulse.h>, as
+# Programs built in the tree include "pulse.h" or <pulsed/pulse.h>, as
 # installed programs do.
 $(PUB_HEADER): client/pulse.h
 	$(Q)mkdir -p $(@D) && cp $< $@
@@ -526,15 +526,15 @@ verify-unit:
 # --- install ---------------------------------------------------------------
 
 MAN_PAGES := $(wildcard daemon/pulsed.8 client/pulsectl/pulsectl.1 conf/pulsed.conf.5 client/libpulse-client.3)
-CONF_DIR := $(SYSCONFDIR)/pulse
+CONF_DIR := $(SYSCONFDIR)/pulsed
 
 $(BUILD)/pulsed.service: systemd/pulsed.service FORCE
-	$(Q)mkdir -p $(@D) && sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's| /etc/pulse/| $(CONF_DIR)/|g' $< > $@.tmp && \
+	$(Q)mkdir -p $(@D) && sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's| /etc/pulsed/| $(CONF_DIR)/|g' $< > $@.tmp && \
 	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 
 install: all $(BUILD)/pulsed.service
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
-		$(DESTDIR)$(INCLUDEDIR)/pulse $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+		$(DESTDIR)$(INCLUDEDIR)/pulsed $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR)
 	$(if $(PULSECTL),install -m 0755 $(PULSECTL) $(DESTDIR)$(BINDIR)/pulsectl)
 	$(if $(PULSED),install -m 0755 $(PULSED) $(DESTDIR)$(SBINDIR)/pulsed)
 ifneq ($(CLIENT_SRCS),)
@@ -544,7 +544,7 @@ ifneq ($(CLIENT_SRCS),)
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 $(BUILD)/libpulse-client.pc $(DESTDIR)$(LIBDIR)/pkgconfig/libpulse-client.pc
 endif
-	install -m 0644 client/pulse.h $(DESTDIR)$(INCLUDEDIR)/pulse/pulse.h
+	install -m 0644 client/pulse.h $(DESTDIR)$(INCLUDEDIR)/pulsed/pulse.h
 	@set -e; for m in $(MAN_PAGES); do \
 		s=$${m##*.}; echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/"; \
 		install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
@@ -557,7 +557,7 @@ endif
 			install -m 0644 conf/pulsed.conf $(DESTDIR)$(CONF_DIR)/pulsed.conf; fi; \
 	fi
 	install -m 0644 $(BUILD)/pulsed.service $(DESTDIR)$(SYSTEMDUNITDIR)/pulsed.service
-	install -m 0644 systemd/pulse.sysusers $(DESTDIR)$(SYSUSERSDIR)/pulse.conf
+	install -m 0644 systemd/pulsed.sysusers $(DESTDIR)$(SYSUSERSDIR)/pulsed.conf
 	@set -e; if [ -f client/pulsectl/completion.bash ]; then \
 		echo "install -m 0644 client/pulsectl/completion.bash $(DESTDIR)$(BASHCOMPDIR)/pulsectl"; \
 		install -d $(DESTDIR)$(BASHCOMPDIR); \
@@ -574,12 +574,12 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libpulse-client.so.$(SOMAJOR) \
 		$(DESTDIR)$(LIBDIR)/libpulse-client.so $(DESTDIR)$(LIBDIR)/libpulse-client.a \
 		$(DESTDIR)$(LIBDIR)/pkgconfig/libpulse-client.pc \
-		$(DESTDIR)$(INCLUDEDIR)/pulse/pulse.h \
+		$(DESTDIR)$(INCLUDEDIR)/pulsed/pulse.h \
 		$(DESTDIR)$(MANDIR)/man8/pulsed.8 $(DESTDIR)$(MANDIR)/man1/pulsectl.1 \
 		$(DESTDIR)$(MANDIR)/man5/pulsed.conf.5 $(DESTDIR)$(MANDIR)/man3/libpulse-client.3 \
-		$(DESTDIR)$(SYSTEMDUNITDIR)/pulsed.service $(DESTDIR)$(SYSUSERSDIR)/pulse.conf \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/pulsed.service $(DESTDIR)$(SYSUSERSDIR)/pulsed.conf \
 		$(DESTDIR)$(BASHCOMPDIR)/pulsectl $(DESTDIR)$(ZSHCOMPDIR)/_pulsectl
-	-rmdir $(DESTDIR)$(INCLUDEDIR)/pulse 2>/dev/null
+	-rmdir $(DESTDIR)$(INCLUDEDIR)/pulsed 2>/dev/null
 	@echo "uninstall: $(DESTDIR)$(CONF_DIR)/pulsed.conf is left in place"
 
 include mk/soak.mk

@@ -1,7 +1,7 @@
 /*
  * pulse.h: libpulse-client, the C library for talking to a local pulsed.
  *
- * Installed as <pulse/pulse.h>. Two kinds of session, each one Unix socket
+ * Installed as <pulsed/pulse.h>. Two kinds of session, each one Unix socket
  * connection to pulsed:
  *   - a client (pulse_connect): dispatch, stop and notify jobs, inspect pools;
  *     every call blocks until pulsed answers.
@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define PULSE_DEFAULT_SOCKET "/run/pulse/pulsed.sock"
+#define PULSE_DEFAULT_SOCKET "/run/pulsed/pulsed.sock"
 
 /* Error codes (same numbers as proto/proto.h enum pulse_err). */
 enum {

@@ -882,7 +882,7 @@ static int check_limits(const struct pctx *x, const struct draft *d)
 void config_defaults(config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->socket_path = cfg_strdup("/run/pulse/pulsed.sock");
+	c->socket_path = cfg_strdup("/run/pulsed/pulsed.sock");
 	c->socket_mode = 0660;
 	c->max_sessions = 1024;
 	c->max_sessions_per_uid = 512;

@@ -37,7 +37,7 @@ typedef struct config {
 	char *path; /* file it came from (NULL for defaults) */
 
 	/* "socket" */
-	char *socket_path;     /* /run/pulse/pulsed.sock */
+	char *socket_path;     /* /run/pulsed/pulsed.sock */
 	char *socket_group;    /* NULL: the process's group */
 	unsigned socket_mode;  /* 0660 */
 	char *admin_group;     /* NULL: root only */

@@ -23,7 +23,7 @@
 #include "pulsed.h"
 #include "store.h"
 
-#define DEFAULT_CONFIG "/etc/pulse/pulsed.conf"
+#define DEFAULT_CONFIG "/etc/pulsed/pulsed.conf"
 
 static const struct option longopts[] = {
 	{"config", required_argument, NULL, 'c'},

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <pulse/pulse.h>
+#include <pulsed/pulse.h>
 
 int main(int argc, char **argv)
 {

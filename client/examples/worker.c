@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <pulse/pulse.h>
+#include <pulsed/pulse.h>
 
 static pulse_worker *volatile running;
 

@@ -288,7 +288,7 @@ def config_corpus():
     variants = {
         "empty": {},
         "full": {
-            "socket": {"path": "/tmp/p.sock", "group": "pulse", "mode": "0600",
+            "socket": {"path": "/tmp/p.sock", "group": "pulsed", "mode": "0600",
                        "admin_group": "wheel", "max_sessions": 10,
                        "handshake_timeout": "5s", "frame_timeout": "250ms",
                        "write_timeout": "1m"},

@@ -532,10 +532,11 @@ def test_verify_unit():
     assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r.stderr
 
 
-def unit_settings():
-    """[Service] keys of systemd/pulsed.service (the last of each)."""
+def unit_settings(path=os.path.join(REPO, "systemd", "pulsed.service")):
+    """[Service] keys of a unit file, systemd/pulsed.service unless told
+    (the last of each)."""
     out = {}
-    with open(os.path.join(REPO, "systemd", "pulsed.service")) as f:
+    with open(path) as f:
         for line in f:
             line = line.strip()
             if "=" in line and not line.startswith("#"):
@@ -617,7 +618,12 @@ def test_the_unit_serves_a_socket_group_other_than_its_own(env):
 
 def test_install_and_build_example(env):
     """make install into a DESTDIR, then build the dispatch example against
-    the installed header and pkg-config file and run it on a live node."""
+    the installed header and pkg-config file and run it on a live node.
+    Every name installed is pulsed's own (issue 19 item 2): the header is
+    <pulsed/pulse.h>, the configuration /etc/pulsed/pulsed.conf, the unit
+    runs as user and group pulsed in /run/pulsed, and nothing lands in a
+    directory of Debian's PulseAudio (no directory named pulse anywhere,
+    none under run/)."""
     dest = os.path.join(env.tmp, "dest")
     build_rel = os.path.relpath(BUILD, REPO)
     # -o all: install what the suite runs on, never rebuild it mid-run;
@@ -629,13 +635,38 @@ def test_install_and_build_example(env):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     for f in ("usr/sbin/pulsed", "usr/bin/pulsectl",
-              "usr/include/pulse/pulse.h", "usr/lib/libpulse-client.so.1",
+              "usr/include/pulsed/pulse.h", "usr/lib/libpulse-client.so.1",
               "usr/lib/pkgconfig/libpulse-client.pc",
               "usr/share/man/man8/pulsed.8", "usr/lib/systemd/system/pulsed.service",
-              "usr/lib/sysusers.d/pulse.conf", "etc/pulse/pulsed.conf"):
+              "usr/lib/sysusers.d/pulsed.conf", "etc/pulsed/pulsed.conf"):
         assert os.path.exists(os.path.join(dest, f)), f
-    with open(os.path.join(dest, "usr/lib/systemd/system/pulsed.service")) as f:
-        assert "ExecStart=/usr/sbin/pulsed " in f.read()
+    # No directory of another package: none named "pulse" anywhere (nothing
+    # under include/pulse, etc/pulse, run/pulse), nothing under run/ at all.
+    for top, dirs, files in os.walk(dest):
+        for d in dirs:
+            assert d != "pulse", os.path.relpath(os.path.join(top, d), dest)
+    assert not os.path.exists(os.path.join(dest, "run"))
+    assert not os.path.exists(os.path.join(dest, "usr/lib/sysusers.d/pulse.conf"))
+    unit_file = os.path.join(dest, "usr/lib/systemd/system/pulsed.service")
+    unit = unit_settings(unit_file)
+    assert unit["ExecStart"] == "/usr/sbin/pulsed -c /etc/pulsed/pulsed.conf", unit
+    assert (unit["User"], unit["Group"], unit["RuntimeDirectory"]) == \
+        ("pulsed", "pulsed", "pulsed"), unit
+    with open(os.path.join(dest, "etc/pulsed/pulsed.conf")) as f:
+        sample = json.load(f)
+    assert sample["socket"]["path"] == "/run/pulsed/pulsed.sock", sample["socket"]
+    assert sample["socket"]["group"] == "pulsed", sample["socket"]
+    # The installed unit and sysusers file, checked as verify-unit checks
+    # the tree's (systemd-analyze verify with no output at all; the user
+    # and group pulsed created, the user's primary group pulsed).
+    verify = os.path.join(env.tmp, "verify.service")
+    with open(unit_file) as f, open(verify, "w") as out:
+        out.write(f.read().replace("ExecStart=/usr/sbin/", "ExecStart=@SBINDIR@/"))
+    r = subprocess.run(["bash", os.path.join(REPO, "mk", "verify-unit.sh"), verify,
+                        os.path.join(dest, "usr/lib/sysusers.d/pulsed.conf")],
+                       capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PULSE_BUILD=BUILD))
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", ""), r.stderr
 
     with open(os.path.join(dest, "usr/lib/pkgconfig/libpulse-client.pc")) as f:
         assert f.readline().strip() == "prefix=/usr"
@@ -649,10 +680,10 @@ def test_install_and_build_example(env):
     assert "-I" + os.path.join(dest, "usr/include") in flags, flags
     assert "-L" + os.path.join(dest, "usr/lib") in flags, flags
 
-    # The example as a user writes it: <pulse/pulse.h> from the install.
+    # The example as a user writes it: <pulsed/pulse.h> from the install.
     with open(os.path.join(REPO, "client", "examples", "dispatch.c")) as f:
-        src = f.read().replace('#include "pulse.h"', "#include <pulse/pulse.h>")
-    assert "#include <pulse/pulse.h>" in src
+        src = f.read()
+    assert "#include <pulsed/pulse.h>" in src and "<pulse/" not in src
     csrc = os.path.join(env.tmp, "dispatch.c")
     with open(csrc, "w") as f:
         f.write(src)

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from harness import (PULSED, SLOW, check_history, frame, raw_session, read_frame,
-                     wait_for)
+from harness import (PULSECTL, PULSED, SLOW, check_history, frame, raw_session,
+                     read_frame, wait_for)
 
 
 def dispatch(node, pool, key, payload="", **kw):
@@ -247,7 +247,7 @@ def test_redis_away_unavailable(env):
 
 def test_config_check(env):
     """pulsed -n says whether pulsed can start, not only whether the file
-    parses: the sample config (redis.url null, socket.group "pulse") parses
+    parses: the sample config (redis.url null, socket.group "pulsed") parses
     but cannot start as it is, and -n says why, with the effective config
     still printed; once those are set it passes."""
     conf = os.path.join(os.path.dirname(__file__), "..", "..", "conf", "pulsed.conf")
@@ -300,6 +300,26 @@ def test_help_and_version():
     assert r.returncode == 0 and r.stdout.startswith("pulsed ")
     r = subprocess.run([PULSED, "--no-such-option"], capture_output=True, text=True)
     assert r.returncode == 2 and "usage: pulsed" in r.stderr
+
+
+def test_default_names_are_pulseds_own(env):
+    """The compiled-in defaults name pulsed's own directories, not Debian's
+    PulseAudio's (its pulse directories in /etc and /run): pulsed's
+    configuration file and socket, and the socket libpulse-client and
+    pulsectl connect to when neither -s nor $PULSE_SOCKET says otherwise."""
+    r = subprocess.run([PULSED, "--help"], capture_output=True, text=True)
+    assert "(default /etc/pulsed/pulsed.conf" in r.stdout, r.stdout
+    empty = os.path.join(env.tmp, "empty.conf")
+    with open(empty, "w") as f:
+        f.write("{}")
+    r = subprocess.run([PULSED, "-n", "-c", empty], capture_output=True, text=True)
+    assert json.loads(r.stdout)["socket"]["path"] == "/run/pulsed/pulsed.sock", r.stdout
+    r = subprocess.run([PULSECTL, "--help"], capture_output=True, text=True)
+    assert "else /run/pulsed/pulsed.sock)" in r.stdout + r.stderr, r.stdout + r.stderr
+    no_env = {k: v for k, v in os.environ.items() if k != "PULSE_SOCKET"}
+    r = subprocess.run([PULSECTL, "status"], capture_output=True, text=True, env=no_env,
+                       timeout=30)
+    assert "at /run/pulsed/pulsed.sock:" in r.stderr, r.stderr
 
 
 def test_socket_mode_and_peer_credentials(env):

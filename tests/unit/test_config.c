@@ -27,8 +27,8 @@
  * (the brief lists both password sources; they are exclusive). */
 static const char example_fmt[] =
 	"{\n"
-	"  \"socket\":  { \"path\": \"/run/pulse/pulsed.sock\", \"group\": \"pulse\", "
-	"\"mode\": \"0660\", \"admin_group\": \"pulse-admin\", \"max_sessions\": 1024 },\n"
+	"  \"socket\":  { \"path\": \"/run/pulsed/pulsed.sock\", \"group\": \"pulsed\", "
+	"\"mode\": \"0660\", \"admin_group\": \"pulsed-admin\", \"max_sessions\": 1024 },\n"
 	"  \"redis\":   { \"url\": \"redis://127.0.0.1:6379/0\", \"password_file\": "
 	"\"%s\", \"prefix\": \"pulse\" },\n"
 	"  \"node\":    { \"id\": \"host-a\" },\n"
@@ -116,7 +116,7 @@ static void seed_opts_check(const pool_opts *o)
 
 static void defaults_check(const config *c)
 {
-	ck_assert_str_eq(c->socket_path, "/run/pulse/pulsed.sock");
+	ck_assert_str_eq(c->socket_path, "/run/pulsed/pulsed.sock");
 	ck_assert_ptr_null(c->socket_group);
 	ck_assert_uint_eq(c->socket_mode, 0660);
 	ck_assert_ptr_null(c->admin_group);
@@ -175,10 +175,10 @@ START_TEST(test_example)
 	snprintf(text, sizeof(text), example_fmt, pw);
 	parse_ok(&c, text);
 
-	ck_assert_str_eq(c.socket_path, "/run/pulse/pulsed.sock");
-	ck_assert_str_eq(c.socket_group, "pulse");
+	ck_assert_str_eq(c.socket_path, "/run/pulsed/pulsed.sock");
+	ck_assert_str_eq(c.socket_group, "pulsed");
 	ck_assert_uint_eq(c.socket_mode, 0660);
-	ck_assert_str_eq(c.admin_group, "pulse-admin");
+	ck_assert_str_eq(c.admin_group, "pulsed-admin");
 	ck_assert_uint_eq(c.max_sessions, 1024);
 	ck_assert_str_eq(c.redis_url, "redis://127.0.0.1:6379/0");
 	ck_assert_str_eq(c.redis_host, "127.0.0.1");
@@ -212,7 +212,7 @@ START_TEST(test_example_two_password_sources)
 {
 	parse_err("{\n"
 	          "  \"redis\": { \"url\": \"redis://127.0.0.1:6379/0\",\n"
-	          "    \"password_file\": \"/etc/pulse/redis.pass\",\n"
+	          "    \"password_file\": \"/etc/pulsed/redis.pass\",\n"
 	          "    \"password_env\": \"PULSE_REDIS_PASSWORD\", \"prefix\": \"pulse\" }\n"
 	          "}\n",
 	          NAME ":4: redis.password_env: give the password in only one of");
