@@ -32,15 +32,25 @@
  *                  tombstones)
  *   OLD_JOINING    before the fix of finding 1 (README.md): fence_cb()
  *                  fences only an active pool, worker_lease_ms() grants
- *                  TTL/2 while re-joining; with a cut while re-joining
+ *                  TTL/2 to every worker while re-joining (the worker
+ *                  with the job too, as before a85850e); with a cut
+ *                  while re-joining (CUT_JOINING)
  *   OLD_REBUILD    before the fix of finding 2: join.lua marks the
  *                  rebuild only on a re-join (rejoin '1'), not on a first
  *                  join after Redis lost its data (with LATE1)
- *   FIND_REAPED_FENCE  finding 3: Redis loses its data while a reaped
- *                  node keeps what its fence stopped (excluded by default)
+ *   OLD_REAPED_FENCE  before the fix of finding 3 (find-reaped-fence,
+ *                  README.md): no node remembers the keys it answered as
+ *                  gone, B tomb is a set (a stop at any time since B
+ *                  created), a fenced job join.lua re-creates is due at
+ *                  once, fenced copies are kept whatever their age
+ *                  (implied by OLD_RESURRECT, older still)
  * and the scenario knobs below (NR, Qn_T, Qn_N, W2, INIT_JOB, LATE1, B_*,
- * FNODE, FWORKER, STRAYS, STOP_RUNNING, FLUSH_FENCED, LIVE).
+ * FNODE, FWORKER, STRAYS, STOP_RUNNING, FLUSH_FENCED, FIND_REAPED_FENCE,
+ * CUT_JOINING, LIVE).
  */
+#ifdef OLD_RESURRECT
+#define OLD_REAPED_FENCE
+#endif
 
 /* ---- bounds --------------------------------------------------------- */
 #define NN 2           /* nodes */
@@ -61,8 +71,10 @@
 #define GB 2           /* ticks a ghost worker may stay in placement */
 #endif
 #ifndef HORIZON
-#define HORIZON (2 * TTL)   /* TOMBSTONE: how long stops leave tombstones */
+#define HORIZON (2 * TTL)   /* config.c pool_opts_horizon_ms(): how long stops
+                             * leave tombstones, fenced copies are kept */
 #endif
+#define KEEP (HORIZON + TTL)   /* pool_opts_gone_keep_ms(): answers kept */
 
 /* ---- scenario ------------------------------------------------------- */
 #define Q_DISP 1
@@ -191,7 +203,21 @@ bit  r_mark = 1;       /* '<prefix>:redis' names this run (the harness's
 byte r_mark_age = TTL; /* ticks since the marker was set, up to TTL */
 bit  r_bump[NN];       /* epoch changed since the node's last members.lua */
 byte r_created;        /* B created: ticks left of the horizon */
-bit  r_tomb;           /* B tomb has the key */
+byte r_tomb_at;        /* B tomb[key]: the time (rt, below) of the latest
+                        * answer that the key is gone; 0: none */
+bit  r_rbt;            /* B rebuilt[key] exists and the key's wait score
+                        * is still the one join.lua recorded there */
+byte r_rbt_since;      /* ... its since */
+byte r_rbt_left;       /* ... ticks until B rebuilt expires (window + TTL):
+                        * the copy is due once no more than TTL are left */
+#define NOTDUE (r_rbt && r_rbt_left > TTL)  /* its wait score is ahead */
+/* Redis time, as an order: only "answer at >= since" is ever asked (was
+ * the key answered as gone after this job started here?), so a since
+ * takes rt, and moves it on first when an answer took it (rt_used): an
+ * answer after a since then has at >= since, one before it at < since,
+ * exactly as with the Redis clock (two events never share a ms here) */
+byte rt = 1;
+bit  rt_used;
 
 chan rq[NN] = [8] of { mtype, byte, byte, byte, byte, byte }; /* node -> Redis */
 chan rp[NN] = [8] of { mtype, mtype, byte, byte, byte };      /* replies */
@@ -230,10 +256,19 @@ bit  fz_sent[NN];      /* ... named by the join in flight */
 bit  fz_done[NN];      /* ghost: join.lua has settled it (Redis has the job
                           or decided it is gone); the node forgets it at join_cb */
 bit  fz_late[NN];      /* ghost: join.lua dropped fenced memory (deadline) */
+byte fz_since[NN];     /* fenced_job since: when the job started here (rt) */
+byte fz_left[NN];      /* ticks until kept longer than HORIZON (kept_ms) */
+/* the answered log (gone.h): the latest key this node answered as gone */
+bit  gn[NN];
+byte gn_at[NN];        /* its time (rt) */
+byte gn_left[NN];      /* ticks left of KEEP */
+byte js_at[NN];        /* ... named by the join in flight (its ARGV; one
+                        * join at most in flight): 0 none */
 /* the node's job for the key (struct job), at most one */
 byte j_w[NN];          /* worker, NONE = no job */
 byte j_f[NN];
 byte j_pay[NN];
+byte j_since[NN];      /* j->since (rt) */
 byte j_dn[NN];         /* j->disp: caller node, request id */
 byte j_dr[NN];
 bit  j_run[NN];        /* j->running */
@@ -343,7 +378,11 @@ byte q_next = 1;
  * one: every step is atomic) -------------------------------------------- */
 #define P_ONE    (NRUNNING <= 1)
 #define P_PROM   (promised == 0 || EXISTS(promised))
-#define P_STOP   (!(clean && adm_count == clean_cut && (r_job || RUNNING)))
+/* a fenced copy join.lua re-created that may not be claimed yet (its
+ * wait score is ahead, the rebuild window) is not back yet: a re-joining
+ * node that answered the stop drops it meanwhile (join.lua); once due, or
+ * running, it is */
+#define P_STOP   (!(clean && adm_count == clean_cut && ((r_job && !NOTDUE) || RUNNING)))
 
 active proctype monitor()
 {
@@ -379,6 +418,7 @@ inline excuse(why_exc)
 		:: why_exc == 3 -> printf("[t%d] job %d lost to a double fault (Redis had lost it and its node died): excused\n", tnow, promised)
 		:: why_exc == 4 -> printf("[t%d] job %d lost to a double fault (it was waiting or moving: only Redis had it): excused\n", tnow, promised)
 		:: why_exc == 5 -> printf("[t%d] job %d lost to a double fault (Redis lost it while its only copy was a fenced node's, and the key was dispatched again meanwhile): excused\n", tnow, promised)
+		:: why_exc == 6 -> printf("[t%d] job %d lost to a double fault (Redis lost it and its only copy was a node's kept for longer than the horizon): excused\n", tnow, promised)
 		fi;
 		gone[promised] = 1;
 		promised = 0
@@ -423,6 +463,45 @@ inline unown()
 	r_own_f = 0
 }
 
+/* B rebuilt[key] gone, or the key's wait score changed (ZADD, ZREM):
+ * join.lua's named stops leave the key alone from then on */
+inline rbt_clear()
+{
+	r_rbt = 0;
+	r_rbt_since = 0;
+	r_rbt_left = 0
+}
+
+/* the Redis time of an answer into v_at (see rt) */
+inline at_now(v_at)
+{
+	v_at = rt;
+	rt_used = 1
+}
+
+/* the Redis time of a job's start into v_sin (see rt) */
+inline since_now(v_sin)
+{
+#ifndef OLD_REAPED_FENCE
+	if
+	:: rt_used -> rt++; rt_used = 0; assert(rt < 255)
+	:: else
+	fi;
+	v_sin = rt
+#else
+	skip
+#endif
+}
+
+/* common.lua tombstone(key, at): B tomb[key] = max(B tomb[key], at) */
+inline tomb_set(v_tom)
+{
+	if
+	:: v_tom > r_tomb_at -> r_tomb_at = v_tom
+	:: else
+	fi
+}
+
 /* common.lua drop_job() */
 inline drop_job()
 {
@@ -430,16 +509,25 @@ inline drop_job()
 	unown();
 	r_disp_n = NONE;
 	r_disp_r = 0;
-	r_wait = 0
+	r_wait = 0;
+	rbt_clear()
 }
 
 /* common.lua tombstone(): within the horizon after the pool's state was
- * re-created, a stop, a failed start or a JOB_NOT_FOUND leaves one */
+ * re-created, a stop, a failed start or a JOB_NOT_FOUND leaves one: the
+ * Redis time of the answer (HSET; before the fix, a set: SADD) */
 inline tombstone()
 {
 #ifndef OLD_RESURRECT
 	if
-	:: r_created > 0 -> r_tomb = 1
+	:: r_created > 0 ->
+#ifndef OLD_REAPED_FENCE
+		at_now(x_t);
+		tomb_set(x_t);
+		x_t = 0
+#else
+		r_tomb_at = 1
+#endif
 	:: else
 	fi
 #else
@@ -476,7 +564,7 @@ inline reap(dn_rea)
 	:: r_own_n == dn_rea ->
 		unown();
 		if
-		:: r_job -> r_wait = 1
+		:: r_job -> r_wait = 1; rbt_clear()
 		:: else
 		fi;
 		pubw()
@@ -571,6 +659,7 @@ inline redis_exec(n)
 				reply(n, S_ADMIT, C_OWNED, a, x_f, 0)
 			:: else ->
 				r_wait = 1;
+				rbt_clear();
 				pubw();
 				printf("[t%d] admit.lua: key admitted (job %d), waiting\n", tnow, c);
 				reply(n, S_ADMIT, C_WAIT, a, 0, 0)
@@ -625,19 +714,24 @@ inline redis_exec(n)
 			fi;
 			reply(n, S_LEASE, C_OK, r_bump[n], 0, r_wait)
 		fi
-	/* join.lua: ARGV node, inc, ttl, rejoin, holder, force, workers,
-	 * fenced jobs, jobs. Here a = inc * 2 + rejoin, c = the placed workers
-	 * (a bit each), d = the fenced job's payload (0: none), e = the job
-	 * running here as worker * 8 + payload (worker NONE: none). The
-	 * holder check (TAKEN) is not modelled: one process per node id. */
+	/* join.lua: ARGV node, inc, ttl, rejoin, holder, force, horizon,
+	 * workers, fenced jobs (key, payload, since), named stops (key, at),
+	 * jobs. Here a = inc * 2 + rejoin, c = the placed workers (a bit
+	 * each), d = the fenced job's payload + 8 * its since (0: none), e =
+	 * the job running here as worker * 8 + payload (worker NONE: none),
+	 * js_at[n] the named stop's at (0: none). The holder check (TAKEN) is
+	 * not modelled: one process per node id. */
 	:: sc == S_JOIN ->
+		b = js_at[n];
+		js_at[n] = 0;
 		x_e = !r_epoch;                     /* empty */
 		if
 		:: x_e ->
 #ifndef OLD_RESURRECT
-			/* SET B created PX HORIZON, DEL B tomb */
+			/* SET B created PX HORIZON, DEL B tomb B rebuilt */
 			r_created = HORIZON;
-			r_tomb = 0;
+			r_tomb_at = 0;
+			rbt_clear();
 #endif
 #ifdef OLD_REBUILD
 			if
@@ -677,35 +771,73 @@ inline redis_exec(n)
 		od;
 		fz_late[n] = 0;
 		fz_done[n] = (d != 0 && fz_sent[n]);
+		x_p = d % 8;                        /* the fenced job: payload, since */
+		x_s = d / 8;
+#ifndef OLD_REAPED_FENCE
+		/* the stop this node answered, while B created lives: a
+		 * tombstone again, and a copy re-created from a fence (B rebuilt)
+		 * that started before it, has no owner and still waits with the
+		 * score recorded (not claimable yet) goes */
+		if
+		:: b != 0 && r_created > 0 ->
+			tomb_set(b);
+			if
+			:: r_rbt && r_rbt_since <= b && r_own_n == NONE && r_wait ->
+				printf("[t%d] join.lua n%d: named stop drops re-created job %d\n", tnow, n, r_pay);
+				r_job = 0;                  /* HDEL jobs, disp, rebuilt; ZREM wait */
+				r_disp_n = NONE;
+				r_disp_r = 0;
+				r_wait = 0;
+				rbt_clear()
+			:: else
+			fi
+		:: else
+		fi;
+#endif
 		/* fenced jobs Redis lost are re-queued */
 		if
 		:: d != 0 && !x_d && !r_job ->
 #ifdef OLD_RESURRECT
 			x_i = 1;
 #else
+#ifdef OLD_REAPED_FENCE
 			/* only while B created lives and the key has no tombstone */
-			x_i = (r_created && !r_tomb);
+			x_i = (r_created && !r_tomb_at);
+#else
+			/* only while B created lives and no answer that the key is
+			 * gone came after this copy started (B tomb[key] >= since) */
+			x_i = (r_created && !(r_tomb_at != 0 && r_tomb_at >= x_s));
+#endif
 #endif
 			if
 			:: x_i ->
-				printf("[t%d] join.lua n%d: re-queues fenced job %d\n", tnow, n, d);
+				printf("[t%d] join.lua n%d: re-queues fenced job %d\n", tnow, n, x_p);
 				r_job = 1;
-				r_pay = d;
-				r_wait = 1
+				r_pay = x_p;
+				r_wait = 1;
+#ifndef OLD_REAPED_FENCE
+				/* wait score now + PTTL(B rebuild); B rebuilt[key] = since,
+				 * PEXPIRE window + TTL */
+				r_rbt = 1;
+				r_rbt_since = x_s;
+				r_rbt_left = r_rebuild + TTL
+#else
+				rbt_clear()
+#endif
 			:: else ->
 				printf("[t%d] join.lua n%d: fenced job %d not re-queued (horizon %d, tombstone %d)\n",
-				       tnow, n, d, r_created, r_tomb);
-				fz_late[n] = !r_tomb;
+				       tnow, n, x_p, r_created, r_tomb_at);
 				/* past the horizon the job is gone (the node logs it) */
+				fz_late[n] = !r_created;
 				if
-				:: !r_tomb -> excuse(2)
+				:: !r_created -> excuse(2)
 				:: else
 				fi
 			fi
-		:: d != 0 && !x_d && r_job && r_pay != d ->
+		:: d != 0 && !x_d && r_job && r_pay != x_p ->
 			/* the key was dispatched again while this node was away:
 			 * join.lua keeps the job that exists (HEXISTS jobs) */
-			printf("[t%d] join.lua n%d: fenced job %d superseded by job %d\n", tnow, n, d, r_pay);
+			printf("[t%d] join.lua n%d: fenced job %d superseded by job %d\n", tnow, n, x_p, r_pay);
 			excuse(5)
 		:: else
 		fi;
@@ -727,6 +859,7 @@ inline redis_exec(n)
 				:: else
 				fi;
 				r_wait = 0;
+				rbt_clear();
 				fresh(x_f);
 				own(n, x_w, x_f)
 			fi
@@ -749,14 +882,17 @@ inline redis_exec(n)
 		od;
 		r_bump[n] = 0;
 		reply(n, S_MEMBERS, C_OK, x_d, 0, 0)
-	/* ZRANGE B wait (pool_scan_waiting) */
-	:: sc == S_SCAN -> reply(n, S_SCAN, C_OK, r_wait, 0, 0)
-	/* claim.lua: ARGV node, key, worker */
+	/* ZRANGE B wait (pool_scan_waiting): a = the key waits and is due
+	 * (scan_cb() skips a key whose score is ahead; the lease's answer
+	 * counts it as waiting, so every lease scans again) */
+	:: sc == S_SCAN -> reply(n, S_SCAN, C_OK, r_wait && !NOTDUE, 0, 0)
+	/* claim.lua: ARGV node, key, worker: a due key only */
 	:: sc == S_CLAIM ->
 		if
 		:: r_inc[n] == 0 -> reply(n, S_CLAIM, C_LOST, NONE, 0, 0)
-		:: r_inc[n] != 0 && r_wait && r_wk[a] == n ->
+		:: r_inc[n] != 0 && r_wait && !NOTDUE && r_wk[a] == n ->
 			r_wait = 0;
+			rbt_clear();
 			if
 			:: r_job && r_own_n == NONE ->
 				fresh(x_f);
@@ -803,20 +939,21 @@ inline redis_exec(n)
 			:: else -> reply(n, S_STARTED, C_OK, a, b, 0)
 			fi
 		fi
-	/* release.lua: ARGV node, delay, key, "<worker> <fence>"; c is the
-	 * payload the node keeps for release_cb (0: no callback) */
+	/* release.lua: ARGV node, delay, key, "<worker> <fence>"; c and d are
+	 * the payload and since the node keeps for release_cb (c = 0: no
+	 * callback); the reply carries them back as c and a */
 	:: sc == S_RELEASE ->
 		if
-		:: r_inc[n] == 0 -> reply(n, S_RELEASE, C_LOST, a, b, c)
+		:: r_inc[n] == 0 -> reply(n, S_RELEASE, C_LOST, d, b, c)
 		:: r_inc[n] != 0 && r_own_n == n && r_own_w == a && r_own_f == b ->
 			unown();
 			if
-			:: r_job -> r_wait = 1
+			:: r_job -> r_wait = 1; rbt_clear()
 			:: else
 			fi;
 			pubw();
-			reply(n, S_RELEASE, C_OK, a, b, c)
-		:: else -> reply(n, S_RELEASE, C_OK, a, b, c)
+			reply(n, S_RELEASE, C_OK, d, b, c)
+		:: else -> reply(n, S_RELEASE, C_OK, d, b, c)
 		fi
 	/* remove.lua: ARGV key, node, worker, fence, caller, rid, code, msg */
 	:: sc == S_REMOVE ->
@@ -914,7 +1051,7 @@ inline redis_exec(n)
 proctype redis()
 {
 	mtype sc;
-	byte m, a, b, c, d, e, x_d, x_e, x_f, x_i, x_n, x_r, x_w, x_p, rd_i;
+	byte m, a, b, c, d, e, x_d, x_e, x_f, x_i, x_n, x_r, x_w, x_p, x_s, x_t, rd_i;
 end:	do
 	:: atomic { (G_REDIS(0) || G_REDIS(1)) ->
 		if
@@ -924,7 +1061,8 @@ end:	do
 		rq[m]?sc, a, b, c, d, e;
 		redis_exec(m);
 		m = 0; a = 0; b = 0; c = 0; d = 0; e = 0;
-		x_d = 0; x_e = 0; x_f = 0; x_i = 0; x_n = 0; x_r = 0; x_w = 0; x_p = 0; rd_i = 0 }
+		x_d = 0; x_e = 0; x_f = 0; x_i = 0; x_n = 0; x_r = 0; x_w = 0; x_p = 0; x_s = 0;
+		x_t = 0; rd_i = 0 }
 	od
 }
 
@@ -970,6 +1108,18 @@ inline request_finish(r_req, code_req)
 		q_ans[r_req] = code_req;
 		q_retry[r_req] = 0;
 		printf("[t%d] request %d (%d at n%d) answered %e\n", tnow, r_req, q_type[r_req], q_node[r_req], code_req);
+#ifndef OLD_REAPED_FENCE
+		/* request.c says_gone() -> gone_note(): the pool's answered log
+		 * keeps the latest answer that the key is gone, for KEEP */
+		if
+		:: (q_type[r_req] == Q_STOP && (code_req == C_OK || code_req == C_NOTFOUND)) ||
+		   (q_type[r_req] == Q_DISP && code_req == C_NOTFOUND) ->
+			at_now(gn_at[q_node[r_req]]);
+			gn[q_node[r_req]] = 1;
+			gn_left[q_node[r_req]] = KEEP
+		:: else
+		fi;
+#endif
 		if
 		:: q_type[r_req] == Q_DISP && code_req == C_OK && !gone[r_req] -> promised = r_req
 		:: q_type[r_req] == Q_STOP && (code_req == C_OK || code_req == C_NOTFOUND) ->
@@ -1034,22 +1184,27 @@ inline frame(w_fra, t_fra, p_fra)
 }
 
 /* pool.c pool_keep_job(): a job this node let go while Redis may not
- * have it, kept for the next join */
-inline keep_job(n, p_kee)
+ * have it, kept for the next join, with its since and the time it was
+ * kept (kept_ms) */
+inline keep_job(n, p_kee, s_kee)
 {
 	fz_done[n] = 0;
 	fz[n] = 1;
 	fz_pay[n] = p_kee;
-	fz_sent[n] = 0
+	fz_sent[n] = 0;
+#ifndef OLD_REAPED_FENCE
+	fz_since[n] = s_kee;
+	fz_left[n] = HORIZON + 1
+#endif
 }
 
 /* jobs.c release_jobs(): to 'wait' through release.lua, or, when Redis
  * cannot be told now, kept for the re-join (pool_lost: the lease) */
-inline release_job(n, w_rel, f_rel, p_rel)
+inline release_job(n, w_rel, f_rel, p_rel, s_rel)
 {
 	if
-	:: !USABLE(n) -> keep_job(n, p_rel); lease_renew(n)
-	:: else -> send(n, S_RELEASE, w_rel, f_rel, p_rel, 0, 0)
+	:: !USABLE(n) -> keep_job(n, p_rel, s_rel); lease_renew(n)
+	:: else -> send(n, S_RELEASE, w_rel, f_rel, p_rel, s_rel, 0)
 	fi
 }
 
@@ -1063,6 +1218,7 @@ inline job_free(n)
 	j_w[n] = NONE;
 	j_f[n] = 0;
 	j_pay[n] = 0;
+	j_since[n] = 0;
 	j_dn[n] = NONE;
 	j_dr[n] = 0;
 	j_run[n] = 0;
@@ -1108,6 +1264,7 @@ inline worker_assign(n, w_wor, f_wor, pay_wor, dn_wor, dr_wor)
 				j_agdr[n] = dr_wor
 			:: else ->
 				j_f[n] = f_wor;
+				since_now(j_since[n]);
 				j_dn[n] = dn_wor;
 				j_dr[n] = dr_wor;
 				if
@@ -1118,12 +1275,14 @@ inline worker_assign(n, w_wor, f_wor, pay_wor, dn_wor, dr_wor)
 		:: else
 		fi
 	:: st[n] == N_ACTIVE && !(j_w[n] == w_wor && lw[w_wor]) && (!lw[w_wor] || j_w[n] != NONE) ->
-		release_job(n, w_wor, f_wor, pay_wor)          /* give it back at once */
+		since_now(ln_s);                /* give it back at once */
+		release_job(n, w_wor, f_wor, pay_wor, ln_s)
 	:: st[n] == N_ACTIVE && lw[w_wor] && j_w[n] == NONE ->
 		printf("[t%d] n%d: START job %d on w%d (fence %d)\n", tnow, n, pay_wor, w_wor, f_wor);
 		j_w[n] = w_wor;
 		j_f[n] = f_wor;
 		j_pay[n] = pay_wor;
+		since_now(j_since[n]);
 		j_dn[n] = dn_wor;
 		j_dr[n] = dr_wor;
 		j_run[n] = 0;
@@ -1207,6 +1366,23 @@ inline pool_join(n)
 		ninc[n] = 3 - ninc[n];
 		join_if[n] = 1;
 		jstale[n] = 0;
+#ifndef OLD_REAPED_FENCE
+		/* forget_old_fenced(): a copy kept for longer than the horizon
+		 * is not sent (a stop answered since may be forgotten) */
+		if
+		:: fz[n] && fz_left[n] == 0 ->
+			printf("[t%d] n%d: fenced job %d kept past the horizon: gone\n", tnow, n, fz_pay[n]);
+			fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; fz_done[n] = 0; fz_since[n] = 0;
+			excuse(6)
+		:: else
+		fi;
+		/* add_gone(): on a re-join, the answered stop, unless this node
+		 * holds the key itself (kept, or a job here) */
+		if
+		:: joined[n] && gn[n] && !fz[n] && j_w[n] == NONE -> ln_s = gn_at[n]
+		:: else -> ln_s = 0
+		fi;
+#endif
 		ln_m = 0;
 		ln_i = 0;
 		do
@@ -1218,11 +1394,13 @@ inline pool_join(n)
 			ln_i++
 		:: else -> break
 		od;
-		ln_v = (fz[n] -> fz_pay[n] : 0);
+		ln_v = (fz[n] -> fz_pay[n] + 8 * fz_since[n] : 0);
 		fz_sent[n] = fz[n];                  /* add_fenced_jobs(): sent */
-		printf("[t%d] n%d: join.lua sent (fenced %d, running %d)\n", tnow, n,
-		       ln_v, j_pay[n]);
-		send(n, S_JOIN, ninc[n] * 2 + joined[n], 0, ln_m, ln_v, j_w[n] * 8 + j_pay[n])
+		printf("[t%d] n%d: join.lua sent (fenced %d, running %d, named stop %d)\n", tnow, n,
+		       fz_pay[n], j_pay[n], ln_s);
+		js_at[n] = ln_s;
+		send(n, S_JOIN, ninc[n] * 2 + joined[n], 0, ln_m, ln_v, j_w[n] * 8 + j_pay[n]);
+		ln_s = 0
 	:: else
 	fi
 }
@@ -1286,7 +1464,11 @@ inline rebalance(n)
 inline lease_value(n, w_lea, v_lea)
 {
 	if
+#ifdef OLD_JOINING
+	:: !LEASED(n) -> v_lea = HALF    /* before a85850e too: TTL/2 to every worker */
+#else
 	:: !LEASED(n) && j_w[n] != w_lea -> v_lea = HALF
+#endif
 	:: else ->
 		if
 		:: since_ok[n] < FENCE + SLACK -> v_lea = FENCE + SLACK - since_ok[n]
@@ -1334,7 +1516,7 @@ inline session_closed(n, w_ses)
 	if
 	:: j_w[n] == w_ses ->
 		if
-		:: !j_fencing[n] -> release_job(n, w_ses, j_f[n], j_pay[n])
+		:: !j_fencing[n] -> release_job(n, w_ses, j_f[n], j_pay[n], j_since[n])
 		:: else
 		fi;
 		job_free(n)
@@ -1407,13 +1589,13 @@ inline job_event(n, kind_job, hn_job, hr_job)
 }
 
 /* A NULL reply (store.c drop_all(): the connection went away) */
-inline null_cb(n, s_nul, a_nul, p_nul)
+inline null_cb(n, s_nul, a_nul, p_nul, t_nul)
 {
 	if
 	:: s_nul == S_ADMIT || s_nul == S_ROUTE || s_nul == S_REMOVE -> request_finish(a_nul, C_UNAVAIL)
 	:: s_nul == S_RELEASE && p_nul != 0 ->
 		/* release_cb() with no reply: kept for the re-join */
-		keep_job(n, p_nul);
+		keep_job(n, p_nul, t_nul);
 		lease_renew(n)
 	:: s_nul == S_ATTACH ->
 		/* attach_cb() with no reply */
@@ -1519,7 +1701,9 @@ lease_done:	skip
 		printf("[t%d] n%d: joined (pool was empty: %d)\n", tnow, n, a);
 		/* forget_sent(): what the join named is settled */
 		if
-		:: fz_sent[n] -> fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; fz_done[n] = 0
+		:: fz_sent[n] ->
+			fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; fz_done[n] = 0;
+			fz_since[n] = 0; fz_left[n] = 0
 		:: else
 		fi;
 		if
@@ -1584,7 +1768,7 @@ lease_done:	skip
 	/* jobs.c release_cb(): LOST keeps the job for the re-join */
 	:: sc == S_RELEASE ->
 		if
-		:: code == C_LOST && c != 0 -> keep_job(n, c); lease_renew(n)
+		:: code == C_LOST && c != 0 -> keep_job(n, c, a); lease_renew(n)
 		:: else
 		fi
 	/* pool.c claim_cb() */
@@ -1712,7 +1896,7 @@ inline ack(n, w_ack)
 			job_end(n);
 			fence_done(n)
 		:: r == H_MOVE ->
-			release_job(n, w_ack, j_f[n], j_pay[n]);
+			release_job(n, w_ack, j_f[n], j_pay[n], j_since[n]);
 			job_end(n)
 		:: r == H_STOPL || r == H_STOPR ->
 			/* the stop handler answered: the job is stopped (ghost) */
@@ -1749,14 +1933,14 @@ inline node_clr()
 {
 	sc = 0; code = 0; a = 0; b = 0; c = 0; d = 0; e = 0; w = 0; r = 0;
 	je_w = 0; je_f = 0; je_p = 0; je_dn = 0; je_dr = 0; ln_m = 0; ln_i = 0;
-	ln_o = 0; ln_v = 0; ln_ok = 0; ln_me = 0
+	ln_o = 0; ln_v = 0; ln_ok = 0; ln_me = 0; ln_s = 0
 }
 
 proctype node(byte n)
 {
 	mtype sc, code;
 	byte a, b, c, d, e, w, r;
-	byte je_w, je_f, je_p, je_dn, je_dr, ln_m, ln_i, ln_o, ln_v, ln_ok, ln_me;
+	byte je_w, je_f, je_p, je_dn, je_dr, ln_m, ln_i, ln_o, ln_v, ln_ok, ln_me, ln_s;
 end:	do
 	/* pool.c lease_timer_cb(), overdue after a SIGSTOP */
 	:: atomic { G_LTIMER(n) -> lease_timer(n); node_clr() }
@@ -1769,7 +1953,7 @@ end:	do
 			st[n] = N_FENCED;
 			jstale[n] = join_if[n];
 			if                               /* remember_fenced() */
-			:: j_w[n] != NONE -> fz[n] = 1; fz_pay[n] = j_pay[n]
+			:: j_w[n] != NONE -> keep_job(n, j_pay[n], j_since[n])
 			:: else
 			fi;
 			fence_job(n);                    /* jobs.c jobs_fence_pool() */
@@ -1866,13 +2050,14 @@ end:	do
 		rx[n] = 0;
 		up[n] = 0;
 		do
-		:: nempty(rp[n]) -> rp[n]?sc, code, a, b, c; null_cb(n, sc, a, c)
+		:: nempty(rp[n]) -> rp[n]?sc, code, a, b, c; null_cb(n, sc, a, c, a)
 		:: empty(rp[n]) -> break
 		od;
 		do
-		:: nempty(rq[n]) -> rq[n]?sc, a, b, c, d, e; null_cb(n, sc, a, c)
+		:: nempty(rq[n]) -> rq[n]?sc, a, b, c, d, e; null_cb(n, sc, a, c, d)
 		:: empty(rq[n]) -> break
 		od;
+		js_at[n] = 0;
 		brk[n] = 0;
 		reading[n] = 0;                  /* read_cb(NULL): "restarted by the next join" */
 		ps_m[n] = 0;
@@ -1971,6 +2156,16 @@ inline tick()
 		:: r_dl[t_i] != DLNONE && r_dl[t_i] > 0 -> r_dl[t_i]--
 		:: else
 		fi;
+		/* a node's own clock: its kept copies age, its answers expire */
+		if
+		:: fz[t_i] && fz_left[t_i] > 0 -> fz_left[t_i]--
+		:: else
+		fi;
+		if
+		:: gn[t_i] && gn_left[t_i] == 0 -> gn[t_i] = 0; gn_at[t_i] = 0
+		:: gn[t_i] && gn_left[t_i] > 0 -> gn_left[t_i]--
+		:: else
+		fi;
 		t_i++
 	:: else -> break
 	od;
@@ -1979,7 +2174,21 @@ inline tick()
 	:: else
 	fi;
 	if
-	:: r_created > 0 -> r_created--
+	:: r_created > 0 ->
+		r_created--;
+		if
+		:: r_created == 0 -> r_tomb_at = 0   /* B tomb expires with it */
+		:: else
+		fi
+	:: else
+	fi;
+	if                                  /* B rebuilt expires */
+	:: r_rbt ->
+		r_rbt_left--;
+		if
+		:: r_rbt_left == 0 -> rbt_clear()
+		:: else
+		fi
 	:: else
 	fi;
 	if
@@ -2052,7 +2261,7 @@ inline tick()
 
 proctype clock()
 {
-	byte t_i, ln_m, ln_i, ln_v;
+	byte t_i, ln_m, ln_i, ln_v, ln_s;
 end:	do
 	:: atomic { !URGENT -> tick(); printf("[t%d] ---- tick\n", tnow) }
 	od
@@ -2083,15 +2292,23 @@ end:	timeout -> assert(false)
 #else
 #define FLUSHOK0 true
 #endif
-/* FIND_REAPED_FENCE: finding 3 (README.md): Redis loses its data while a
- * node that others reaped still holds the jobs its fence stopped; off by
- * default (the flush then never strikes such a node) */
-#ifdef FIND_REAPED_FENCE
-#define FLUSHOK FLUSHOK0
+/* FIND_REAPED_FENCE: Redis loses its data only while a node others reaped
+ * holds a copy its fence (or a LOST release) kept: the scenario of
+ * finding 3, find-reaped-fence (README.md), steered to. Otherwise the
+ * flush may strike whenever FLUSHOK0 lets it (before the fix it was kept
+ * off this case by default) */
+#if defined(FIND_REAPED_FENCE)
+#define FLUSHOK (FLUSHOK0 && ((fz[0] && r_reaped[0]) || (fz[1] && r_reaped[1])))
 #else
-#define FLUSHOK (FLUSHOK0 && !(fz[0] && r_reaped[0]) && !(fz[1] && r_reaped[1]))
+#define FLUSHOK FLUSHOK0
 #endif
+/* CUT_JOINING: a node's connection to Redis is cut only while it
+ * re-joins (the scenario of finding 1, old-joining, steered to) */
+#ifdef CUT_JOINING
+#define CUTOK(n) (st[n] == N_JOINING)
+#else
 #define CUTOK(n) true
+#endif
 
 inline node_crash(n)
 {
@@ -2143,12 +2360,15 @@ inline node_crash(n)
 		do
 		:: nempty(rq[n]) -> rq[n]?_, _, _, _, _, _
 		:: empty(rq[n]) -> break
-		od
+		od;
+		js_at[n] = 0
 	fi;
 	j_w[n] = NONE; j_f[n] = 0; j_pay[n] = 0; j_dn[n] = NONE; j_dr[n] = 0; j_run[n] = 0;
 	j_start[n] = 0; j_halt[n] = H_NONE; j_hn[n] = 0; j_hr[n] = 0; j_fencing[n] = 0;
 	j_ag[n] = 0; j_agf[n] = 0; j_agp[n] = 0; j_agdn[n] = 0; j_agdr[n] = 0;
-	fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; fz_done[n] = 0; ldue[n] = 0; farmed[n] = 0; lease_if[n] = 0; join_if[n] = 0; jstale[n] = 0;
+	fz[n] = 0; fz_pay[n] = 0; fz_sent[n] = 0; fz_done[n] = 0; fz_since[n] = 0; fz_left[n] = 0;
+	j_since[n] = 0; gn[n] = 0; gn_at[n] = 0; gn_left[n] = 0;   /* memory only */
+	ldue[n] = 0; farmed[n] = 0; lease_if[n] = 0; join_if[n] = 0; jstale[n] = 0;
 	mem_if[n] = 0; mem_again[n] = 0; scan_if[n] = 0; scan_again[n] = 0; ps_m[n] = 0; ps_w[n] = 0;
 	view[n] = 0; sp_w[n] = NONE; sp_f[n] = 0;
 	excuse(3)
@@ -2182,7 +2402,8 @@ inline flush()
 	r_rebuild = 0;
 	r_mark = 0;
 	r_created = 0;
-	r_tomb = 0;
+	r_tomb_at = 0;
+	rbt_clear();
 	excuse(4)
 }
 
@@ -2287,6 +2508,9 @@ init
 			r_job = 1; r_pay = JP; adm_count = 1; promised = JP;
 			r_own_n = 0; r_own_w = 0; r_own_f = 1;
 			j_w[0] = 0; j_f[0] = 1; j_pay[0] = JP; j_run[0] = 1;
+#ifndef OLD_REAPED_FENCE
+			j_since[0] = rt;
+#endif
 			wk_run[0] = 1; wk_pay[0] = JP
 		:: else
 		fi;
