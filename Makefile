@@ -152,7 +152,7 @@ ALL_PRODUCTS := $(PULSED) $(LIBPULSED) $(LIBS_CLIENT) $(PULSECTL) $(EXAMPLES) $(
 # ---------------------------------------------------------------------------
 # Targets.
 
-.PHONY: all asan unit integration layers test test-asan test-valgrind test-repeat chaos chaos-short \
+.PHONY: all asan unit integration layers docs test test-asan test-valgrind test-repeat chaos chaos-short \
 	chaos-run chaos-repeat fuzz fuzz-replay bench \
 	run deps install uninstall clean help verify-unit FORCE
 
@@ -167,8 +167,9 @@ help:
 	@echo 'make deps             install the Debian packages the build and tests need (root), or print the apt-get line'
 	@echo 'make unit             build and run the Check unit tests'
 	@echo 'make integration      run the pytest integration suite against $(BUILD)/'
-	@echo 'make test             deps, layers, all, unit, fuzz-replay, integration, chaos-short, soak-short, model-check-short (what .ci/run runs)'
-	@echo 'make layers           the daemon files call only down (tests/tools/layers.py --stats: the figures)'
+	@echo 'make test             deps, layers (and docs), all, unit, fuzz-replay, integration, chaos-short, soak-short, model-check-short (what .ci/run runs)'
+	@echo 'make layers           the daemon files call only down (tests/tools/layers.py --stats: the figures); runs docs first'
+	@echo 'make docs             libpulse-client(3) documents every function and type of client/pulse.h'
 	@echo 'make test-repeat N=20 run the integration suite N times, stop at the first failure'
 	@echo 'make test-valgrind    the integration suite with every pulsed under valgrind'
 	@echo 'make asan             build everything into build-asan/ with ASan and UBSan'
@@ -323,10 +324,17 @@ NPROC := $(shell nproc 2>/dev/null || echo 2)
 PARALLEL = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 
 # The daemon's files call only down (tests/tools/layers.txt); the
-# checker tests itself first.
-layers:
+# checker tests itself first. The tree's other static check, docs, runs
+# with it: like it, it reads sources and needs no build.
+layers: docs
 	$(Q)/usr/bin/python3 tests/tools/layers.py --self-test
 	$(Q)/usr/bin/python3 tests/tools/layers.py
+
+# libpulse-client(3) documents every function (a synopsis line and a
+# description) and names every type that client/pulse.h declares.
+docs:
+	$(Q)/usr/bin/python3 tests/tools/apidoc.py --self-test
+	$(Q)/usr/bin/python3 tests/tools/apidoc.py
 
 integration: all
 	$(Q)PULSE_BUILD=$(ABS_BUILD) bash tests/run-integration.sh $(PYTEST_ARGS)

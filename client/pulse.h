@@ -323,9 +323,11 @@ typedef struct pulse_handlers {
 	              size_t len, char *msg, size_t msglen);
 } pulse_handlers;
 
-/* Attach a worker to `pool` on the pulsed at socket_path. `name` (may be
- * NULL) is a stable name: a restarted process that gives the same name
- * takes back the same keys. Returns NULL and sets *err/errbuf on failure. */
+/* Attach a worker to `pool` on the pulsed at socket_path. `name` (NULL or
+ * "": none) is a stable name: a restarted process that gives the same name
+ * takes back the same keys. Like a pool name it is 1 to 128 bytes of
+ * [A-Za-z0-9._:-], pulsed's rule; another fails with PULSE_ERR_INVALID
+ * before anything is sent. Returns NULL and sets *err/errbuf on failure. */
 pulse_worker *pulse_worker_attach(const char *socket_path, const char *pool,
                                   const char *name, const pulse_handlers *h,
                                   void *ud, int *err, char *errbuf,

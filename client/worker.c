@@ -565,8 +565,10 @@ static int check_attach(const char *pool, const char *name,
 	if (!h || !h->start || !h->stop)
 		return libpulse_errf(buf, len, PULSE_ERR_INVALID,
 		                     "a worker needs start and stop handlers");
-	if (name && pulse_check_name("worker name", name, strlen(name),
-	                             PULSE_MAX_KEY, why, sizeof(why)) < 0)
+	/* pulsed's rule (daemon/worker.c, worker_attach): refused here, a name it
+	 * would refuse costs no connection and says exactly why */
+	if (name && pulse_check_label("worker name", name, strlen(name), why,
+	                              sizeof(why)) < 0)
 		return libpulse_errf(buf, len, PULSE_ERR_INVALID, "%s", why);
 	return libpulse_check_request(pool, NULL, 0, 0, buf, len);
 }

@@ -214,7 +214,8 @@ struct session {
 	uid_t uid;
 	gid_t gid;
 	int admin;
-	int closing;        /* error sent, drop after flush */
+	int closing;        /* pulsed closes it: freed once its output drained */
+	const char *close_why; /* why (static text): the cause its end logs */
 	int paused;         /* not read while its output is past high water */
 	struct event *deadline; /* HELLO, then each begun frame, must arrive */
 	struct lworker *worker;
@@ -443,7 +444,7 @@ void session_error(struct session *s, uint64_t id, int code, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 void session_ok(struct session *s, uint64_t id);
 void session_drop(struct session *s, int code, const char *msg);
-void session_close(struct session *s);
+void session_close(struct session *s, const char *why);
 struct session *session_find(struct pulsed *d, uint64_t sid);
 void session_welcome_worker(struct session *s, const char *wid);
 /* Make a session of a connected, non-blocking socket (it takes fd) whose

@@ -190,7 +190,7 @@ void session_drop(struct session *s, int code, const char *msg)
 		return;
 	log_drop(s, code, msg);
 	send_frame_error(s, 0, code, msg, 1);
-	session_close(s);
+	session_close(s, "disconnected after its ERROR frame");
 }
 
 /* socket.write_timeout on the session's writes, or none. */
@@ -202,12 +202,15 @@ static void set_write_timeout(struct session *s, int on)
 }
 
 /* Close once what is queued for the peer has been written (or the write
- * timeout gives up on it). */
-void session_close(struct session *s)
+ * timeout gives up on it). `why` is what the session's end logs: a peer
+ * dropped after its ERROR frame and a worker whose DETACH was answered
+ * OK both end here, and an operator must be able to tell them apart. */
+void session_close(struct session *s, const char *why)
 {
 	if (s->closing)
 		return;
 	s->closing = 1;
+	s->close_why = why;
 	set_write_timeout(s, 1);
 	evtimer_del(s->deadline);
 	bufferevent_disable(s->bev, EV_READ);
@@ -435,7 +438,7 @@ static void write_cb(struct bufferevent *bev, void *arg)
 	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 	if (s->closing) {
 		if (left == 0)
-			session_free(s, LOG_INFO, "disconnected after its ERROR frame");
+			session_free(s, LOG_INFO, s->close_why);
 		return;
 	}
 	if (s->paused && left <= resume_below(s))
@@ -451,6 +454,12 @@ static void write_cb(struct bufferevent *bev, void *arg)
  * (when a write found the close first) bytes still unread. */
 static void peer_closed(struct session *s)
 {
+	if (s->closing) {
+		/* pulsed was closing it anyway: that is the cause (the peer
+		 * may close as soon as it read the last frame) */
+		session_free(s, LOG_INFO, s->close_why);
+		return;
+	}
 	int pending = 0;
 	if (ioctl(s->fd, FIONREAD, &pending) < 0)
 		pending = 0;

@@ -201,7 +201,7 @@ void worker_jobs_gone(struct lworker *w)
 		struct session *s = w->sess;
 		session_ok(s, w->detach_id);
 		w->detach_id = 0;
-		session_close(s);
+		session_close(s, "worker detached (its DETACH was answered OK)");
 	}
 }
 

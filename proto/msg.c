@@ -581,15 +581,21 @@ static int pool_char(unsigned char c)
 	       c == '-';
 }
 
-int pulse_check_pool(const char *s, size_t n, char *err, size_t errlen)
+int pulse_check_label(const char *what, const char *s, size_t n, char *err,
+                      size_t errlen)
 {
-	if (check_len("pool", n, PULSE_MAX_POOL, err, errlen) < 0)
+	if (check_len(what, n, PULSE_MAX_POOL, err, errlen) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (!pool_char((unsigned char)s[i]))
 			return seterr(err, errlen,
-			              "pool: character 0x%02x at byte %zu is not "
+			              "%s: character 0x%02x at byte %zu is not "
 			              "one of [A-Za-z0-9._:-]",
-			              (unsigned char)s[i], i);
+			              what, (unsigned char)s[i], i);
 	return 0;
+}
+
+int pulse_check_pool(const char *s, size_t n, char *err, size_t errlen)
+{
+	return pulse_check_label("pool", s, n, err, errlen);
 }

@@ -301,5 +301,9 @@ int pulse_check_name(const char *what, const char *s, size_t n, size_t max,
  * part of Redis keys inside a {hash tag}, so braces are excluded). */
 #define PULSE_MAX_POOL 128u
 int pulse_check_pool(const char *s, size_t n, char *err, size_t errlen);
+/* The same rule for the other names pulsed takes as ids (a worker's stable
+ * name, a ticker's or a schedule's name); `what` starts the reason. */
+int pulse_check_label(const char *what, const char *s, size_t n, char *err,
+                      size_t errlen);
 
 #endif

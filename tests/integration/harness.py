@@ -352,6 +352,20 @@ class Node:
         except OSError:
             return ""
 
+    def session_end(self, worker_id, timeout=5.0):
+        """(level, cause) of the line this node logged when the session of
+        worker `worker_id` ended ("LEVEL: session N: closed (pid P uid U):
+        CAUSE"), waited for; N is read from its "attached (session N)"."""
+        m = re.search(r"worker %s attached \(session (\d+)\)" % re.escape(worker_id),
+                      self.logtext(full=True))
+        assert m, "worker %s never attached on %s" % (worker_id, self.name)
+        line = re.compile(r" (\w+): session %s: closed \(pid -?\d+ uid \d+\): (.*)"
+                          % m.group(1))
+        found = []
+        wait_for(lambda: found.append(line.search(self.logtext(full=True))) or found[-1],
+                 timeout * SLOW, "the end of session %s logged" % m.group(1))
+        return found[-1].group(1), found[-1].group(2)
+
     def valgrind_reports(self):
         """The valgrind logs of this node's processes that report an error
         or a definite leak. A log without a summary (the process was

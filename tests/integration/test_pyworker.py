@@ -110,6 +110,9 @@ def test_pyworker_detach_on_sigterm(env):
     for k in had:
         assert a.count_of("stop", k) == 1, (k, a.events())
     assert a.running() == set()
+    # and pulsed logs the end of its session as a detach (section 6.4)
+    assert n.session_end("pya") == ("info", "worker detached (its DETACH was "
+                                            "answered OK)")
     wait_for(lambda: b.running() == keys, 10, "all jobs on the remaining worker")
     for k in had:
         assert b.count_of("start", k) == 1

@@ -129,6 +129,23 @@ def test_detach_moves_jobs(env):
     # on the remaining one
     assert a.running() == set()
     wait_for(lambda: b.running() == keys, 5, "all jobs on the remaining worker")
+    # its session's end is a clean detach, not a drop after an ERROR frame
+    assert n.session_end("wa") == ("info", "worker detached (its DETACH was "
+                                           "answered OK)")
+    assert "after its ERROR frame" not in n.logtext(full=True)
+    # while a worker that breaks the protocol is still logged as dropped
+    # (in another pool: no job of p moves to it)
+    s = raw_session(n.sock)
+    s.sendall(frame({"t": 1, "v": 1, "role": "worker", "pool": "q", "name": "wbad"}))
+    assert read_frame(s)["t"] == 2  # WELCOME (a LEASE follows)
+    s.sendall(frame({"t": 23, "id": 999999, "r": 0}))  # ACK of nothing
+    while True:
+        m = read_frame(s)
+        if m is None or m["t"] == 3:
+            break
+    assert m and m["code"] == "PROTOCOL" and m["id"] == 0, m
+    s.close()
+    assert n.session_end("wbad") == ("info", "disconnected after its ERROR frame")
     check_history([a, b], keys)
 
 

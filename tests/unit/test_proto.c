@@ -1370,6 +1370,29 @@ START_TEST(test_check_pool)
 }
 END_TEST
 
+/* Worker, ticker and schedule names: the pool rule, named as asked. */
+START_TEST(test_check_label)
+{
+	char err[256];
+	char p[129];
+	memset(p, 'w', sizeof(p));
+	ck_assert_int_eq(pulse_check_label("worker name", p, 128, err,
+	                                   sizeof(err)), 0);
+	ck_assert_int_eq(pulse_check_label("worker name", p, 129, err,
+	                                   sizeof(err)), -1);
+	ck_assert_str_eq(err, "worker name: longer than 128 bytes");
+	ck_assert_int_eq(pulse_check_label("worker name", p, 0, err,
+	                                   sizeof(err)), -1);
+	ck_assert_str_eq(err, "worker name: empty");
+	ck_assert_int_eq(pulse_check_label("worker name", "w 1", 3, err,
+	                                   sizeof(err)), -1);
+	ck_assert_str_eq(err, "worker name: character 0x20 at byte 1 is not "
+	                      "one of [A-Za-z0-9._:-]");
+	ck_assert_int_eq(pulse_check_label("ticker name", "t:1.a_b-C", 9, err,
+	                                   sizeof(err)), 0);
+}
+END_TEST
+
 static Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
@@ -1411,6 +1434,7 @@ static Suite *proto_suite(void)
 	tc = tcase_create("names");
 	tcase_add_test(tc, test_check_key);
 	tcase_add_test(tc, test_check_pool);
+	tcase_add_test(tc, test_check_label);
 	suite_add_tcase(s, tc);
 	return s;
 }
