@@ -31,7 +31,9 @@
 struct pulse_client {
 	struct libpulse_conn conn;
 	uint64_t next_id;
-	unsigned timeout_ms;
+	unsigned timeout_ms;         /* how long call() waits (client side) */
+	unsigned request_timeout_ms; /* the `timeout` sent with DISPATCH, STOP,
+	                              * NOTIFY and DRAIN; 0: none */
 };
 
 pulse_client *pulse_connect(const char *socket_path, int *err, char *errbuf,
@@ -73,6 +75,24 @@ void pulse_set_timeout(pulse_client *c, unsigned ms)
 {
 	if (c)
 		c->timeout_ms = ms;
+}
+
+void pulse_set_request_timeout(pulse_client *c, unsigned ms)
+{
+	if (c)
+		c->request_timeout_ms = ms;
+}
+
+/* Give q the session's request timeout, if any; one place for every
+ * request that may carry one (PROTOCOL.md: DISPATCH, STOP, NOTIFY,
+ * DRAIN), so that pulsed's TIMEOUT answer comes instead of the client
+ * closing the session. */
+static void request_timeout(const pulse_client *c, pulse_msg *q)
+{
+	if (c->request_timeout_ms && !(q->has & PM_TIMEOUT)) {
+		q->has |= PM_TIMEOUT;
+		q->timeout_ms = c->request_timeout_ms;
+	}
 }
 
 static int fail(pulse_client *c, int code, const char *fmt, ...)
@@ -223,6 +243,7 @@ static int job_call(pulse_client *c, uint32_t type, const char *pool,
 		q.has |= PM_PAYLOAD;
 		q.payload = (pulse_str){payload ? payload : "", len};
 	}
+	request_timeout(c, &q);
 	return empty_call(c, &q);
 }
 
@@ -743,6 +764,8 @@ static int node_call(pulse_client *c, uint32_t type, unsigned timeout_s)
 		q.has |= PM_TIMEOUT;
 		q.timeout_ms = (uint64_t)timeout_s * 1000;
 	}
+	if (type == PULSE_T_DRAIN)
+		request_timeout(c, &q);
 	return empty_call(c, &q);
 }
 

@@ -64,6 +64,14 @@ const char *pulse_errmsg(const pulse_client *c);
  * PULSE_ERR_TIMEOUT and the session is closed (answers would be out of
  * step). */
 void pulse_set_timeout(pulse_client *c, unsigned ms);
+/* Ask pulsed to give up on each later DISPATCH, STOP and NOTIFY of this
+ * session (and DRAIN, when pulse_drain's timeout_s is 0) after ms
+ * milliseconds: the request's `timeout` (PROTOCOL.md). pulsed then
+ * answers PULSE_ERR_TIMEOUT (its message says how far the request got)
+ * and the session stays usable, unlike pulse_set_timeout(). 0: no limit
+ * but pulsed's own (2 x ack grace period; 60 s for a drain), the
+ * default. */
+void pulse_set_request_timeout(pulse_client *c, unsigned ms);
 
 /* Admit a job and wait until its worker's start handler answered.
  * Returns 0, PULSE_ERR_HANDLER (message: the handler's text) or another
@@ -180,7 +188,8 @@ int pulse_leave(pulse_client *c, const char *pool);
 /* Drain this pulsed (admin only): in every pool its workers stay attached
  * but leave placement, its jobs are handed to other nodes' workers, and it
  * takes no new ones. Returns 0 once no job runs here, PULSE_ERR_TIMEOUT
- * (the message says how many remain) after timeout_s seconds (0: 60). */
+ * (the message says how many remain) after timeout_s seconds (0: the
+ * session's request timeout, pulse_set_request_timeout(), else 60). */
 int pulse_drain(pulse_client *c, unsigned timeout_s);
 /* End a drain (admin only): this pulsed's workers are placed again. */
 int pulse_undrain(pulse_client *c);

@@ -1,14 +1,11 @@
 /*
  * cmd-admin.c: pulsectl's commands that end things and need root or the
  * admin group (P17): shutdown POOL, reopen POOL, leave POOL, drain
- * [--timeout], undrain.
+ * [--timeout DURATION], undrain.
  *
  * Owns: nothing but the mapping from a command to its library call; the
  * permission check is pulsed's (it answers PERMISSION).
  */
-#include <limits.h>
-#include <stdlib.h>
-
 #include "pulsectl.h"
 
 /* A pool command whose answer is OK or an error: one shape for all. */
@@ -39,20 +36,13 @@ int cmd_leave(struct ctl *ctl, int argc, char **argv)
 	return pool_admin(ctl, pulse_leave, argv[0]);
 }
 
+/* --timeout reaches pulsed as the DRAIN's timeout through the session
+ * (ctl_client), as it does for every command that takes it. */
 int cmd_drain(struct ctl *ctl, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	unsigned long secs = 0;
-	if (ctl->timeout) {
-		char *end;
-		secs = strtoul(ctl->timeout, &end, 10);
-		if (*ctl->timeout < '0' || *ctl->timeout > '9' || *end ||
-		    secs == 0 || secs > UINT_MAX / 1000)
-			return ctl_fail(ctl, PULSE_ERR_INVALID, "--timeout %s is not a "
-			                "number of seconds (1 or more)", ctl->timeout);
-	}
-	int code = pulse_drain(ctl->client, (unsigned)secs);
+	int code = pulse_drain(ctl->client, 0);
 	if (!code)
 		print_ok(ctl);
 	return code;

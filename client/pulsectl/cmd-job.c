@@ -93,7 +93,8 @@ int cmd_stop(struct ctl *ctl, int argc, char **argv)
 /* Where the keys of a listing go: printed as they come. */
 struct key_rows {
 	struct rows_out out;
-	const char *pool; /* the POOL column, for jobs with no POOL */
+	const char *pool; /* the POOL column (left out of the table for jobs
+	                   * POOL, kept in JSON) */
 };
 
 static int print_key(void *arg, const char *key, size_t len)
@@ -101,45 +102,28 @@ static int print_key(void *arg, const char *key, size_t len)
 	(void)len;
 	struct key_rows *kr = arg;
 	const char *row[2] = {kr->pool, key};
-	rows_add(&kr->out, kr->pool ? row : row + 1);
-	return 0;
-}
-
-/* The --limit, --match and --worker of jobs as a query. */
-static int jobs_query(struct ctl *ctl, pulse_jobs_query *q)
-{
-	*q = (pulse_jobs_query){.worker = ctl->worker, .match = ctl->match,
-	                        .count_only = (ctl->opts & OPT_COUNT) != 0};
-	if (ctl->limit) {
-		char *end;
-		errno = 0;
-		unsigned long long n = strtoull(ctl->limit, &end, 10);
-		if (*ctl->limit < '0' || *ctl->limit > '9' || *end || errno || n == 0)
-			return ctl_fail(ctl, PULSE_ERR_INVALID, "--limit %s is not a "
-			                "number of keys (1 or more)", ctl->limit);
-		q->limit = n;
-	}
+	rows_add(&kr->out, row);
 	return 0;
 }
 
 /* jobs POOL: the pool's keys; jobs (no POOL): every pool this pulsed
- * knows, one POOL KEY row per job; --count: how many instead. Keys are
+ * knows, with a POOL column; --count: how many instead (a bare number for
+ * one pool). Either way one JSON shape, every row with its pool. Keys are
  * printed as pulsed sends them, so a pool of any size lists in bounded
  * memory (the POOL column is as wide as the longest pool name). */
 int cmd_jobs(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct col cols[] = {{"KEY", "keys", COL_TEXT}};
-	static const struct view view = {"keys", cols, 1, 1, 0};
-	static const struct col all_cols[] = {{"POOL", "pool", COL_TEXT},
-	                                      {"KEY", "key", COL_TEXT}};
-	static const struct view all_view = {"jobs", all_cols, 2, 0, 0};
+	static const struct col cols[] = {{"POOL", "pool", COL_TEXT},
+	                                  {"KEY", "key", COL_TEXT}};
 	static const struct col count_cols[] = {{"POOL", "pool", COL_TEXT},
 	                                        {"JOBS", "count", COL_COUNT}};
-	static const struct view count_view = {"counts", count_cols, 2, 0, 0};
-	pulse_jobs_query q;
-	int code = jobs_query(ctl, &q);
-	if (code)
-		return code;
+	const int one = argc == 1;
+	const struct view view = {"jobs", cols, 2, one ? 1 : 0, 0};
+	const struct view count_view = {"counts", count_cols, 2, one ? 1 : 0, one};
+	const pulse_jobs_query q = {.worker = ctl->worker, .match = ctl->match,
+	                            .limit = ctl->limit,
+	                            .count_only = (ctl->opts & OPT_COUNT) != 0};
+	int code = 0;
 	struct cells pools = {0};
 	if (argc == 1)
 		code = cells_add(&pools, strdup(argv[0])) < 0
@@ -151,8 +135,7 @@ int cmd_jobs(struct ctl *ctl, int argc, char **argv)
 		return code;
 	}
 	if (q.count_only) {
-		/* one POOL JOBS row per pool; --json {"counts": [...]}, or the
-		 * bare number for one pool */
+		/* one POOL JOBS row per pool */
 		struct cells rows = {0};
 		for (size_t p = 0; !code && p < pools.n; p++) {
 			uint64_t n = 0;
@@ -161,13 +144,11 @@ int cmd_jobs(struct ctl *ctl, int argc, char **argv)
 			                            NULL, &n)))
 				break;
 			snprintf(num, sizeof(num), "%llu", (unsigned long long)n);
-			if (argc == 1 && !ctl->json)
-				printf("%s\n", num);
-			else if (cells_add(&rows, strdup(pools.v[p])) < 0 ||
-			         cells_add(&rows, strdup(num)) < 0)
+			if (cells_add(&rows, strdup(pools.v[p])) < 0 ||
+			    cells_add(&rows, strdup(num)) < 0)
 				code = ctl_fail(ctl, PULSE_ERR_INVALID, "out of memory");
 		}
-		if (!code && (argc == 0 || ctl->json))
+		if (!code)
 			view_print(ctl, &count_view, (const char *const *)rows.v,
 			           rows.n / 2);
 		cells_free(&rows);
@@ -179,9 +160,9 @@ int cmd_jobs(struct ctl *ctl, int argc, char **argv)
 	for (size_t p = 0; argc == 0 && p < pools.n; p++)
 		if (strlen(pools.v[p]) > w[0])
 			w[0] = strlen(pools.v[p]);
-	rows_begin(&kr.out, ctl, argc == 1 ? &view : &all_view, argc == 1 ? NULL : w);
+	rows_begin(&kr.out, ctl, &view, w);
 	for (size_t p = 0; !code && p < pools.n; p++) {
-		kr.pool = argc == 1 ? NULL : pools.v[p];
+		kr.pool = pools.v[p];
 		code = pulse_jobs_each(ctl->client, pools.v[p], &q, print_key, &kr,
 		                       NULL);
 	}
@@ -195,30 +176,8 @@ int cmd_jobs(struct ctl *ctl, int argc, char **argv)
 	return code;
 }
 
-static char *base64(const unsigned char *p, size_t n)
-{
-	static const char abc[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		*o++ = abc[v >> 18 & 63];
-		*o++ = abc[v >> 12 & 63];
-		*o++ = i + 1 < n ? abc[v >> 6 & 63] : '=';
-		*o++ = i + 2 < n ? abc[v & 63] : '=';
-	}
-	*o = 0;
-	return out;
-}
-
 /* --json for a job: exists, size, the payload as text when it is UTF-8,
- * and always as base64 (payloads are bytes). */
+ * and always as base64 (payloads are bytes, so a script reads that one). */
 static void print_job_json(const void *payload, size_t len)
 {
 	json_t *j = json_pack("{s:b,s:I}", "exists", 1, "size", (json_int_t)len);
@@ -229,7 +188,7 @@ static void print_job_json(const void *payload, size_t len)
 	if (b64)
 		json_object_set_new(j, "payload_base64", json_string(b64));
 	free(b64);
-	json_print(j);
+	print_ok_object(j);
 }
 
 int cmd_job(struct ctl *ctl, int argc, char **argv)

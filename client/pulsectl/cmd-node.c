@@ -8,8 +8,10 @@
  * objects (status "pools") as a table whose columns are the objects'
  * fields. pulsed may add status fields without pulsectl changing.
  *
- * Invariants: with --json the object is printed as pulsed sent it. Cells
- * are strings owned by a struct cells and freed after printing.
+ * Invariants: with --json the object is printed as pulsed sent it, plus
+ * "ok": true. An array whose elements are all objects is a table, an
+ * empty one too (it prints nothing: no line under -H). Cells are strings
+ * owned by a struct cells and freed after printing.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -32,8 +34,16 @@ static char *cell_text(const json_t *v)
 
 static int is_table(const json_t *v)
 {
-	return json_is_array(v) && json_array_size(v) > 0 &&
-	       json_is_object(json_array_get(v, 0));
+	size_t i;
+	json_t *row;
+	if (!json_is_array(v))
+		return 0;
+	json_array_foreach(v, i, row)
+	{
+		if (!json_is_object(row))
+			return 0;
+	}
+	return 1;
 }
 
 /* The scalar (and non-table) fields of obj as "field value" lines. */
@@ -121,7 +131,7 @@ static int print_table(const struct ctl *ctl, const char *name, json_t *arr)
 			}
 		}
 	}
-	if (rc == 0) {
+	if (rc == 0 && json_array_size(arr) > 0) {
 		const struct view view = {name, cols, ncols, 0, 0};
 		if (!ctl->bare)
 			fputs("\n", stdout);
@@ -140,7 +150,7 @@ static int print_object(struct ctl *ctl, json_t *obj)
 {
 	int rc = 0;
 	if (ctl->json) {
-		json_print(obj);
+		print_ok_object(obj);
 		return 0;
 	}
 	rc = print_fields(ctl, obj);

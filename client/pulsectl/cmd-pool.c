@@ -16,10 +16,8 @@
 
 #include "pulsectl.h"
 
-/* Append the rows of one pool's workers (with a POOL cell first when
- * pool_col) to rows. */
-static int add_workers(struct ctl *ctl, const char *pool, int pool_col,
-                       struct cells *rows)
+/* Append the rows of one pool's workers, POOL cell first, to rows. */
+static int add_workers(struct ctl *ctl, const char *pool, struct cells *rows)
 {
 	pulse_worker_info *w;
 	size_t n;
@@ -30,7 +28,7 @@ static int add_workers(struct ctl *ctl, const char *pool, int pool_col,
 	for (size_t i = 0; i < n && !code; i++) {
 		char num[24];
 		snprintf(num, sizeof(num), "%" PRIu64, w[i].jobs);
-		if ((pool_col && cells_add(rows, strdup(pool)) < 0) ||
+		if (cells_add(rows, strdup(pool)) < 0 ||
 		    cells_add(rows, strdup(w[i].id)) < 0 ||
 		    cells_add(rows, strdup(w[i].name)) < 0 ||
 		    cells_add(rows, strdup(w[i].node)) < 0 ||
@@ -42,7 +40,7 @@ static int add_workers(struct ctl *ctl, const char *pool, int pool_col,
 }
 
 /* workers POOL: the pool's workers; workers (no POOL): every pool this
- * pulsed knows, with a POOL column. */
+ * pulsed knows, with a POOL column (in JSON always: one shape). */
 int cmd_workers(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct col cols[] = {
@@ -53,13 +51,12 @@ int cmd_workers(struct ctl *ctl, int argc, char **argv)
 		{"JOBS", "jobs", COL_COUNT},
 	};
 	const int all = argc == 0;
-	const struct view view = {"workers", all ? cols : cols + 1, all ? 5 : 4,
-	                          0, 0};
+	const struct view view = {"workers", cols, 5, all ? 0 : 1, 0};
 	struct cells pools = {0}, rows = {0};
-	int code = all ? ctl_pool_names(ctl, &pools) : add_workers(ctl, argv[0], 0,
+	int code = all ? ctl_pool_names(ctl, &pools) : add_workers(ctl, argv[0],
 	                                                          &rows);
 	for (size_t p = 0; all && !code && p < pools.n; p++)
-		code = add_workers(ctl, pools.v[p], 1, &rows);
+		code = add_workers(ctl, pools.v[p], &rows);
 	if (!code)
 		view_print(ctl, &view, (const char *const *)rows.v,
 		           rows.n / view.ncols);

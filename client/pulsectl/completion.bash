@@ -4,8 +4,10 @@
 # Completes options, commands, pool names (from `pulsectl -H status`), job
 # keys (from `pulsectl -H jobs POOL`) and worker ids (from `pulsectl -H
 # workers POOL`), asking the pulsed that the
-# command line names with -s, if any. Needs nothing from the
-# bash-completion package.
+# command line names with -s, if any. The commands and each command's
+# options come from pulsectl's own table (`pulsectl -H help`: NAME,
+# synopsis, options, summary), so a new command completes without a
+# change here. Needs nothing from the bash-completion package.
 
 # The pools this pulsed serves: the "pools" lines of `status -H`, whose
 # second field is the pool name.
@@ -17,7 +19,8 @@ _pulsectl_pools()
 _pulsectl()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local commands="status workers nodes jobs job where dispatch stop notify drain undrain shutdown reopen leave tickers schedules version help"
+	local commands
+	commands=$(pulsectl -H help 2>/dev/null | cut -f1)
 	local -a sock=() args=()
 	local cmd= i w opts_done=
 
@@ -30,7 +33,7 @@ _pulsectl()
 			((i++))
 			;;
 		--socket=*) sock=(-s "${w#--socket=}") ;;
-		--worker | --timeout) [[ -z $opts_done ]] && ((i++)) ;;
+		--worker | --timeout | --match | --limit) [[ -z $opts_done ]] && ((i++)) ;;
 		--) [[ -n $cmd ]] && opts_done=1 ;;
 		-*) [[ -n $opts_done ]] && args+=("$w") ;;
 		*)
@@ -47,18 +50,14 @@ _pulsectl()
 		COMPREPLY=($(compgen -W "$(pulsectl "${sock[@]}" -H workers -- "${args[0]}" 2>/dev/null | cut -f1)" -- "$cur"))
 		return
 	fi
-	[[ $prev == --timeout ]] && return
+	[[ $prev == --timeout || $prev == --match || $prev == --limit ]] && return
 	if [[ $cur == -* && -z $opts_done ]]; then
 		if [[ -z $cmd ]]; then
 			COMPREPLY=($(compgen -W "-s --socket --json -H -h --help" -- "$cur"))
-		elif [[ $cmd == workers ]]; then
-			COMPREPLY=($(compgen -W "--local --json -H --" -- "$cur"))
-		elif [[ $cmd == jobs ]]; then
-			COMPREPLY=($(compgen -W "--worker --json -H --" -- "$cur"))
-		elif [[ $cmd == drain ]]; then
-			COMPREPLY=($(compgen -W "--timeout --json -H" -- "$cur"))
 		else
-			COMPREPLY=($(compgen -W "--json -H --" -- "$cur"))
+			local opts
+			opts=$(pulsectl -H help "$cmd" 2>/dev/null | cut -f3)
+			COMPREPLY=($(compgen -W "$opts --json -H --help --" -- "$cur"))
 		fi
 		return
 	fi
@@ -77,6 +76,9 @@ _pulsectl()
 		;;
 	dispatch:2 | notify:2)
 		COMPREPLY=($(compgen -W "-" -- "$cur"))
+		;;
+	help:0)
+		COMPREPLY=($(compgen -W "$commands" -- "$cur"))
 		;;
 	esac
 }

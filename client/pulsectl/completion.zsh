@@ -33,33 +33,16 @@ _pulsectl_workers() {
 
 _pulsectl() {
 	local curcontext=$curcontext state line ret=1 i
-	local -a commands sockopt
+	local -a commands sockopt timeout
+	timeout=('--timeout[give up after this long (500ms, 5s, 2m; digits alone: seconds)]:duration:')
 	for ((i = 2; i < CURRENT; i++)); do
 		case $words[i] in
 		-s | --socket) sockopt=(-s "$words[i+1]") ;;
 		--socket=*) sockopt=(-s "${words[i]#--socket=}") ;;
 		esac
 	done
-	commands=(
-		'status:show this pulsed'"'"'s node status'
-		'workers:list a pool'"'"'s workers'
-		'nodes:list a pool'"'"'s nodes, their lease left and workers'
-		'jobs:list a pool'"'"'s job keys'
-		'job:print a job'"'"'s payload'
-		'where:show which worker owns or would own a key'
-		'dispatch:start a job and wait until its worker started it'
-		'stop:stop a job and wait until its worker stopped it'
-		'notify:send a payload to a job'"'"'s worker'
-		'drain:hand this pulsed'"'"'s jobs to other nodes, take no new ones'
-		'undrain:take jobs again after a drain'
-		'shutdown:stop every job of a pool on every node and remove it'
-		'tickers:list a pool'"'"'s tickers'
-		'schedules:list a pool'"'"'s schedules'
-		'reopen:re-open a shut-down pool'
-		'leave:hand this node'"'"'s jobs of a pool to other nodes and leave it'
-		'version:print the versions of pulsectl and pulsed'
-		'help:print the usage'
-	)
+	# NAME:summary from pulsectl's own table (`pulsectl -H help`)
+	commands=(${(f)"$(_call_program commands pulsectl -H help 2>/dev/null | awk -F '\t' '{ print $1 ":" $4 }')"})
 	_arguments -C \
 		'(-s --socket)'{-s+,--socket=}'[socket of pulsed]:socket:_files' \
 		'--json[print the result as JSON]' \
@@ -84,24 +67,33 @@ _pulsectl() {
 			;;
 		jobs)
 			_arguments '--worker[only the keys this worker owns]:worker:{_pulsectl_workers $words[2]}' \
+				'--match[only the keys matching a glob]:glob:' \
+				'--limit[at most this many keys a pool]:number of keys:' \
+				'--count[how many keys, not the keys]' \
 				'--json' '-H' '1:pool:_pulsectl_pools' && ret=0
 			;;
-		job | stop | where)
+		job | where)
 			_arguments '--json' '-H' '1:pool:_pulsectl_pools' \
 				'2:key:{_pulsectl_keys $words[2]}' && ret=0
 			;;
+		stop)
+			_arguments $timeout '--json' '-H' '1:pool:_pulsectl_pools' \
+				'2:key:{_pulsectl_keys $words[2]}' && ret=0
+			;;
 		dispatch)
-			_arguments '--json' '-H' '1:pool:_pulsectl_pools' \
+			_arguments $timeout '--json' '-H' '1:pool:_pulsectl_pools' \
 				'2:key:' '3:payload (- for stdin):(-)' && ret=0
 			;;
 		notify)
-			_arguments '--json' '-H' '1:pool:_pulsectl_pools' \
+			_arguments $timeout '--json' '-H' '1:pool:_pulsectl_pools' \
 				'2:key:{_pulsectl_keys $words[2]}' \
 				'3:payload (- for stdin):(-)' && ret=0
 			;;
 		drain)
-			_arguments '--timeout[give up after this many seconds]:seconds:' \
-				'--json' '-H' && ret=0
+			_arguments $timeout '--json' '-H' && ret=0
+			;;
+		help)
+			_describe -t commands 'pulsectl command' commands && ret=0
 			;;
 		undrain)
 			_arguments '--json' '-H' && ret=0

@@ -6,10 +6,14 @@
  * in tables, and building JSON from a view's cells.
  *
  * Invariants: everything goes to stdout; in --json mode exactly one JSON
- * document per command, on one line. Tables are aligned on byte counts
- * (keys and names are free text; wide characters may misalign, never
- * corrupt).
+ * document per command, on one line: an object with "ok" (true, or false
+ * with "code" and "message"), lists as arrays of objects, a text field
+ * that is not UTF-8 doubled by FIELD_base64 (its exact bytes). -H prints
+ * no header and nothing for an empty list. Tables are aligned on byte
+ * counts (keys and names are free text; wide characters may misalign,
+ * never corrupt).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +69,47 @@ json_t *json_text(const char *s, size_t n)
 	return j;
 }
 
+char *base64(const void *data, size_t n)
+{
+	static const char abc[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *p = data;
+	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		if (i + 1 < n)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (i + 2 < n)
+			v |= p[i + 2];
+		*o++ = abc[v >> 18 & 63];
+		*o++ = abc[v >> 12 & 63];
+		*o++ = i + 1 < n ? abc[v >> 6 & 63] : '=';
+		*o++ = i + 2 < n ? abc[v & 63] : '=';
+	}
+	*o = 0;
+	return out;
+}
+
+/* One rule for every text field (keys above all, which may hold any byte
+ * but control characters): readable as a string, exact in base64 when the
+ * string cannot be. */
+void json_set_text(json_t *obj, const char *field, const char *s, size_t n)
+{
+	json_t *exact = json_stringn(s, n);
+	if (exact) {
+		json_object_set_new(obj, field, exact);
+		return;
+	}
+	json_object_set_new(obj, field, json_text(s, n));
+	char name[128], *b64 = base64(s, n);
+	snprintf(name, sizeof(name), "%s_base64", field);
+	if (b64)
+		json_object_set_new(obj, name, json_string(b64));
+	free(b64);
+}
+
 void json_print(json_t *j)
 {
 	if (!j)
@@ -77,7 +122,14 @@ void json_print(json_t *j)
 void print_ok(const struct ctl *ctl)
 {
 	if (ctl->json)
-		json_print(json_pack("{s:b}", "ok", 1));
+		print_ok_object(json_object());
+}
+
+void print_ok_object(json_t *obj)
+{
+	if (obj)
+		json_object_set_new(obj, "ok", json_true());
+	json_print(obj);
 }
 
 static const char *cell(const char *const *cells, size_t ncols, size_t row,
@@ -87,14 +139,7 @@ static const char *cell(const char *const *cells, size_t ncols, size_t row,
 	return s ? s : "";
 }
 
-static json_t *cell_json(const struct col *col, const char *s)
-{
-	if (col->kind == COL_COUNT)
-		return json_integer((json_int_t)strtoll(s, NULL, 10));
-	if (col->kind == COL_BOOL)
-		return json_boolean(strcmp(s, "true") == 0);
-	return json_text(s, strlen(s));
-}
+
 
 /* A table cell as shown to people: "-" stands for empty. */
 static const char *shown(const char *s)
@@ -102,15 +147,23 @@ static const char *shown(const char *s)
 	return *s ? s : "-";
 }
 
-/* One row of v as a JSON value: the one column's, or an object. */
+/* One row of v as a JSON object, every column (skipped ones too) a
+ * field. */
 static json_t *row_json(const struct view *v, const char *const *row)
 {
-	if (v->flat)
-		return cell_json(&v->cols[0], row[0] ? row[0] : "");
 	json_t *o = json_object();
-	for (size_t c = 0; c < v->ncols; c++)
-		json_object_set_new(o, v->cols[c].field,
-		                    cell_json(&v->cols[c], row[c] ? row[c] : ""));
+	for (size_t c = 0; o && c < v->ncols; c++) {
+		const struct col *col = &v->cols[c];
+		const char *s = row[c] ? row[c] : "";
+		if (col->kind == COL_COUNT)
+			json_object_set_new(o, col->field,
+			                    json_integer((json_int_t)strtoll(s, NULL, 10)));
+		else if (col->kind == COL_BOOL)
+			json_object_set_new(o, col->field,
+			                    json_boolean(strcmp(s, "true") == 0));
+		else
+			json_set_text(o, col->field, s, strlen(s));
+	}
 	return o;
 }
 
@@ -118,7 +171,7 @@ static json_t *row_json(const struct view *v, const char *const *row)
 static void table_line(const struct view *v, const size_t *w,
                        const char *const *row)
 {
-	for (size_t c = 0; c < v->ncols; c++) {
+	for (size_t c = v->skip; c < v->ncols; c++) {
 		const char *s = row ? shown(row[c] ? row[c] : "") : v->cols[c].title;
 		int last = c + 1 == v->ncols;
 		int width = w ? (int)w[c] : 0;
@@ -132,8 +185,9 @@ static void table_line(const struct view *v, const size_t *w,
 	}
 }
 
-/* The JSON form is {"<list>": [row, ...]}, written as rows come: one
- * document on one line, as json_print() writes. Nothing is printed before
+/* The JSON form is {"<list>": [row, ...], "ok": true}, written as rows
+ * come: one document on one line, as json_print() writes; "ok" comes last
+ * because only the end knows it (rows_failed). Nothing is printed before
  * the first row (or the end): a listing that fails at once prints only
  * its failure. */
 void rows_begin(struct rows_out *o, const struct ctl *ctl,
@@ -177,7 +231,7 @@ void rows_add(struct rows_out *o, const char *const *row)
 		json_dumpf(j, stdout, JSON_COMPACT | JSON_ENCODE_ANY);
 		json_decref(j);
 	} else if (o->ctl->bare) {
-		for (size_t c = 0; c < v->ncols; c++)
+		for (size_t c = v->skip; c < v->ncols; c++)
 			printf("%s%c", row[c] ? row[c] : "", c + 1 < v->ncols ? '\t' : '\n');
 	} else {
 		table_line(v, o->w, row);
@@ -189,7 +243,7 @@ void rows_end(struct rows_out *o)
 {
 	rows_start(o);
 	if (o->ctl->json)
-		fputs("]}\n", stdout);
+		fputs("],\"ok\":true}\n", stdout);
 	fflush(stdout);
 	free(o->w);
 	o->w = NULL;

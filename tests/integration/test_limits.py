@@ -151,7 +151,7 @@ def test_reads_of_pools_nobody_uses_join_nothing(env):
     for i in range(50):
         name = "nobody-%d" % i
         rc, data, err = n.ctlj("jobs", name)
-        assert rc == 0 and data["keys"] == [], (rc, data, err)
+        assert rc == 0 and data["jobs"] == [], (rc, data, err)
         rc, data, _ = n.ctlj("job", name, "k")
         assert rc == 1 and data["code"] == "JOB_NOT_FOUND", data
         rc, data, _ = n.ctlj("where", name, "k")
@@ -180,7 +180,7 @@ def test_a_pool_joined_elsewhere_is_read_without_joining(env):
         rc, _, err = a.ctlj("dispatch", "p", k, "x")
         assert rc == 0, err
     rc, data, err = b.ctlj("jobs", "p")
-    assert rc == 0 and sorted(data["keys"]) == ["k1", "k2"], (data, err)
+    assert rc == 0 and sorted(r["key"] for r in data["jobs"]) == ["k1", "k2"], (data, err)
     rc, data, err = b.ctlj("where", "p", "k1")
     assert rc == 0 and data["where"] == [{"worker": "a-w0", "node": "node-a", "owned": True}], data
     rc, data, err = b.ctlj("where", "p", "not-yet")
@@ -191,7 +191,7 @@ def test_a_pool_joined_elsewhere_is_read_without_joining(env):
     rc, data, err = b.ctlj("workers", "p")
     assert rc == 0 and [(x["id"], x["jobs"]) for x in data["workers"]] == [("a-w0", 2)], data
     rc, data, err = b.ctlj("jobs", "p", "--worker", "a-w0")
-    assert rc == 0 and sorted(data["keys"]) == ["k1", "k2"], (data, err)
+    assert rc == 0 and sorted(r["key"] for r in data["jobs"]) == ["k1", "k2"], (data, err)
     assert pool_names(b) == [] and "joined as node" not in b.logtext()
     check_history([w], {"k1", "k2"})
 

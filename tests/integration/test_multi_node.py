@@ -58,7 +58,7 @@ def test_routing_across_nodes(env):
         rc, _, err = b.ctlj("stop", "p", k)
         assert rc == 0, err
     rc, data, _ = b.ctlj("jobs", "p")
-    assert sorted(data["keys"]) == sorted(keys[30:])
+    assert sorted(r["key"] for r in data["jobs"]) == sorted(keys[30:])
     check_history(ws, keys[30:])
 
 
@@ -200,7 +200,8 @@ def test_redis_flushall_rebuilds(env):
     env.redis.cli("FLUSHALL")
     # nodes see they are no longer registered, re-join and re-announce
     wait_for(lambda: ns[2].ctlj("jobs", "p")[1] is not None and
-             sorted(ns[2].ctlj("jobs", "p")[1].get("keys", [])) == sorted(keys), 5,
+             sorted(r["key"] for r in ns[2].ctlj("jobs", "p")[1].get("jobs", []))
+             == sorted(keys), 5,
              "jobs re-announced")
     assert ns[0].ctlj("dispatch", "p", "after-flush")[0] == 0
     wait_for(lambda: all_running_once(ws, keys + ["after-flush"]), 5, "pool carries on")
@@ -332,7 +333,8 @@ def test_redis_restarted_empty(env):
     env.redis.start()
     # P4/P15: nodes reconnect, re-register and re-announce their jobs
     wait_for(lambda: ns[1].ctlj("jobs", "p")[0] == 0 and
-             sorted(ns[1].ctlj("jobs", "p")[1]["keys"]) == sorted(keys), 10,
+             sorted(r["key"] for r in ns[1].ctlj("jobs", "p")[1]["jobs"])
+             == sorted(keys), 10,
              "jobs re-announced after the restart")
     assert ns[2].ctlj("dispatch", "p", "after-restart")[0] == 0
     wait_for(lambda: all_running_once(ws, keys + ["after-restart"]), 5, "pool carries on")

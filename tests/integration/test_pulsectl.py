@@ -77,13 +77,14 @@ def test_jobs_of_one_worker(env):
     for w in ws:
         rc, data, err = ns[1].ctlj("jobs", "p", "--worker", w.id)
         assert rc == 0, err
-        assert set(data["keys"]) == w.running()
-        seen |= set(data["keys"])
+        got = {r["key"] for r in data["jobs"]}
+        assert got == w.running()
+        seen |= got
     assert seen == set(keys)
     rc, data, _ = ns[0].ctlj("jobs", "p", "--worker", "nobody")
-    assert rc == 0 and data["keys"] == []
+    assert rc == 0 and data == {"jobs": [], "ok": True}
     rc, data, _ = ns[0].ctlj("jobs", "p")
-    assert rc == 0 and set(data["keys"]) == set(keys)
+    assert rc == 0 and {r["key"] for r in data["jobs"]} == set(keys)
     rc, _, err = ns[0].ctl("jobs", "p", "--worker")
     assert rc == 2, err
 

@@ -35,7 +35,7 @@ def test_dispatch_notify_stop(env):
     rc, out, _ = n.ctl("job", "p", "job-1")
     assert rc == 0 and out == "hello"
     rc, data, _ = n.ctlj("jobs", "p")
-    assert rc == 0 and data["keys"] == ["job-1"]
+    assert rc == 0 and data == {"jobs": [{"pool": "p", "key": "job-1"}], "ok": True}
     # P7: notify reaches the owner's handler once and returns its answer
     rc, data, err = n.ctlj("notify", "p", "job-1", "ping")
     assert rc == 0, err
