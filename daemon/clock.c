@@ -216,53 +216,89 @@ void clocks_free(struct pool *p)
 
 /* ---- the CLOCKS view (pulsectl tickers, schedules) ---------------------- */
 
+/* One CLOCKS answer, read in pages (clocks.lua) and streamed on through
+ * listout, so it holds one page and one frame whatever the pool's count
+ * of clocks. */
 struct clocks_view {
 	char *pool; /* found again by name: NULL-safe for a pool not joined */
-	uint64_t sid, id;
+	char *base; /* the pool's key prefix */
+	uint64_t sid;
 	int sched;
+	char cursor[24]; /* clocks.lua's (SSCAN's) next page */
+	struct listout out;
 };
 
+static void clocks_view_free(void *arg)
+{
+	struct clocks_view *v = arg;
+	listout_free(&v->out);
+	free(v->pool);
+	free(v->base);
+	free(v);
+}
+
+static void clocks_page(struct pulsed *d, void *arg);
+
+/* One clock's map of the answer, from clocks.lua's six fields. */
+static int clock_item(struct clocks_view *v, struct session *s,
+                      struct pool *p, redisReply **f, uint64_t now)
+{
+	char key[PULSE_MAX_POOL + 8];
+	snprintf(key, sizeof(key), "%s:%s", clock_kind(v->sched),
+	         f[0]->str ? f[0]->str : "");
+	struct clock *t = p ? table_get(&p->tickers, key, strlen(key)) : NULL;
+	uint64_t next = (uint64_t)f[2]->integer;
+	pulse_enc *e = listout_item(&v->out);
+	msgpack_pack_map(&e->pk, v->sched ? 7 : 6);
+	pulse_enc_str(e, "name", f[0]->str ? f[0]->str : "", f[0]->len);
+	pulse_enc_uint(e, "interval_ms", (uint64_t)f[1]->integer);
+	pulse_enc_uint(e, "seq", (uint64_t)f[3]->integer);
+	pulse_enc_uint(e, "next_in_ms", next > now ? next - now : 0);
+	pulse_enc_bool(e, "stopped", f[4]->integer != 0);
+	pulse_enc_uint(e, v->sched ? "producers_here" : "subscribers_here",
+	               t ? t->nsids : 0);
+	if (v->sched)
+		pulse_enc_uint(e, "keys", (uint64_t)f[5]->integer);
+	return listout_item_done(&v->out, s);
+}
+
+/* A page: {now, cursor, name, interval, next, seq, stopped, keys, ...}. */
 static void clocks_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct clocks_view *v = arg;
 	struct session *s = session_find(d, v->sid);
 	if (!s)
 		goto out;
-	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-	    r->element[0]->type != REDIS_REPLY_INTEGER) {
-		session_error(s, v->id, PULSE_E_UNAVAILABLE, "%s",
-		              store_failure(d->store, r));
+	if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+	    (r->elements - 2) % 6 != 0 ||
+	    r->element[0]->type != REDIS_REPLY_INTEGER ||
+	    r->element[1]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->len >= sizeof(v->cursor)) {
+		listout_fail(&v->out, s, PULSE_E_UNAVAILABLE,
+		             store_failure(d->store, r));
 		goto out;
 	}
 	uint64_t now = (uint64_t)r->element[0]->integer;
-	size_t n = (r->elements - 1) / 6;
-	struct listout o;
-	listout_begin(&o, s, v->id, "status", v->sched ? "schedules" : "tickers");
 	struct pool *p = table_get(&d->pools, v->pool, strlen(v->pool));
-	for (size_t i = 0; i < n; i++) {
-		redisReply **f = &r->element[1 + 6 * i];
-		char key[PULSE_MAX_POOL + 8];
-		snprintf(key, sizeof(key), "%s:%s", clock_kind(v->sched), f[0]->str ? f[0]->str : "");
-		struct clock *t = p ? table_get(&p->tickers, key, strlen(key)) : NULL;
-		uint64_t next = (uint64_t)f[2]->integer;
-		pulse_enc *e = listout_item(&o);
-		msgpack_pack_map(&e->pk, v->sched ? 7 : 6);
-		pulse_enc_str(e, "name", f[0]->str ? f[0]->str : "", f[0]->len);
-		pulse_enc_uint(e, "interval_ms", (uint64_t)f[1]->integer);
-		pulse_enc_uint(e, "seq", (uint64_t)f[3]->integer);
-		pulse_enc_uint(e, "next_in_ms", next > now ? next - now : 0);
-		pulse_enc_bool(e, "stopped", f[4]->integer != 0);
-		pulse_enc_uint(e, v->sched ? "producers_here" : "subscribers_here",
-		               t ? t->nsids : 0);
-		if (v->sched)
-			pulse_enc_uint(e, "keys", (uint64_t)f[5]->integer);
-		if (listout_item_done(&o, s) < 0)
+	for (size_t i = 2; i + 6 <= r->elements; i += 6)
+		if (clock_item(v, s, p, &r->element[i], now) < 0)
 			goto out;
+	memcpy(v->cursor, r->element[1]->str, r->element[1]->len + 1);
+	if (strcmp(v->cursor, "0") == 0) {
+		listout_end(&v->out, s, 0);
+		goto out;
 	}
-	listout_end(&o, s, 0);
+	listout_page_done(&v->out, s, clocks_page, clocks_view_free, v);
+	return;
 out:
-	free(v->pool);
-	free(v);
+	clocks_view_free(v);
+}
+
+static void clocks_page(struct pulsed *d, void *arg)
+{
+	struct clocks_view *v = arg;
+	const char *argv[2] = {clock_kind(v->sched), v->cursor};
+	store_script(d->store, S_CLOCKS, v->base, 2, argv, NULL, clocks_cb, v);
 }
 
 void clocks_request(struct session *s, struct pool *p, const pulse_msg *m)
@@ -276,13 +312,14 @@ void clocks_request(struct session *s, struct pool *p, const pulse_msg *m)
 	/* p is NULL for a pool this node has not joined (CF_NOJOIN): read by
 	 * name, none of its clocks kept here */
 	(void)p;
-	struct clocks_view *v = xmalloc(sizeof(*v));
+	struct clocks_view *v = xcalloc(1, sizeof(*v));
 	char base[PULSE_MAX_POOL + 600];
 	v->pool = xstrndup(m->pool.p, m->pool.n);
 	v->sid = s->sid;
-	v->id = m->id;
 	v->sched = sched;
+	snprintf(v->cursor, sizeof(v->cursor), "0");
 	pool_base(s->d, v->pool, base, sizeof(base));
-	const char *argv[1] = {clock_kind(sched)};
-	store_script(s->d->store, S_CLOCKS, base, 1, argv, NULL, clocks_cb, v);
+	v->base = xstrdup(base);
+	listout_begin(&v->out, s, m->id, "status", sched ? "schedules" : "tickers");
+	clocks_page(s->d, v);
 }

@@ -18,6 +18,7 @@
  */
 #include <stdlib.h>
 
+#include "listout.h"
 #include "pulsed.h"
 #include "store.h"
 
@@ -29,7 +30,7 @@ static void peer_closed(struct session *s)
 		worker_session_closed(s);
 	if (s->tickers)
 		ticker_session_closed(s);
-	views_session_closed(s);
+	listout_session_closed(s);
 }
 
 static void store_up_hook(struct pulsed *d)
@@ -87,7 +88,7 @@ int context_init(struct pulsed *d)
 	d->peer.worker_hello = worker_attach;
 	d->peer.frame = command_run;
 	d->peer.closed = peer_closed;
-	d->peer.drained = views_drained;
+	d->peer.drained = listout_drained;
 	d->storeh.up = store_up_hook;
 	d->storeh.down = store_down_hook;
 	d->storeh.message = pools_on_message;

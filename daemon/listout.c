@@ -134,3 +134,58 @@ void listout_fail(struct listout *o, struct session *s, int code,
 	o->failed = 1;
 	listout_free(o);
 }
+
+/* ---- paged lists: the next page once the peer has read the last -------- */
+
+void listout_page_done(struct listout *o, struct session *s,
+                       void (*next_page)(struct pulsed *d, void *owner),
+                       void (*drop)(void *owner), void *owner)
+{
+	if (session_backlog(s) <= LISTOUT_BACKLOG) {
+		next_page(s->d, owner);
+		return;
+	}
+	o->next_page = next_page;
+	o->drop = drop;
+	o->owner = owner;
+	o->waiting = s->d->lists_waiting;
+	s->d->lists_waiting = o;
+	session_wait_drained(s);
+}
+
+/* Take session s's lists out of d->lists_waiting, then resume (drained)
+ * or drop them: taken out first, as a resumed page may queue its list
+ * again. */
+static void lists_of(struct session *s, int resume)
+{
+	struct listout **po = &s->d->lists_waiting, *mine = NULL;
+	while (*po) {
+		struct listout *o = *po;
+		if (o->sid != s->sid) {
+			po = &o->waiting;
+			continue;
+		}
+		*po = o->waiting;
+		o->waiting = mine;
+		mine = o;
+	}
+	while (mine) {
+		struct listout *o = mine;
+		mine = o->waiting;
+		o->waiting = NULL;
+		if (resume)
+			o->next_page(s->d, o->owner);
+		else
+			o->drop(o->owner);
+	}
+}
+
+void listout_drained(struct session *s)
+{
+	lists_of(s, 1);
+}
+
+void listout_session_closed(struct session *s)
+{
+	lists_of(s, 0);
+}

@@ -15,6 +15,12 @@
  *     not fit).
  *   - Every answer ends with exactly one frame without `more`: the last
  *     part of the list, or an ERROR (after which items are ignored).
+ *   - A list read from Redis in pages (JOBS, CLOCKS) reads its next page
+ *     only once its peer has read all but LISTOUT_BACKLOG bytes of what
+ *     was sent (listout_page_done): meanwhile it waits in
+ *     d->lists_waiting, resumed by the session's drained hook, dropped
+ *     when the session ends. So a paged list holds one page and one
+ *     frame, whatever its size.
  */
 #ifndef PULSED_LISTOUT_H
 #define PULSED_LISTOUT_H
@@ -36,7 +42,15 @@ struct listout {
 	int failed;         /* answered with an ERROR: ignore the rest */
 	uint64_t total;     /* items so far */
 	pulse_enc e;        /* the item being added */
+	/* a paged list waiting for its peer (listout_page_done) */
+	void (*next_page)(struct pulsed *d, void *owner);
+	void (*drop)(void *owner);
+	void *owner;
+	struct listout *waiting; /* next in d->lists_waiting */
 };
+
+/* Bytes a paged list may leave queued for its peer before it waits. */
+#define LISTOUT_BACKLOG (256u * 1024u)
 
 /* Begin the answer to request id of session s: the list is `field`, at
  * the top of the OK (inmap NULL) or inside the map `inmap`. */
@@ -58,5 +72,16 @@ void listout_fail(struct listout *o, struct session *s, int code,
                   const char *msg);
 /* Free o without sending anything (the session is gone). */
 void listout_free(struct listout *o);
+
+/* A page of a paged list was added and more pages follow: call
+ * next_page(d, owner) now, or once the peer has read enough (see the
+ * invariants); drop(owner) instead if the session ends meanwhile. The
+ * owner holds o and frees it in drop. */
+void listout_page_done(struct listout *o, struct session *s,
+                       void (*next_page)(struct pulsed *d, void *owner),
+                       void (*drop)(void *owner), void *owner);
+/* The session's hooks (context.c): its output drained, it ended. */
+void listout_drained(struct session *s);
+void listout_session_closed(struct session *s);
 
 #endif

@@ -68,6 +68,7 @@
 struct pulsed;
 struct pool;
 struct session;
+struct listout;
 
 /* ---- jobs run by local workers ----------------------------------------- */
 
@@ -390,8 +391,8 @@ struct pulsed {
 	table sessions;     /* sid -> struct session */
 	uint64_t next_sid;
 	unsigned nsessions;
-	struct view *views_waiting; /* JOBS answers waiting for their peer to
-	                               read (views.c) */
+	struct listout *lists_waiting; /* paged lists waiting for their peer
+	                                 to read (listout.c) */
 
 	/* requests and events */
 	table requests;     /* rid -> struct request */
@@ -481,10 +482,6 @@ void route_request(struct session *s, struct pool *p, const pulse_msg *m);
 void view_request(struct session *s, struct pool *p, const pulse_msg *m);
 void workers_request(struct session *s, struct pool *p, const pulse_msg *m);
 void status_request(struct session *s, struct pool *p, const pulse_msg *m);
-/* The session's output drained: JOBS answers waiting for it go on. */
-void views_drained(struct session *s);
-/* The session ends: the JOBS answers waiting for it are dropped. */
-void views_session_closed(struct session *s);
 
 /* request.c */
 #define REQUEST_RETRY_MS 20

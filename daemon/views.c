@@ -15,8 +15,8 @@
  *   - A view holds the session's in-flight slot until its answer is
  *     complete, like a request, so a client cannot queue unbounded reads.
  *   - JOBS holds at most one page and one frame of keys, whatever the
- *     pool's size: the next page is read only once the peer has read all
- *     but BACKLOG bytes of what was sent (d->views_waiting meanwhile).
+ *     pool's size: the next page is read only once the peer has read
+ *     most of what was sent (listout_page_done).
  *   - The session and the pool are found again by id and name when the
  *     reply comes; a view whose session went away is dropped.
  */
@@ -30,10 +30,8 @@
 #include "store.h"
 
 /* Keys one keys.lua call collects at most (it may find a few more, from
- * its last HSCAN step), and the bytes a JOBS may leave queued for its
- * peer before it waits to read the next page. */
+ * its last HSCAN step). */
 #define PAGE 1000u
-#define BACKLOG (256u * 1024u)
 
 /* ---- views -------------------------------------------------------------- */
 
@@ -58,7 +56,6 @@ struct view {
 	uint64_t limit; /* JOBS: keys still to send (UINT64_MAX: all) */
 	int count;    /* JOBS with limit 0: count the keys, send none */
 	struct listout out; /* JOBS, WORKERS, NODES: the list answered */
-	struct view *next; /* in d->views_waiting */
 	int unjoined; /* read without joining: membership read into: */
 	table workers;  /* worker id -> node id (strings owned) */
 	char **wids;
@@ -221,7 +218,8 @@ static void workers_reply(struct session *s, struct view *v, redisReply *r)
 	listout_end(&v->out, s, 0);
 }
 
-static void jobs_page(struct pulsed *d, struct view *v);
+static void jobs_page(struct pulsed *d, void *arg);
+static void view_drop(void *arg);
 
 /* A page of JOBS (keys.lua: cursor, n, keys): its keys go on, then the
  * next page, now or once the peer has read what waits for it. */
@@ -257,13 +255,7 @@ static void keys_cb(struct pulsed *d, redisReply *r, void *arg)
 		listout_end(&v->out, s, 1);
 		goto done;
 	}
-	if (session_backlog(s) > BACKLOG) {
-		v->next = d->views_waiting;
-		d->views_waiting = v;
-		session_wait_drained(s);
-		return;
-	}
-	jobs_page(d, v);
+	listout_page_done(&v->out, s, jobs_page, view_drop, v);
 	return;
 done:
 	view_free(v);
@@ -285,8 +277,9 @@ static void hlen_cb(struct pulsed *d, redisReply *r, void *arg)
 }
 
 /* The next page of JOBS: up to PAGE keys (fewer when the limit is near). */
-static void jobs_page(struct pulsed *d, struct view *v)
+static void jobs_page(struct pulsed *d, void *arg)
 {
+	struct view *v = arg;
 	char want[24];
 	snprintf(want, sizeof(want), "%llu", (unsigned long long)
 	         (v->count || v->limit > PAGE ? PAGE : v->limit));
@@ -298,34 +291,9 @@ static void jobs_page(struct pulsed *d, struct view *v)
 	store_script(d->store, S_KEYS, v->base, 5, argv, lens, keys_cb, v);
 }
 
-void views_drained(struct session *s)
+static void view_drop(void *arg)
 {
-	struct pulsed *d = s->d;
-	struct view **pv = &d->views_waiting;
-	while (*pv) {
-		struct view *v = *pv;
-		if (v->sid != s->sid) {
-			pv = &v->next;
-			continue;
-		}
-		*pv = v->next;
-		v->next = NULL;
-		jobs_page(d, v);
-	}
-}
-
-void views_session_closed(struct session *s)
-{
-	struct view **pv = &s->d->views_waiting;
-	while (*pv) {
-		struct view *v = *pv;
-		if (v->sid != s->sid) {
-			pv = &v->next;
-			continue;
-		}
-		*pv = v->next;
-		view_free(v);
-	}
+	view_free(arg);
 }
 
 static void view_cb(struct pulsed *d, redisReply *r, void *arg)

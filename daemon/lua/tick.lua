@@ -1,6 +1,7 @@
 -- tick.lua: the pool-wide clock of one ticker (P11) or schedule (P12).
 -- ARGV: op ('open' | 'fire' | 'stop'), name, interval (ms), kind ('tick'
 -- or 'sched').
+-- B clocks:<kind> is the set of the pool's clock names of that kind.
 -- B <kind>:<name> holds interval, next (Redis time of the next tick), seq
 -- (the last tick's number) and, once stopped, stopped = 1. A new schedule's
 -- first tick is due at once (its plan runs at registration).
@@ -15,6 +16,10 @@
 -- interval, now} or {'STOPPED'}.
 local op, name, iv, kind = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local k = B .. kind .. ':' .. name
+-- the index the CLOCKS view pages through (clocks.lua): every op keeps
+-- the name in it, so a clock made before the index joins it at its next
+-- tick or open
+redis.call('SADD', B .. 'clocks:' .. kind, name)
 local first = kind == 'sched' and 0 or iv
 local now = now_ms()
 if op == 'stop' then

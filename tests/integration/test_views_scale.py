@@ -204,3 +204,55 @@ def test_status_of_many_pools_and_small_frames_of_every_list(env):
     s.close()
     rc, data, err = n.ctlj("status")
     assert rc == 0 and {p["name"] for p in data["pools"]} == names
+
+
+def test_tickers_and_schedules_of_any_number(env):
+    """5,000 tickers and 2,000 schedules (written as tick.lua writes them:
+    the clock's hash and its name in B clocks:<kind>) beside a real
+    ticker: pulsectl lists every one with its fields; a raw peer with
+    max_body 600 gets them in parts that fit; the view pages through the
+    index (SSCAN), so it does not read the other 100,000 keys. A clock
+    whose hash is gone leaves the index when a page meets it. Before,
+    clocks.lua SCANned the whole keyspace in one script and answered in
+    one reply."""
+    import harness
+    n = env.node()
+    tick = os.path.join(BUILD, "tests", "tickwatch")
+    w = harness.LogTool()
+    w.spawn(env.procs, [tick, "-s", n.sock, "-p", "c", "-N", "real", "-i", "100",
+                        "-l", os.path.join(env.tmp, "real.log")])
+    wait_for(lambda: "real" in {t["name"] for t in n.ctlj("tickers", "c")[1].get("tickers", [])},
+             10, "the real ticker in the view")
+    script = ("for i = 0, tonumber(ARGV[1]) - 1 do "
+              "local name = string.format('%s-%05d', ARGV[2], i) "
+              "redis.call('HSET', KEYS[1] .. ARGV[2] .. ':' .. name, 'interval', 1000 + i, "
+              "'next', 0, 'seq', i) "
+              "redis.call('SADD', KEYS[1] .. 'clocks:' .. ARGV[2], name) "
+              "if ARGV[2] == 'sched' then redis.call('SADD', KEYS[1] .. 'skeys:' .. name, 'a', 'b') end "
+              "end return 1")
+    env.redis.cli("EVAL", script, 1, "pulse:{c}:", 5000, "tick")
+    env.redis.cli("EVAL", script, 1, "pulse:{c}:", 2000, "sched")
+    fill(env, "other", 100000, "o%07d")
+    env.redis.cli("SADD", "pulse:{c}:clocks:tick", "gone-0")
+    rc, data, err = n.ctlj("tickers", "c")
+    assert rc == 0, err
+    got = {t["name"]: t for t in data["tickers"]}
+    assert set(got) == {"tick-%05d" % i for i in range(5000)} | {"real"}
+    assert got["tick-04321"]["interval_ms"] == 5321 and got["tick-04321"]["seq"] == 4321
+    assert got["real"]["subscribers_here"] == 1
+    assert env.redis.cli("SISMEMBER", "pulse:{c}:clocks:tick", "gone-0") == "0"
+    rc, data, err = n.ctlj("schedules", "c")
+    assert rc == 0, err
+    assert len(data["schedules"]) == 2000
+    assert all(x["keys"] == 2 for x in data["schedules"])
+    assert len(ctl_lines(n, "-H", "tickers", "c")) == 5001
+    s = session(n, max_body=600, stream=True)
+    frames = answer(s, {"t": T_CLOCKS, "id": 1, "pool": "c", "role": "tick"}, 600)
+    assert len(frames) > 100 and all(f["t"] == T_OK for f in frames)
+    assert all(f.get("more") for f in frames[:-1]) and "more" not in frames[-1]
+    assert {t["name"] for f in frames for t in f["status"]["tickers"]} == set(got)
+    s.close()
+    s = session(n)   # no stream: one frame or TOO_LARGE, never more
+    frames = answer(s, {"t": T_CLOCKS, "id": 2, "pool": "c", "role": "tick"}, 1114112)
+    assert len(frames) == 1 and frames[0]["t"] == T_OK
+    s.close()
