@@ -50,6 +50,7 @@ _pulsectl() {
 		'dispatch:start a job and wait until its worker started it'
 		'stop:stop a job and wait until its worker stopped it'
 		'notify:send a payload to a job'"'"'s worker'
+		'send:send a message to the worker a key is placed on, print its answer'
 		'drain:hand this pulsed'"'"'s jobs to other nodes, take no new ones'
 		'undrain:take jobs again after a drain'
 		'shutdown:stop every job of a pool on every node and remove it'
@@ -94,7 +95,7 @@ _pulsectl() {
 			_arguments '--json' '-H' '1:pool:_pulsectl_pools' \
 				'2:key:' '3:payload (- for stdin):(-)' && ret=0
 			;;
-		notify)
+		notify | send)
 			_arguments '--json' '-H' '1:pool:_pulsectl_pools' \
 				'2:key:{_pulsectl_keys $words[2]}' \
 				'3:payload (- for stdin):(-)' && ret=0

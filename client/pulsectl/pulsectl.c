@@ -56,6 +56,9 @@ static const struct cmd commands[] = {
 	{"notify", "POOL KEY PAYLOAD|-",
 	 "send a payload to a job's worker, wait for its answer",
 	 3, 3, 0, 1, cmd_notify},
+	{"send", "POOL KEY PAYLOAD|-",
+	 "send a message to the worker the key is placed on (no job), print "
+	 "its answer", 3, 3, 0, 1, cmd_send},
 	{"shutdown", "POOL",
 	 "stop every job of the pool on every node and remove its state (admin)",
 	 1, 1, 0, 1, cmd_shutdown},
