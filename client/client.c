@@ -229,22 +229,44 @@ static int empty_call(pulse_client *c, pulse_msg *q)
 	return code;
 }
 
-/* DISPATCH, STOP and NOTIFY: a key, maybe a payload, and an empty OK. */
+/* DISPATCH, STOP, NOTIFY and SEND: a key, maybe a payload; the answer
+ * an OK, empty but for SEND's payload (into *answer, malloc'd, when
+ * answer is not NULL). */
 static int job_call(pulse_client *c, uint32_t type, const char *pool,
-                    const char *key, const void *payload, size_t len)
+                    const char *key, const void *payload, size_t len,
+                    void **answer, size_t *answer_len)
 {
+	if (answer)
+		*answer = NULL;
+	if (answer_len)
+		*answer_len = 0;
 	if (!c)
 		return PULSE_ERR_INVALID;
 	int code = check(c, pool, key, 1, payload, len);
 	if (code)
 		return code;
-	pulse_msg q = request(type, pool, key);
+	pulse_msg q = request(type, pool, key), a;
 	if (type != PULSE_T_STOP) {
 		q.has |= PM_PAYLOAD;
 		q.payload = (pulse_str){payload ? payload : "", len};
 	}
 	request_timeout(c, &q);
-	return empty_call(c, &q);
+	if ((code = call(c, &q, &a)))
+		return code;
+	size_t n = (a.has & PM_PAYLOAD) ? a.payload.n : 0;
+	void *copy = NULL;
+	if (answer && n > 0 && !(copy = malloc(n))) {
+		libpulse_conn_done(&c->conn);
+		return fail(c, ENOMEM_CODE, "out of memory");
+	}
+	if (copy)
+		memcpy(copy, a.payload.p, n);
+	libpulse_conn_done(&c->conn);
+	if (answer)
+		*answer = copy;
+	if (answer_len)
+		*answer_len = n;
+	return 0;
 }
 
 /* SHUTDOWN and LEAVE: a pool and an empty OK. */
@@ -277,18 +299,26 @@ int pulse_reopen(pulse_client *c, const char *pool)
 int pulse_dispatch(pulse_client *c, const char *pool, const char *key,
                    const void *payload, size_t len)
 {
-	return job_call(c, PULSE_T_DISPATCH, pool, key, payload, len);
+	return job_call(c, PULSE_T_DISPATCH, pool, key, payload, len, NULL, NULL);
 }
 
 int pulse_stop_job(pulse_client *c, const char *pool, const char *key)
 {
-	return job_call(c, PULSE_T_STOP, pool, key, NULL, 0);
+	return job_call(c, PULSE_T_STOP, pool, key, NULL, 0, NULL, NULL);
 }
 
 int pulse_notify(pulse_client *c, const char *pool, const char *key,
                  const void *payload, size_t len)
 {
-	return job_call(c, PULSE_T_NOTIFY, pool, key, payload, len);
+	return job_call(c, PULSE_T_NOTIFY, pool, key, payload, len, NULL, NULL);
+}
+
+int pulse_send(pulse_client *c, const char *pool, const char *key,
+               const void *payload, size_t len, void **answer,
+               size_t *answer_len)
+{
+	return job_call(c, PULSE_T_SEND, pool, key, payload, len, answer,
+	                answer_len);
 }
 
 /* A C string copy of a counted string from a frame; NULL when it holds a

@@ -320,9 +320,10 @@ static int handshake(struct libpulse_conn *c, const struct libpulse_hello *h)
 	               .stream = 1}; /* lists in parts: client.c's call_next */
 	m.role = (pulse_str){h->role, strlen(h->role)};
 	if (h->pool) {
-		m.has |= PM_POOL | PM_NOTIFY;
+		m.has |= PM_POOL | PM_NOTIFY | PM_MESSAGES;
 		m.pool = (pulse_str){h->pool, strlen(h->pool)};
 		m.notify = h->notify;
+		m.messages = h->messages;
 	}
 	if (h->name) {
 		m.has |= PM_NAME;

@@ -52,12 +52,13 @@ struct libpulse_conn {
 };
 
 /* What a HELLO says: role "client", or "worker" with its pool, name and
- * whether it handles notifications. */
+ * whether it handles notifications and messages. */
 struct libpulse_hello {
 	const char *role;
 	const char *pool;
 	const char *name;
 	int notify;
+	int messages;
 };
 
 /* A deadline for a blocking wait: 0 is "no deadline", else a

@@ -31,7 +31,8 @@ _Static_assert(SAME(JOB_EXISTS) &&
                SAME(PERMISSION) &&
                SAME(HANDLER) &&
                SAME(BUSY) &&
-               (int)PULSE_ERR_BUSY + 1 == (int)PULSE_E__COUNT,
+               SAME(NO_HANDLER) &&
+               (int)PULSE_ERR_NO_HANDLER + 1 == (int)PULSE_E__COUNT,
                "pulse.h error codes must match proto.h enum pulse_err");
 #undef SAME
 

@@ -3,10 +3,10 @@
  *
  * Installed as <pulsed/pulse.h>. Two kinds of session, each one Unix socket
  * connection to pulsed:
- *   - a client (pulse_connect): dispatch, stop and notify jobs, inspect pools;
- *     every call blocks until pulsed answers.
+ *   - a client (pulse_connect): dispatch, stop and notify jobs, send keyed
+ *     messages, inspect pools; every call blocks until pulsed answers.
  *   - a worker (pulse_worker_attach): receives start, stop and notify events
- *     for one pool and answers them through callbacks.
+ *     and keyed messages for one pool and answers them through callbacks.
  *
  * Invariants: the library never calls exit() and never prints. Errors come
  * back as a code (PULSE_ERR_* below) and a message
@@ -42,6 +42,8 @@ enum {
 	PULSE_ERR_PERMISSION = 11,
 	PULSE_ERR_HANDLER = 12,
 	PULSE_ERR_BUSY = 13,
+	PULSE_ERR_NO_HANDLER = 14, /* the worker a message went to has no
+	                            * message handler */
 };
 
 /* "JOB_EXISTS" for PULSE_ERR_JOB_EXISTS, and so on. */
@@ -83,6 +85,23 @@ int pulse_stop_job(pulse_client *c, const char *pool, const char *key);
 /* Send payload to the job's current worker and wait for its answer. */
 int pulse_notify(pulse_client *c, const char *pool, const char *key,
                  const void *payload, size_t len);
+
+/* Send a keyed message (the seed's DispatchMessage): pulsed routes it to
+ * the worker that placement picks for key now (the one that runs, or
+ * would run, the key's job), on whichever node; no job is created and
+ * nothing is written for it. Waits for that worker's message handler and
+ * returns 0 with its answer in *answer (malloc'd, free it with free();
+ * NULL when *answer_len is 0), or PULSE_ERR_HANDLER (message: the
+ * handler's text), PULSE_ERR_NO_HANDLER (the worker has no message
+ * handler), PULSE_ERR_UNAVAILABLE (no worker in the pool, the worker went
+ * away before answering: its handler may have run, or Redis away),
+ * PULSE_ERR_TOO_LARGE, PULSE_ERR_TIMEOUT or another code; *answer is
+ * NULL then. The message reaches one worker at most once and is never
+ * retried elsewhere once sent. answer and answer_len may be NULL (the
+ * answer is dropped). */
+int pulse_send(pulse_client *c, const char *pool, const char *key,
+               const void *payload, size_t len, void **answer,
+               size_t *answer_len);
 
 /* Which keys pulse_jobs_each() lists. */
 typedef struct pulse_jobs_query {
@@ -321,6 +340,16 @@ enum {
 	PULSE_HANDLER_REQUEUE = 2, /* try again later, possibly elsewhere */
 };
 
+/* The answer a message handler gives its sender, set with
+ * pulse_answer_set(); valid only during the handler's call. */
+typedef struct pulse_answer pulse_answer;
+/* Make data (len bytes, copied; NULL with len 0: empty) the answer of
+ * the message being handled; a later call replaces it. Returns 0, or
+ * PULSE_ERR_TOO_LARGE (over the payload cap pulsed announced) or
+ * PULSE_ERR_UNAVAILABLE (out of memory), the answer left unchanged. The
+ * answer goes back only when the handler returns PULSE_HANDLER_OK. */
+int pulse_answer_set(pulse_answer *a, const void *data, size_t len);
+
 /* Handlers get a message buffer of msglen bytes for an error text. The key
  * and payload are valid only during the call. */
 typedef struct pulse_handlers {
@@ -330,6 +359,18 @@ typedef struct pulse_handlers {
 	/* optional: NULL means notifications are refused with an error */
 	int (*notify)(void *ud, const char *key, const void *payload,
 	              size_t len, char *msg, size_t msglen);
+	/* optional: a keyed message (pulse_send) for key, which this worker
+	 * was picked for by placement; it need not run the key's job, and
+	 * no job is created. Returns PULSE_HANDLER_OK, with the answer set
+	 * through pulse_answer_set() (empty if not set), or
+	 * PULSE_HANDLER_ERROR with msg (the sender gets PULSE_ERR_HANDLER).
+	 * PULSE_HANDLER_REQUEUE is answered as an error: messages are not
+	 * retried. NULL: the worker tells pulsed it takes no messages, and
+	 * their senders get PULSE_ERR_NO_HANDLER without reaching it. Runs
+	 * in the worker's loop like the other handlers: keep it short. */
+	int (*message)(void *ud, const char *key, const void *payload,
+	               size_t len, pulse_answer *answer, char *msg,
+	               size_t msglen);
 } pulse_handlers;
 
 /* Attach a worker to `pool` on the pulsed at socket_path. `name` (NULL or

@@ -2,16 +2,18 @@
  * worker.c: worker sessions of libpulse-client (pulse_worker_attach and the
  * event loop around the caller's handlers).
  *
- * Owns: attaching with HELLO role "worker", turning START / HALT / EVENT
- * frames into handler calls and their results into ACK frames, the stop
+ * Owns: attaching with HELLO role "worker", turning START / HALT / EVENT /
+ * MESSAGE frames into handler calls and their results into ACK frames (a
+ * message's with the answer the handler set, pulse_answer), the stop
  * request (a flag plus a self-pipe, both safe to touch from a signal
  * handler), and the graceful DETACH hand-off.
  *
  * Invariants:
  *   - Every event gets exactly one ACK with the event's id, written before
  *     the next frame is handled, so pulsed sees answers in order; only a
- *     START or EVENT read before the end of the stream gets none (its
- *     handler does not run: pulsed has handed the jobs on already).
+ *     START, EVENT or MESSAGE read before the end of the stream gets none
+ *     (its handler does not run: pulsed has handed the jobs on already,
+ *     and failed the message to its sender).
  *   - A handler sees a NUL-terminated copy of the key and a payload that is
  *     never NULL (an empty payload points at ""), valid during the call.
  *   - Once the session ended (pulsed closed it, a bad frame, an I/O error)
@@ -55,6 +57,13 @@
 #define DETACH_ID 1
 /* The longest LEASE taken as given (one day). */
 #define MAX_LEASE_MS (86400u * 1000u)
+
+/* A message handler's answer: a copy of what it set, at most max bytes
+ * (the payload cap pulsed announced), freed once the ACK is written. */
+struct pulse_answer {
+	char *data;
+	size_t len, max;
+};
 
 struct pulse_worker {
 	struct libpulse_conn conn;
@@ -298,11 +307,28 @@ static int lease_due(const pulse_worker *w)
 	return w->lease_end && libpulse_now_ms() >= w->lease_end;
 }
 
+int pulse_answer_set(pulse_answer *a, const void *data, size_t len)
+{
+	if (!a || (!data && len > 0))
+		return PULSE_ERR_INVALID;
+	if (len > a->max)
+		return PULSE_ERR_TOO_LARGE;
+	char *copy = malloc(len ? len : 1);
+	if (!copy)
+		return PULSE_ERR_UNAVAILABLE;
+	if (len)
+		memcpy(copy, data, len);
+	free(a->data);
+	a->data = copy;
+	a->len = len;
+	return 0;
+}
+
 /* Run the handler that frame m asks for, with the key copied out as a C
  * string. Returns the handler's answer (PULSE_HANDLER_*), msg filled for
- * errors. */
-static int run_handler(pulse_worker *w, const pulse_msg *m, char *msg,
-                       size_t msglen)
+ * errors; a message handler's answer payload in *ans. */
+static int run_handler(pulse_worker *w, const pulse_msg *m,
+                       pulse_answer *ans, char *msg, size_t msglen)
 {
 	char why[160];
 	/* Control characters, NUL among them, are refused here. */
@@ -330,6 +356,11 @@ static int run_handler(pulse_worker *w, const pulse_msg *m, char *msg,
 		if (r != PULSE_HANDLER_REQUEUE)
 			run_del(w, run_find(w, w->key));
 		return r;
+	case PULSE_T_MESSAGE:
+		if (!w->h.message) /* our HELLO said so: pulsed sends none */
+			return libpulse_errf(msg, msglen, PULSE_HANDLER_ERROR,
+			                     "no message handler");
+		return w->h.message(w->ud, w->key, payload, len, ans, msg, msglen);
 	default: /* PULSE_T_EVENT */
 		if (!w->h.notify)
 			return libpulse_errf(msg, msglen, PULSE_HANDLER_ERROR,
@@ -342,7 +373,8 @@ static int run_handler(pulse_worker *w, const pulse_msg *m, char *msg,
 static int answer_event(pulse_worker *w, const pulse_msg *m)
 {
 	char msg[512] = "";
-	int r = run_handler(w, m, msg, sizeof(msg));
+	pulse_answer ans = {.max = libpulse_conn_max_payload(&w->conn)};
+	int r = run_handler(w, m, &ans, msg, sizeof(msg));
 	if (r != PULSE_HANDLER_OK && r != PULSE_HANDLER_REQUEUE &&
 	    r != PULSE_HANDLER_ERROR) {
 		libpulse_errf(msg, sizeof(msg), 0, "handler returned %d", r);
@@ -359,7 +391,13 @@ static int answer_event(pulse_worker *w, const pulse_msg *m)
 		ack.has |= PM_MSG;
 		ack.msg = (pulse_str){msg, strlen(msg)};
 	}
-	return libpulse_conn_send(&w->conn, &ack, 0);
+	if (m->type == PULSE_T_MESSAGE && r == PULSE_HANDLER_OK) {
+		ack.has |= PM_PAYLOAD;
+		ack.payload = (pulse_str){ans.data ? ans.data : "", ans.len};
+	}
+	int code = libpulse_conn_send(&w->conn, &ack, 0);
+	free(ans.data);
+	return code;
 }
 
 /* One frame from pulsed: an event to answer, or the end of a detach, or an
@@ -370,6 +408,7 @@ static int handle_frame(pulse_worker *w, const pulse_msg *m)
 	case PULSE_T_START:
 	case PULSE_T_HALT:
 	case PULSE_T_EVENT:
+	case PULSE_T_MESSAGE:
 		return answer_event(w, m);
 	case PULSE_T_LEASE:
 		return 0; /* took effect when it was read (lease_scan) */
@@ -428,7 +467,8 @@ int pulse_worker_process(pulse_worker *w)
 			return end_session(w, -r);
 		if (r == 1) {
 			int late = !on && (m.type == PULSE_T_START ||
-			                   m.type == PULSE_T_EVENT);
+			                   m.type == PULSE_T_EVENT ||
+			                   m.type == PULSE_T_MESSAGE);
 			int code = late ? 0 : handle_frame(w, &m);
 			frame_done(w);
 			if (code)
@@ -597,7 +637,7 @@ pulse_worker *pulse_worker_attach(const char *socket_path, const char *pool,
 	if (!code) {
 		const struct libpulse_hello hello = {
 			.role = "worker", .pool = pool, .name = name,
-			.notify = h->notify != NULL};
+			.notify = h->notify != NULL, .messages = h->message != NULL};
 		code = libpulse_conn_open(&w->conn, socket_path, &hello);
 		if (code)
 			libpulse_errf(errbuf, errlen, code, "%s", w->conn.err);

@@ -43,6 +43,8 @@ static const struct command commands[] = {
 	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT | CF_RUNNING, route_request},
 	{PULSE_T_NOTIFY, "NOTIFY", ROLE_CLIENT,
 	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT | CF_RUNNING, route_request},
+	{PULSE_T_SEND, "SEND", ROLE_CLIENT,
+	 CF_POOL | CF_OPEN | CF_REDIS | CF_INFLIGHT | CF_RUNNING, message_request},
 	{PULSE_T_JOBS, "JOBS", ROLE_CLIENT,
 	 CF_POOL | CF_NOJOIN | CF_OPEN | CF_REDIS | CF_INFLIGHT, view_request},
 	{PULSE_T_JOB, "JOB", ROLE_CLIENT,
@@ -72,7 +74,7 @@ static const struct command commands[] = {
 	{PULSE_T_DRAIN, "DRAIN", ROLE_CLIENT, CF_ADMIN | CF_RUNNING, drain_request},
 	{PULSE_T_UNDRAIN, "UNDRAIN", ROLE_CLIENT, CF_ADMIN, undrain_request},
 	{PULSE_T_PLANNED, "PLANNED", ROLE_CLIENT, 0, schedule_planned},
-	{PULSE_T_ACK, "ACK", ROLE_WORKER, 0, jobs_ack},
+	{PULSE_T_ACK, "ACK", ROLE_WORKER, 0, worker_ack},
 	{PULSE_T_DETACH, "DETACH", ROLE_WORKER, 0, worker_detach_req},
 };
 

@@ -95,6 +95,7 @@ int context_init(struct pulsed *d)
 	d->poolh.jobs_gone = jobs_gone_hook;
 	d->poolh.assign = jobs_assign;
 	d->poolh.job_event = jobs_event;
+	d->poolh.message = message_deliver;
 	d->poolh.move = job_move;
 	d->poolh.fence = fence_hook;
 	d->poolh.joined = joined_hook;

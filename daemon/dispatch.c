@@ -1,11 +1,15 @@
 /*
- * dispatch.c: the requests that change jobs: dispatch, stop and notify.
+ * dispatch.c: the requests that change jobs: dispatch, stop and notify;
+ * and the keyed message (send), routed the same way but to no job.
  *
  * Owns: admitting a job (admit.lua, then starting it on a local worker or
  * leaving it to its owner's node), routing a stop or notify to the job's
  * owner (route.lua: a local worker, another node's inbox, or a retry while
- * the job is between owners), and pulsed's own such requests (schedules).
- * The requests themselves, their answers and deadlines are request.c's.
+ * the job is between owners), routing a message to the worker placement
+ * picks for its key (a local worker, or that worker's node's inbox), and
+ * pulsed's own such requests (schedules). The requests themselves, their
+ * answers and deadlines are request.c's; a message's delivery to a local
+ * worker is message.c's.
  *
  * Invariants:
  *   - A dispatch is answered OK only once the job runs (its start was
@@ -212,6 +216,43 @@ void request_internal(struct pool *p, int type, const char *key,
 		route(q);
 }
 
+/* ---- keyed messages ----------------------------------------------------- */
+
+/* Route a SEND by this node's view of the pool's placement, as it is
+ * now: no job, no Redis write (but the inbox entry, a transport, when
+ * the worker is another node's). An empty view answers at once, unless
+ * it is still being loaded (right after a join); a worker that turns out
+ * not to be there (the view was older than its end) brings the request
+ * back here, to be routed on a newer view. */
+static void send_message(struct request *q)
+{
+	struct pool *p = q->pool;
+	if (p->state == POOL_SHUTDOWN) {
+		request_finish(p->d, q->rid, PULSE_E_SHUTDOWN, "pool is shut down");
+		return;
+	}
+	if (not_ready(q))
+		return;
+	const char *owner = pool_owner_of(p, q->key, strlen(q->key));
+	const char *onode = owner ? table_get(&p->workers, owner, strlen(owner))
+	                          : NULL;
+	if (!owner || !onode) {
+		if (p->members_inflight) {
+			request_retry(p->d, q->rid);
+			return;
+		}
+		char why[200];
+		snprintf(why, sizeof(why), "no worker in pool %s", p->name);
+		request_finish(p->d, q->rid, PULSE_E_UNAVAILABLE, why);
+		return;
+	}
+	if (strcmp(onode, p->d->node) == 0)
+		message_deliver(p, owner, q->key, q->payload, q->plen, q->rid, NULL,
+		                NULL);
+	else
+		inbox_message(p, onode, owner, q->key, q->payload, q->plen, q->rid);
+}
+
 /* The command table's handlers (command.c): the checks every request
  * passes were made there; what is left is the payload cap. */
 static void job_request(struct session *s, struct pool *p, const pulse_msg *m,
@@ -235,4 +276,9 @@ void dispatch_request(struct session *s, struct pool *p, const pulse_msg *m)
 void route_request(struct session *s, struct pool *p, const pulse_msg *m)
 {
 	job_request(s, p, m, route);
+}
+
+void message_request(struct session *s, struct pool *p, const pulse_msg *m)
+{
+	job_request(s, p, m, send_message);
 }

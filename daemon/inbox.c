@@ -8,7 +8,8 @@
  * Entries (stream fields): t = a (assigned: k key, w worker, f fence,
  * p payload, c and i the dispatch's caller node and request id),
  * s (stop: k, c caller node, i request id), n (notify: k, c, i, p),
- * r (reply: i request id, c code name or RETRY, m message), h (hello,
+ * m (message: k, w worker, c, i, p), r (reply: i request id, c code name
+ * or RETRY, m message, p the answer payload of a message), h (hello,
  * written at join). See daemon/REDIS.md.
  *
  * Invariants: an inbox is created only by its node (join.lua); others
@@ -87,7 +88,12 @@ static void handle(struct pool *p, redisReply *entry)
 			break;
 		if (d->poolh.job_event(p, x.k, x.t[0] == 's' ? OP_HALT : OP_EVENT,
 		                       x.p, x.plen, 0, x.c, x.i) < 0)
-			inbox_reply(p, x.c, x.i, -1, ""); /* not here: look again */
+			inbox_reply(p, x.c, x.i, -1, "", NULL, 0); /* not here: look again */
+		return;
+	case 'm':
+		if (!x.k || !x.w || !x.c || !x.i)
+			break;
+		d->poolh.message(p, x.w, x.k, x.p ? x.p : "", x.plen, 0, x.c, x.i);
 		return;
 	case 'r': {
 		if (!x.i || !x.c)
@@ -99,7 +105,8 @@ static void handle(struct pool *p, redisReply *entry)
 		}
 		int code = strcmp(x.c, "OK") == 0 ? 0
 		           : pulse_err_from_name(x.c, strlen(x.c));
-		request_finish(d, rid, code < 0 ? PULSE_E_UNAVAILABLE : code, x.m);
+		request_answer(d, rid, code < 0 ? PULSE_E_UNAVAILABLE : code, x.m,
+		               x.p, x.plen);
 		return;
 	}
 	default:
@@ -109,25 +116,86 @@ static void handle(struct pool *p, redisReply *entry)
 	     "or unknown)", p->name, x.t);
 }
 
-void inbox_reply(struct pool *p, const char *node, const char *rid, int code,
-                 const char *msg)
+/* The name of node's inbox, in a buffer that lives as long as the
+ * arguments that borrow it (sargs). */
+struct inbox_name {
+	char s[512];
+};
+
+/* Start an entry for node's inbox in a: XADD with NOMKSTREAM, so that
+ * a node that left (or was reaped) is not given its inbox back; the
+ * caller adds the fields. The one way this file writes to an inbox, as
+ * common.lua's send() is the scripts'. */
+static void entry_begin(sargs *a, struct inbox_name *key, struct pool *p,
+                        const char *node, const char *type)
 {
-	char key[512];
-	snprintf(key, sizeof(key), "%sinbox:%s", p->base, node);
+	snprintf(key->s, sizeof(key->s), "%sinbox:%s", p->base, node);
+	sargs_str(a, "XADD");
+	sargs_str(a, key->s);
+	sargs_str(a, "NOMKSTREAM");
+	sargs_str(a, "*");
+	sargs_str(a, "t");
+	sargs_str(a, type);
+}
+
+void inbox_reply(struct pool *p, const char *node, const char *rid, int code,
+                 const char *msg, const char *payload, size_t plen)
+{
 	sargs a = {0};
-	sargs_str(&a, "XADD");
-	sargs_str(&a, key);
-	sargs_str(&a, "NOMKSTREAM");
-	sargs_str(&a, "*");
-	sargs_str(&a, "t");
-	sargs_str(&a, "r");
+	struct inbox_name key;
+	entry_begin(&a, &key, p, node, "r");
 	sargs_str(&a, "i");
 	sargs_str(&a, rid);
 	sargs_str(&a, "c");
 	sargs_str(&a, code < 0 ? "RETRY" : code == 0 ? "OK" : pulse_err_name(code));
 	sargs_str(&a, "m");
 	sargs_str(&a, msg ? msg : "");
+	if (payload) {
+		sargs_str(&a, "p");
+		sargs_add(&a, payload, plen);
+	}
 	store_cmd(p->d->store, a.n, a.v, a.l, NULL, NULL);
+	sargs_free(&a);
+}
+
+/* The XADD of a message: nil when the node's inbox is gone (the node
+ * left or was reaped after this node's view was loaded), so the message
+ * was not sent and is routed again on a newer view; an error reply
+ * (Redis refused the write) fails it. */
+static void message_cb(struct pulsed *d, redisReply *r, void *arg)
+{
+	uint64_t rid = (uint64_t)(uintptr_t)arg;
+	if (r && r->type == REDIS_REPLY_NIL)
+		request_retry(d, rid);
+	else if (!r || r->type == REDIS_REPLY_ERROR)
+		request_finish(d, rid, PULSE_E_UNAVAILABLE, r
+		               ? store_failure(d->store, r)
+		               : "Redis went away while the message was sent: its "
+		                 "handler may run");
+}
+
+/* The same transport as a NOTIFY's 'n' entry, written from C since no
+ * script needs to read the pool first: the caller's view already named
+ * the worker and its node. */
+void inbox_message(struct pool *p, const char *node, const char *wid,
+                   const char *key, const char *payload, size_t plen,
+                   uint64_t rid)
+{
+	sargs a = {0};
+	struct inbox_name name;
+	entry_begin(&a, &name, p, node, "m");
+	sargs_str(&a, "k");
+	sargs_str(&a, key);
+	sargs_str(&a, "w");
+	sargs_str(&a, wid);
+	sargs_str(&a, "c");
+	sargs_str(&a, p->d->node);
+	sargs_str(&a, "i");
+	sargs_u64(&a, rid);
+	sargs_str(&a, "p");
+	sargs_add(&a, payload ? payload : "", plen);
+	store_cmd(p->d->store, a.n, a.v, a.l, message_cb,
+	          (void *)(uintptr_t)rid);
 	sargs_free(&a);
 }
 

@@ -74,7 +74,7 @@ static void op_answer(struct pool *p, struct jobop *o, int code,
 	if (o->rid)
 		request_finish(p->d, o->rid, code, msg);
 	else if (o->reply_node)
-		inbox_reply(p, o->reply_node, o->reply_rid, code, msg);
+		inbox_reply(p, o->reply_node, o->reply_rid, code, msg, NULL, 0);
 	o->rid = 0;
 	free(o->reply_node);
 	o->reply_node = NULL;
@@ -87,7 +87,7 @@ static void op_reroute(struct pool *p, struct jobop *o)
 	if (o->rid)
 		request_retry(p->d, o->rid);
 	else if (o->reply_node)
-		inbox_reply(p, o->reply_node, o->reply_rid, -1, "");
+		inbox_reply(p, o->reply_node, o->reply_rid, -1, "", NULL, 0);
 	o->rid = 0;
 }
 

@@ -18,9 +18,10 @@
  *   ticker.c    tickers' subscriptions: one taker a tick, TICK frames
  *   schedule.c  schedules: asking a producer for a plan and applying it
  *   clock.c     pool-wide clocks under tickers and schedules (tick.lua)
- *   dispatch.c  dispatch, stop and notify: admission and routing
+ *   dispatch.c  dispatch, stop, notify and send: admission and routing
  *   worker.c    worker sessions: attach, placement, detach, their end
  *   jobs.c      the jobs local workers run: events, ACKs, moves, fences
+ *   message.c   keyed messages to local workers: MESSAGE frames, answers
  *   pool.c      pool membership: lease, join, fencing, the view, the
  *               waiting set, rebalancing; the one writer of a pool's state
  *   inbox.c     the per-node inbox stream: messages between nodes
@@ -128,12 +129,15 @@ struct lworker {
 	struct pool *pool;
 	struct session *sess;
 	int notify;        /* handles notifications */
+	int messages;      /* handles messages (HELLO's messages: true) */
 	int attached;      /* recorded in Redis (WELCOME sent) */
 	int attaching;     /* attach.lua sent, not answered yet */
 	int detaching;     /* DETACH received: halting its jobs */
 	uint64_t detach_id;
 	table jobs;        /* key -> struct job */
 	table events;      /* evid (as decimal) -> struct job (in flight) */
+	table msgs;        /* evid -> who waits for a MESSAGE's answer
+	                      (message.c) */
 };
 
 /* ---- pools -------------------------------------------------------------- */
@@ -246,7 +250,7 @@ struct request {
 	uint64_t rid;
 	uint64_t sid;       /* session to answer (0: nobody waits) */
 	uint64_t id;        /* the client's request id */
-	int type;           /* PULSE_T_DISPATCH/STOP/NOTIFY */
+	int type;           /* PULSE_T_DISPATCH/STOP/NOTIFY/SEND */
 	struct pool *pool;
 	char *key;
 	char *payload;
@@ -345,6 +349,11 @@ struct pool_hooks {
 	int (*job_event)(struct pool *p, const char *key, int op,
 	                 const char *payload, size_t plen, uint64_t rid,
 	                 const char *reply_node, const char *reply_rid);
+	/* A keyed message another node routed to local worker wid ('m' in
+	 * the inbox): message_deliver's arguments. */
+	void (*message)(struct pool *p, const char *wid, const char *key,
+	                const char *payload, size_t plen, uint64_t rid,
+	                const char *reply_node, const char *reply_rid);
 	/* The placement moved a local job to another worker (rebalance). */
 	void (*move)(struct job *j, int why);
 	/* Stop job j here without releasing it, or every local job (j
@@ -474,9 +483,10 @@ enum {
 };
 void command_run(struct session *s, const pulse_msg *m);
 
-/* dispatch.c: DISPATCH, STOP and NOTIFY (command handlers) */
+/* dispatch.c: DISPATCH, STOP, NOTIFY and SEND (command handlers) */
 void dispatch_request(struct session *s, struct pool *p, const pulse_msg *m);
 void route_request(struct session *s, struct pool *p, const pulse_msg *m);
+void message_request(struct session *s, struct pool *p, const pulse_msg *m);
 
 /* views.c: the read-only views (command handlers) */
 void view_request(struct session *s, struct pool *p, const pulse_msg *m);
@@ -499,6 +509,11 @@ void *request_ref(struct request *q);
 struct request *request_take(struct pulsed *d, void *ref);
 /* Answer a pending request (and free it). code 0 = ok. */
 void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg);
+/* The same with a result payload: with code 0 and payload not NULL, the
+ * OK carries it (a SEND's answer; TOO_LARGE instead when that OK would
+ * be over the caller's max_body). request_finish is this with NULL. */
+void request_answer(struct pulsed *d, uint64_t rid, int code, const char *msg,
+                    const char *payload, size_t plen);
 /* Redis lost this node's pool state (pool.c, on LOST): admitted
  * dispatches still waiting may have been lost with it. */
 void requests_data_lost(struct pool *p);
@@ -513,6 +528,9 @@ void request_retry(struct pulsed *d, uint64_t rid);
 /* worker.c: worker sessions */
 int worker_attach(struct session *s, const pulse_msg *m, char *err,
                   size_t errlen, int *code);
+/* An ACK (command handler): a message's answer (message.c) or a job
+ * event's (jobs.c). */
+void worker_ack(struct session *s, struct pool *p, const pulse_msg *m);
 void worker_detach_req(struct session *s, struct pool *p, const pulse_msg *m);
 void worker_session_closed(struct session *s);
 /* Detach every local worker of the pool (pulsed stopping or leaving the
@@ -558,6 +576,19 @@ void jobs_move_worker(struct lworker *w);
 void jobs_worker_gone(struct lworker *w);
 /* w is freed (pulsed stops): its jobs' waiters are answered CLOSED. */
 void jobs_worker_free(struct lworker *w);
+
+/* message.c: keyed messages to local workers */
+/* Send a MESSAGE to local worker wid and answer local request rid, or
+ * remote request reply_rid of node reply_node, with its ACK. A worker
+ * that is not here or out of placement: the caller routes again. */
+void message_deliver(struct pool *p, const char *wid, const char *key,
+                     const char *payload, size_t plen, uint64_t rid,
+                     const char *reply_node, const char *reply_rid);
+/* If ACK m answers one of w's messages: answer its caller, return 1. */
+int message_ack(struct lworker *w, const pulse_msg *m);
+/* w's session ended or w is freed: every message it has not answered
+ * fails with code and why. */
+void message_fail_all(struct lworker *w, int code, const char *why);
 
 /* pool.c */
 struct pool *pool_get(struct pulsed *d, const char *name, int create,
@@ -718,8 +749,16 @@ ssize_t placement_pick(const char *key, size_t klen, char *const *wids,
 
 /* inbox.c */
 void inbox_restart(struct pulsed *d);
-/* Answer a request of another node through its inbox. */
+/* Answer a request of another node through its inbox (code -1: RETRY,
+ * look for the owner again); payload, when not NULL, is the answer's
+ * (a SEND's). */
 void inbox_reply(struct pool *p, const char *node, const char *rid, int code,
-                 const char *msg);
+                 const char *msg, const char *payload, size_t plen);
+/* Route local request rid, a SEND for key, to worker wid of node (an
+ * 'm' entry in its inbox); the answer comes back as an 'r' entry. A node
+ * whose inbox is gone makes the request route again. */
+void inbox_message(struct pool *p, const char *node, const char *wid,
+                   const char *key, const char *payload, size_t plen,
+                   uint64_t rid);
 
 #endif

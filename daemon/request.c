@@ -46,13 +46,42 @@ static void request_free(struct pulsed *d, struct request *q)
  * first start failed or that a stop removed before it started. */
 static int says_gone(int type, int code)
 {
+	if (type == PULSE_T_SEND)
+		return 0; /* a message is no job */
 	if (type == PULSE_T_DISPATCH)
 		return code == PULSE_E_HANDLER || code == PULSE_E_JOB_NOT_FOUND ||
 		       code == PULSE_E_TOO_LARGE;
 	return code == PULSE_E_JOB_NOT_FOUND || (type == PULSE_T_STOP && code == 0);
 }
 
+/* An OK carrying a result payload, or TOO_LARGE when it would be over
+ * what the peer takes (its HELLO's max_body, PROTOCOL.md 2). */
+static void ok_with_payload(struct session *s, uint64_t id,
+                            const char *payload, size_t plen)
+{
+	pulse_buf b = {0};
+	pulse_enc e;
+	pulse_enc_begin(&e, &b, PULSE_T_OK, id, 1);
+	pulse_enc_bin(&e, "payload", payload, plen);
+	if (pulse_enc_end(&e) < 0)
+		fatal_oom("an answer frame");
+	size_t body = b.len - PULSE_FRAME_HDR;
+	if (body > s->peer_max_body)
+		session_error(s, id, PULSE_E_TOO_LARGE, "the answer of %zu bytes "
+		              "is over the %" PRIu32 " bytes this session takes "
+		              "(its HELLO's max_body)", plen, s->peer_max_body);
+	else
+		session_send(s, &b);
+	pulse_buf_free(&b);
+}
+
 void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg)
+{
+	request_answer(d, rid, code, msg, NULL, 0);
+}
+
+void request_answer(struct pulsed *d, uint64_t rid, int code, const char *msg,
+                    const char *payload, size_t plen)
 {
 	struct request *q = table_get_u64(&d->requests, rid);
 	if (!q)
@@ -62,7 +91,9 @@ void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg)
 		          pool_opts_gone_keep_ms(&q->pool->opts), GONE_MAX);
 	struct session *s = session_find(d, q->sid);
 	if (s) {
-		if (code == 0)
+		if (code == 0 && payload)
+			ok_with_payload(s, q->id, payload, plen);
+		else if (code == 0)
 			session_ok(s, q->id);
 		else
 			session_error(s, q->id, code, "%s", msg && *msg ? msg :
@@ -113,7 +144,10 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 		[ADM_UNSURE] = "no start answer in time, and Redis lost its data "
 		               "meanwhile; JOB tells whether the job exists"};
 	const char *what_s = q->type == PULSE_T_DISPATCH ? adm[q->admission]
-	                                                 : "no answer in time";
+	                     : q->type == PULSE_T_SEND
+	                     ? "no answer to the message in time; its handler "
+	                       "may have run (it is not sent again)"
+	                     : "no answer in time";
 	request_finish(q->pool->d, q->rid, PULSE_E_TIMEOUT, what_s);
 }
 

@@ -4,8 +4,9 @@
  * Owns: a worker's attach (its HELLO, attach.lua, WELCOME), its place in
  * the pool's placement (attach.lua and detach.lua: out while it detaches
  * or pulsed drains, back on an undrain or a re-join), its detach (DETACH,
- * a leave, pulsed stopping: its jobs move first) and the end of its
- * session. The jobs it runs are jobs.c's.
+ * a leave, pulsed stopping: its jobs move first), its ACKs (each to the
+ * file whose event it answers) and the end of its session. The jobs it
+ * runs are jobs.c's, the messages it is sent message.c's.
  *
  * Invariants:
  *   - A worker is in the pool's lworkers from its HELLO until its session
@@ -141,8 +142,10 @@ int worker_attach(struct session *s, const pulse_msg *m, char *err,
 	w->pool = p;
 	w->sess = s;
 	w->notify = (m->has & PM_NOTIFY) ? m->notify : 1;
+	w->messages = (m->has & PM_MESSAGES) && m->messages;
 	table_init(&w->jobs);
 	table_init(&w->events);
+	table_init(&w->msgs);
 	table_set(&p->lworkers, id, strlen(id), w);
 	s->worker = w;
 	if (p->state == POOL_ACTIVE)
@@ -223,6 +226,15 @@ static void begin_detach(struct lworker *w, uint64_t id)
 	worker_jobs_gone(w);
 }
 
+/* Event ids are one sequence for jobs and messages (d->next_evid), so
+ * an id names one of the two tables. */
+void worker_ack(struct session *s, struct pool *p, const pulse_msg *m)
+{
+	if (s->worker && message_ack(s->worker, m))
+		return;
+	jobs_ack(s, p, m);
+}
+
 void worker_detach_req(struct session *s, struct pool *none,
                        const pulse_msg *m)
 {
@@ -242,8 +254,10 @@ void worker_drain_pool(struct pool *p)
 static void worker_free(struct lworker *w)
 {
 	jobs_worker_free(w);
+	message_fail_all(w, PULSE_E_CLOSED, "pulsed is stopping");
 	table_free(&w->jobs);
 	table_free(&w->events);
+	table_free(&w->msgs);
 	if (w->sess)
 		w->sess->worker = NULL;
 	free(w->id);
@@ -278,6 +292,9 @@ void worker_session_closed(struct session *s)
 	if ((w->attached || w->attaching) && store_up(p->d->store))
 		worker_leave_placement(w);
 	jobs_worker_gone(w); /* after detach.lua: nothing comes back to w */
+	message_fail_all(w, PULSE_E_UNAVAILABLE, "went away before answering "
+	                 "the message; its handler may have run (not sent "
+	                 "again)");
 	LOGI(&p->d->log, "pool %s: worker %s gone with %zu jobs", p->name, w->id, n);
 	table_del(&p->lworkers, w->id, strlen(w->id));
 	worker_free(w);

@@ -62,6 +62,7 @@ static const char *const err_names[] = {
 	[PULSE_E_PERMISSION] = "PERMISSION",
 	[PULSE_E_HANDLER] = "HANDLER",
 	[PULSE_E_BUSY] = "BUSY",
+	[PULSE_E_NO_HANDLER] = "NO_HANDLER",
 };
 _Static_assert(sizeof(err_names) / sizeof(err_names[0]) == PULSE_E__COUNT,
                "an error code has no name");
@@ -104,7 +105,7 @@ static const char *const kind_names[] = {
 
 struct field {
 	const char *name;
-	uint32_t bit; /* PM_*, 0 for "t" */
+	uint64_t bit; /* PM_*, 0 for "t" */
 	enum kind kind;
 	size_t off;   /* where in pulse_msg */
 };
@@ -145,6 +146,7 @@ static const struct field fields[] = {
 	F("match", PM_MATCH, K_STR, match),
 	F("limit", PM_LIMIT, K_UINT, limit),
 	F("count", PM_COUNT, K_UINT, count),
+	F("messages", PM_MESSAGES, K_BOOL, messages),
 };
 #undef F
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
@@ -158,7 +160,7 @@ static const struct field *field_by_name(const char *s, size_t n)
 	return NULL;
 }
 
-static const char *field_name(uint32_t bit)
+static const char *field_name(uint64_t bit)
 {
 	for (size_t i = 0; i < NFIELDS; i++)
 		if (fields[i].bit == bit)
@@ -170,7 +172,7 @@ static const char *field_name(uint32_t bit)
 static const struct mtype {
 	uint32_t type;
 	const char *name;
-	uint32_t need;
+	uint64_t need;
 } mtypes[] = {
 	{PULSE_T_HELLO, "HELLO", PM_V | PM_ROLE},
 	{PULSE_T_WELCOME, "WELCOME", PM_V | PM_NODE},
@@ -204,6 +206,8 @@ static const struct mtype {
 	{PULSE_T_UNDRAIN, "UNDRAIN", PM_ID},
 	{PULSE_T_CLOCKS, "CLOCKS", PM_ID | PM_POOL | PM_ROLE},
 	{PULSE_T_REOPEN, "REOPEN", PM_ID | PM_POOL},
+	{PULSE_T_SEND, "SEND", PM_ID | PM_POOL | PM_KEY},
+	{PULSE_T_MESSAGE, "MESSAGE", PM_ID | PM_KEY},
 };
 
 static const struct mtype *mtype_of(uint32_t type)
@@ -482,7 +486,7 @@ int pulse_msg_require(const pulse_msg *m, char *err, size_t errlen)
 	const struct mtype *t = mtype_of(m->type);
 	if (!t)
 		return seterr(err, errlen, "unknown message type %u", m->type);
-	uint32_t missing = t->need & ~m->has;
+	uint64_t missing = t->need & ~m->has;
 	if (missing)
 		return seterr(err, errlen, "%s: missing field '%s'", t->name,
 		              field_name(missing & -missing));

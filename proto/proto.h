@@ -47,7 +47,8 @@
 
 /* Message types. Numbers are part of the wire protocol: never renumber. */
 enum pulse_type {
-	PULSE_T_HELLO = 1,      /* peer -> pulsed: v, role, [pool, name, notify, max_body] */
+	PULSE_T_HELLO = 1,      /* peer -> pulsed: v, role, [pool, name, notify,
+	                         * messages, max_body] */
 	PULSE_T_WELCOME = 2,    /* pulsed -> peer: v, node, max_body, [worker] */
 	PULSE_T_ERROR = 3,      /* pulsed -> peer: id, code, msg */
 	PULSE_T_OK = 4,         /* pulsed -> peer: id, [result fields] */
@@ -81,10 +82,17 @@ enum pulse_type {
 	PULSE_T_REOPEN = 37,    /* client (admin): id, pool -> OK: the pool's
 	                         * shutdown mark is gone; every node joins it
 	                         * again */
+	PULSE_T_SEND = 38,      /* client: id, pool, key, [payload], [timeout]
+	                         * -> OK payload: a keyed message, answered by
+	                         * the message handler of the worker placement
+	                         * picks for the key (no job) */
+	PULSE_T_MESSAGE = 39,   /* pulsed -> worker: id, key, payload (a SEND);
+	                         * answered by ACK with an optional payload */
 	PULSE_T_START = 20,     /* pulsed -> worker: id, key, payload */
 	PULSE_T_HALT = 21,      /* pulsed -> worker: id, key (stop a job) */
 	PULSE_T_EVENT = 22,     /* pulsed -> worker: id, key, payload (notify) */
-	PULSE_T_ACK = 23,       /* worker -> pulsed: id, r, [msg] */
+	PULSE_T_ACK = 23,       /* worker -> pulsed: id, r, [msg], [payload:
+	                         * the answer to a MESSAGE] */
 	PULSE_T_DETACH = 24,    /* worker -> pulsed: id -> OK when jobs moved */
 	PULSE_T_TICK = 26,      /* pulsed -> ticker session: name, seq, ts */
 	PULSE_T_TICKEND = 27,   /* pulsed -> ticker or producer session: name
@@ -120,6 +128,7 @@ enum pulse_err {
 	PULSE_E_PERMISSION,
 	PULSE_E_HANDLER, /* the worker's handler answered with its own error */
 	PULSE_E_BUSY,    /* too many sessions or requests in flight */
+	PULSE_E_NO_HANDLER, /* the worker placement picked takes no messages */
 	PULSE_E__COUNT
 };
 
@@ -208,18 +217,20 @@ enum pulse_field { /* PM_: PF_ names clash with <sys/socket.h> */
 	PM_LIMIT = 1u << 30,   /* uint (JOBS): at most this many keys (0: none,
 	                          only their count) */
 	PM_COUNT = 1u << 31,   /* uint (OK of JOBS): how many keys */
+	PM_MESSAGES = 1ull << 32, /* bool (HELLO of a worker): it takes MESSAGE
+	                          frames (default false) */
 };
 
 typedef struct pulse_msg {
 	uint32_t type;
-	uint32_t has; /* PM_* bits */
+	uint64_t has; /* PM_* bits */
 	uint64_t id;
 	uint64_t v;
 	uint64_t r;
 	uint64_t timeout_ms;
 	uint64_t interval_ms, seq, ts;
 	uint64_t max_body, limit, count;
-	int notify, local, exists, all, end, stream, more;
+	int notify, local, exists, all, end, stream, more, messages;
 	pulse_str role, pool, key, name, payload, code, msg, node, worker, match;
 	/* Structured fields are left as msgpack objects (type-checked: keys is
 	 * an array of str, workers an array of maps, status a map). */

@@ -4,7 +4,7 @@
  *   worker [-s SOCKET] -p POOL [-n NAME]
  *
  * Attaches to POOL on the local pulsed, prints a line for every event it
- * gets and accepts it. Ctrl-C (SIGINT) or SIGTERM detaches gracefully:
+ * gets and accepts it (a keyed message is answered with its payload). Ctrl-C (SIGINT) or SIGTERM detaches gracefully:
  * pulsed stops this worker's jobs (the stop handler runs for each) and
  * hands them to other workers; then it exits 0.
  *
@@ -60,6 +60,22 @@ static int on_notify(void *ud, const char *key, const void *payload,
 	return PULSE_HANDLER_OK;
 }
 
+/* A keyed message (pulse_send, pulsectl send): the worker placement
+ * picked for the key answers it; no job is involved. The answer goes
+ * back to the sender as it is (here: the payload, said back). */
+static int on_message(void *ud, const char *key, const void *payload,
+                      size_t len, pulse_answer *answer, char *msg,
+                      size_t msglen)
+{
+	printf("worker %s: message %s '%.*s'\n", *(const char **)ud, key,
+	       (int)len, (const char *)payload);
+	if (pulse_answer_set(answer, payload, len) != 0) {
+		snprintf(msg, msglen, "cannot answer %zu bytes", len);
+		return PULSE_HANDLER_ERROR;
+	}
+	return PULSE_HANDLER_OK;
+}
+
 int main(int argc, char **argv)
 {
 	const char *socket = NULL, *pool = NULL, *name = NULL;
@@ -80,7 +96,9 @@ int main(int argc, char **argv)
 
 	/* The handlers print the worker id, known once attached. */
 	const char *id = "?";
-	const pulse_handlers handlers = {on_start, on_stop, on_notify};
+	const pulse_handlers handlers = {.start = on_start, .stop = on_stop,
+	                                 .notify = on_notify,
+	                                 .message = on_message};
 	char err[256];
 	int code;
 	pulse_worker *w = pulse_worker_attach(socket, pool, name, &handlers, &id,

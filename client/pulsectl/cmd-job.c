@@ -1,10 +1,11 @@
 /*
  * cmd-job.c: pulsectl's job commands: dispatch, stop, notify (act on one
- * job and wait for its worker) and jobs, job (inspect a pool's jobs).
+ * job and wait for its worker), send (a keyed message to the worker a key
+ * is placed on, no job) and jobs, job (inspect a pool's jobs).
  *
  * Owns: reading a payload argument ("-": all of stdin, bounded), printing
- * a job's payload raw (or as JSON, base64 for any bytes), the key list
- * view.
+ * bytes (a job's payload, a message's answer) raw, or as JSON with base64
+ * for any bytes, the key list view.
  *
  * Invariants: argv holds exactly what the command table allows (POOL
  * first, KEY second, PAYLOAD third), so arguments are not counted here.
@@ -176,17 +177,26 @@ int cmd_jobs(struct ctl *ctl, int argc, char **argv)
 	return code;
 }
 
-/* --json for a job: exists, size, the payload as text when it is UTF-8,
- * and always as base64 (payloads are bytes, so a script reads that one). */
-static void print_job_json(const void *payload, size_t len)
+/* Bytes for people or programs: raw on stdout; with --json the object
+ * {first: true, "size": N, field: text (only when the bytes are UTF-8),
+ * field_base64: base64 (always: payloads are bytes), "ok": true}. */
+static void print_bytes(const struct ctl *ctl, const char *first,
+                        const char *field, const void *p, size_t len)
 {
-	json_t *j = json_pack("{s:b,s:I}", "exists", 1, "size", (json_int_t)len);
-	json_t *text = json_stringn(payload ? payload : "", len);
+	if (!ctl->json) {
+		if (len > 0)
+			fwrite(p, 1, len, stdout);
+		return;
+	}
+	json_t *j = json_pack("{s:b,s:I}", first, 1, "size", (json_int_t)len);
+	json_t *text = json_stringn(p ? p : "", len);
 	if (text)
-		json_object_set_new(j, "payload", text);
-	char *b64 = base64(payload, len);
+		json_object_set_new(j, field, text);
+	char *b64 = base64(p ? p : (const void *)"", len);
+	char name[64];
+	snprintf(name, sizeof(name), "%s_base64", field);
 	if (b64)
-		json_object_set_new(j, "payload_base64", json_string(b64));
+		json_object_set_new(j, name, json_string(b64));
 	free(b64);
 	print_ok_object(j);
 }
@@ -203,10 +213,27 @@ int cmd_job(struct ctl *ctl, int argc, char **argv)
 		return code;
 	if (!exists)
 		return ctl_fail(ctl, PULSE_ERR_JOB_NOT_FOUND, "job not found");
-	if (ctl->json)
-		print_job_json(payload, len);
-	else if (len > 0)
-		fwrite(payload, 1, len, stdout);
+	print_bytes(ctl, "exists", "payload", payload, len);
 	free(payload);
 	return 0;
+}
+
+/* send POOL KEY PAYLOAD|-: the handler's answer, raw, or with --json
+ * {"ok": true, "size", "answer", "answer_base64"}. */
+int cmd_send(struct ctl *ctl, int argc, char **argv)
+{
+	(void)argc;
+	const char *data = "";
+	size_t len = 0, alen = 0;
+	char *buf = NULL;
+	void *answer = NULL;
+	int code = read_payload(ctl, argv[2], &data, &len, &buf);
+	if (!code)
+		code = pulse_send(ctl->client, argv[0], argv[1], data, len, &answer,
+		                  &alen);
+	free(buf);
+	if (!code)
+		print_bytes(ctl, "ok", "answer", answer, alen);
+	free(answer);
+	return code;
 }

@@ -68,13 +68,13 @@ _pulsectl()
 
 	local IFS=$'\n'
 	case $cmd:${#args[@]} in
-	workers:0 | nodes:0 | jobs:0 | job:0 | where:0 | dispatch:0 | stop:0 | notify:0 | shutdown:0 | reopen:0 | leave:0 | tickers:0 | schedules:0)
+	workers:0 | nodes:0 | jobs:0 | job:0 | where:0 | dispatch:0 | stop:0 | notify:0 | send:0 | shutdown:0 | reopen:0 | leave:0 | tickers:0 | schedules:0)
 		COMPREPLY=($(compgen -W "$(_pulsectl_pools "${sock[@]}")" -- "$cur"))
 		;;
-	job:1 | where:1 | stop:1 | notify:1)
+	job:1 | where:1 | stop:1 | notify:1 | send:1)
 		COMPREPLY=($(compgen -W "$(pulsectl "${sock[@]}" -H jobs -- "${args[0]}" 2>/dev/null)" -- "$cur"))
 		;;
-	dispatch:2 | notify:2)
+	dispatch:2 | notify:2 | send:2)
 		COMPREPLY=($(compgen -W "-" -- "$cur"))
 		;;
 	help:0)

@@ -84,7 +84,7 @@ _pulsectl() {
 			_arguments $timeout '--json' '-H' '1:pool:_pulsectl_pools' \
 				'2:key:' '3:payload (- for stdin):(-)' && ret=0
 			;;
-		notify)
+		notify | send)
 			_arguments $timeout '--json' '-H' '1:pool:_pulsectl_pools' \
 				'2:key:{_pulsectl_keys $words[2]}' \
 				'3:payload (- for stdin):(-)' && ret=0

@@ -98,6 +98,18 @@ static const struct cmd commands[] = {
 	 "of the current worker of the job KEY of POOL and return its answer. "
 	 "Fails with JOB_NOT_FOUND when there is no such job and with TIMEOUT "
 	 "after --timeout (default 2 x the pool's ack grace period)."},
+	{"send", "POOL KEY PAYLOAD|-",
+	 "send a message to the worker the key is placed on (no job), print "
+	 "its answer", 3, 3, OPT_TIMEOUT, 1, cmd_send,
+	 "Send PAYLOAD (- reads it from standard input) as a keyed message to "
+	 "the message handler of the worker that placement picks for KEY in "
+	 "POOL now, and write the handler's answer, byte for byte, to standard "
+	 "output. No job is created. Fails at once with UNAVAILABLE when the "
+	 "pool has no worker, with NO_HANDLER when that worker takes no "
+	 "messages, with HANDLER and the handler's text when it failed, with "
+	 "UNAVAILABLE when the worker went away before answering (the message "
+	 "is not sent again), and with TIMEOUT after --timeout (default 2 x "
+	 "the pool's ack grace period)."},
 	{"shutdown", "POOL",
 	 "stop every job of the pool on every node and remove its state (admin)",
 	 1, 1, 0, 1, cmd_shutdown,

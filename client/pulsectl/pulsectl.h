@@ -168,6 +168,7 @@ void print_ok_object(json_t *obj);
 int cmd_dispatch(struct ctl *ctl, int argc, char **argv); /* cmd-job.c */
 int cmd_stop(struct ctl *ctl, int argc, char **argv);
 int cmd_notify(struct ctl *ctl, int argc, char **argv);
+int cmd_send(struct ctl *ctl, int argc, char **argv);
 int cmd_job(struct ctl *ctl, int argc, char **argv);
 int cmd_jobs(struct ctl *ctl, int argc, char **argv);
 int cmd_workers(struct ctl *ctl, int argc, char **argv); /* cmd-pool.c */

@@ -15,7 +15,8 @@
  * "fuzz" with worker "w1" attached on its own session (the state
  * attach.lua's answer would leave, set by hand because there is no Redis)
  * running jobs "job-a" and "job-b" (START events 1 and 2 sent, an EVENT
- * and a HALT queued behind them, ids 3 and 4 once the STARTs are acked).
+ * and a HALT queued behind them, ids 3 and 4 once the STARTs are acked),
+ * and sent a keyed message (MESSAGE id 101) that it has not answered.
  *
  * Input: byte 0 picks the mode (and the log format), the rest is the byte
  * stream the peer sends:
@@ -196,9 +197,11 @@ static struct session *attach_worker(struct harness *h)
 	w->pool = p;
 	w->sess = s;
 	w->notify = 1;
+	w->messages = 1;
 	w->attached = 1;
 	table_init(&w->jobs);
 	table_init(&w->events);
+	table_init(&w->msgs);
 	table_set(&p->lworkers, w->id, strlen(w->id), w);
 	s->role = ROLE_WORKER;
 	s->worker = w;
@@ -211,6 +214,13 @@ static struct session *attach_worker(struct harness *h)
 	p->state = state;
 	CHECK(jobs_event(p, "job-a", OP_EVENT, "ev", 2, 0, NULL, NULL) == 0);
 	CHECK(jobs_event(p, "job-b", OP_HALT, NULL, 0, 0, NULL, NULL) == 0);
+	/* a keyed message in flight, as id 101: out of the way of the ids
+	 * the queued EVENT and HALT get when they are sent (3 and 4) */
+	uint64_t next = d->next_evid;
+	d->next_evid = 100;
+	message_deliver(p, "w1", "job-a", "m", 1, 0, NULL, NULL);
+	CHECK(w->msgs.n == 1);
+	d->next_evid = next;
 	return s;
 }
 

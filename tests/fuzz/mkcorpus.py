@@ -94,7 +94,8 @@ T = dict(HELLO=1, WELCOME=2, ERROR=3, OK=4, DISPATCH=10, STOP=11, NOTIFY=12,
          JOBS=13, JOB=14, WORKERS=15, STATUS=16, TICKER=17, TICKER_STOP=18,
          SCHEDULE=19, START=20, HALT=21, EVENT=22, ACK=23, DETACH=24,
          LEASE=25, TICK=26, TICKEND=27, PLAN=28, PLANNED=29, SHUTDOWN=30,
-         LEAVE=31, WHERE=32, NODES=33, DRAIN=34, UNDRAIN=35, CLOCKS=36)
+         LEAVE=31, WHERE=32, NODES=33, DRAIN=34, UNDRAIN=35, CLOCKS=36,
+         SEND=38, MESSAGE=39)
 
 HELLO_CLIENT = {"t": 1, "v": 1, "role": "client"}
 HELLO_WORKER = {"t": 1, "v": 1, "role": "worker", "pool": "fuzz",
@@ -149,10 +150,19 @@ EVERY = [
     {"t": 33, "id": 20, "pool": "fuzz"},
     {"t": 34, "id": 21, "timeout": 10},
     {"t": 35, "id": 22},
+    {"t": 1, "v": 1, "role": "worker", "pool": "fuzz", "name": "w3",
+     "messages": True},
+    {"t": 38, "id": 23, "pool": "fuzz", "key": "tenant-1",
+     "payload": Bin(b"\x00cmd\xff"), "timeout": 2000},
+    {"t": 38, "id": 24, "pool": "fuzz", "key": "tenant-2"},
+    {"t": 39, "id": 5, "key": "tenant-1", "payload": Bin(b"\x00cmd")},
+    {"t": 23, "id": 5, "r": 0, "payload": Bin(b"answer\x00")},
+    {"t": 4, "id": 23, "payload": Bin(b"answer\x00")},
 ]
 
 # Requests a welcomed client sends (mode 1 of fuzz_session).
-CLIENT = [m for m in EVERY if 10 <= m["t"] <= 19 or 30 <= m["t"] <= 36] + [
+CLIENT = [m for m in EVERY if 10 <= m["t"] <= 19 or 30 <= m["t"] <= 36
+          or m["t"] == 38] + [
     # validation failures before Redis is needed
     {"t": 10, "id": 30, "pool": "bad pool{", "key": "k"},
     {"t": 10, "id": 31, "pool": "fuzz", "key": "bad\x01key"},
@@ -193,6 +203,10 @@ WORKER = [
     [{"t": 23, "id": 1, "r": 3}],              # bad r
     [{"t": 10, "id": 1, "pool": "fuzz", "key": "k"}],  # request from a worker
     [{"t": 29, "id": 3}],                      # PLANNED from a worker
+    # the keyed message (id 101): answered with bytes, refused, requeued
+    [{"t": 23, "id": 101, "r": 0, "payload": Bin(b"ans\x00wer")}],
+    [{"t": 23, "id": 101, "r": 1, "msg": "no"}, {"t": 23, "id": 101, "r": 0}],
+    [{"t": 23, "id": 101, "r": 2}, {"t": 23, "id": 1, "r": 0}],
 ]
 
 # Bodies and streams that must be refused.
@@ -338,9 +352,9 @@ def dict_line(b):
 FIELDS = ["t", "id", "v", "role", "pool", "key", "name", "payload", "code",
           "msg", "node", "worker", "r", "notify", "local", "exists", "keys",
           "workers", "status", "timeout", "interval", "seq", "ts", "start",
-          "stop", "all", "end"]
+          "stop", "all", "end", "messages"]
 WORDS = ["client", "worker", "tick", "sched", "fuzz", "w1", "job-a", "job-b",
-         "PROTOCOL", "HANDLER", "INVALID"]
+         "PROTOCOL", "HANDLER", "INVALID", "NO_HANDLER"]
 FORMATS = [b"\xc0", b"\xc2", b"\xc3", b"\xc4", b"\xc5", b"\xc6", b"\xcc",
            b"\xcd", b"\xce", b"\xcf", b"\xd0", b"\xd3", b"\xd4", b"\xd9",
            b"\xda", b"\xdb", b"\xdc", b"\xdd", b"\xde", b"\xdf", b"\xcb"]

@@ -177,6 +177,7 @@ JSON_CASES = {
     "dispatch": (["dispatch", POOL, "job-2", "x"], (["dispatch", POOL, KEY, "x"], "JOB_EXISTS"), []),
     "stop": (["stop", POOL, "job-2"], (["stop", POOL, "absent"], "JOB_NOT_FOUND"), []),
     "notify": (["notify", POOL, KEY, "ping"], (["notify", POOL, "absent", "x"], "JOB_NOT_FOUND"), []),
+    "send": (["send", POOL, KEY, "ping"], (["send", "left", KEY, "x"], "NO_HANDLER"), []),
     "shutdown": (["shutdown", "gone"], (["shutdown", "a/b"], "INVALID"), []),
     "reopen": (["reopen", "gone"], (["reopen", "a/b"], "INVALID"), []),
     "leave": (["leave", "left"], (["leave", "never-joined"], "INVALID"), []),
@@ -211,7 +212,7 @@ ON_IDLE = {"drain", "undrain"}
 def test_json_shape_of_every_command(env):
     n = env.node()
     idle = env.node("node-idle")
-    env.worker(n, pool=POOL)
+    env.worker(n, pool=POOL, opts=["--message"])
     env.worker(n, pool="left")
     wait_for(lambda: (n.pool_status(POOL) or {}).get("workers_pool") == 1
              and (n.pool_status("left") or {}).get("workers_pool") == 1, 5, "workers")

@@ -6,6 +6,7 @@
  *              [--fail-stop PREFIX] [--start-delay MS] [--stop-delay MS]
  *              [--requeue-stop-once] [--hang-start PREFIX] [--hang-stop PREFIX]
  *              [--no-notify] [--notify-delay MS]
+ *              [--message] [--fail-message PREFIX] [--hang-message PREFIX]
  *              [--detach-on-sigterm] [--reattach]
  *
  * Answers: starts of keys with the --fail-start prefix fail ("refused by
@@ -17,14 +18,21 @@
  * --requeue-stop-once requeues the first stop of every key. The delays
  * (start, stop, notify) are waited before answering. --no-notify attaches
  * without a notify handler; otherwise notifications are logged and accepted.
+ * --message attaches with a message handler (without it, none): a message
+ * is logged when its handler begins and answered "WORKER_ID:" followed by
+ * its payload, byte for byte; keys with the --fail-message prefix fail
+ * ("message refused by test: " and the payload), keys with the
+ * --hang-message prefix are never answered (the handler blocks until a
+ * signal).
  *
  * Owns: the set of keys this process runs and what it records about them:
  *   LOGFILE   one line per finished run interval, "key worker start_ns
  *             stop_ns", written when the stop handler answers, or at exit
  *             for keys still running (stop_ns = then). Nothing on SIGKILL.
  *   EVENTLOG  one line per event as it happens: "start key worker ns",
- *             "stop key worker ns", "notify key worker ns payload" (the
- *             payload with \\ and non-printable bytes escaped as \xHH), and
+ *             "stop key worker ns", "notify key worker ns payload",
+ *             "message key worker ns payload" (the payload with \\ and
+ *             non-printable bytes escaped as \xHH), and
  *             "DUPLICATE key" (also on stderr) when a START comes for a key
  *             already running, which must never happen.
  *   In both logs the key is percent-encoded, so that a line splits on
@@ -165,8 +173,9 @@ struct tw {
 	/* options */
 	const char *socket, *pool, *name, *logfile, *eventlog;
 	const char *fail_start, *requeue_start, *fail_stop, *hang_start;
-	const char *hang_stop;
+	const char *hang_stop, *fail_message, *hang_message;
 	int requeue_once, requeue_stop_once, no_notify, detach_on_sigterm;
+	int message;
 	int reattach;
 	unsigned start_delay, stop_delay, notify_delay;
 	/* state */
@@ -406,6 +415,45 @@ static int on_notify(void *ud, const char *key, const void *payload,
 	return PULSE_HANDLER_OK;
 }
 
+static int on_message(void *ud, const char *key, const void *payload,
+                      size_t len, pulse_answer *answer, char *msg,
+                      size_t msglen)
+{
+	struct tw *t = ud;
+	char *text = escape(payload, len);
+	if (!text) {
+		snprintf(msg, msglen, "test worker out of memory");
+		return PULSE_HANDLER_ERROR;
+	}
+	log_line(t->evfd, "message %s %s %" PRIu64 " %s\n", kt(key), t->id,
+	         now_ns(), text);
+	free(text);
+	if (has_prefix(key, t->hang_message))
+		wait_signal(t, -1); /* never answers; exits on a signal */
+	if (has_prefix(key, t->fail_message)) {
+		snprintf(msg, msglen, "message refused by test: %.*s", (int)len,
+		         (const char *)payload);
+		return PULSE_HANDLER_ERROR;
+	}
+	size_t idlen = strlen(t->id);
+	char *out = malloc(idlen + 1 + len);
+	if (!out) {
+		snprintf(msg, msglen, "test worker out of memory");
+		return PULSE_HANDLER_ERROR;
+	}
+	memcpy(out, t->id, idlen);
+	out[idlen] = ':';
+	if (len)
+		memcpy(out + idlen + 1, payload, len);
+	int code = pulse_answer_set(answer, out, idlen + 1 + len);
+	free(out);
+	if (code) {
+		snprintf(msg, msglen, "answer refused: %s", pulse_strerror(code));
+		return PULSE_HANDLER_ERROR;
+	}
+	return PULSE_HANDLER_OK;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -414,6 +462,7 @@ static int usage(void)
 	        "                  [--fail-stop PREFIX] [--start-delay MS] [--stop-delay MS]\n"
 	        "                  [--requeue-stop-once] [--hang-start PREFIX] [--hang-stop PREFIX]\n"
 	        "                  [--no-notify] [--notify-delay MS]\n"
+	        "                  [--message] [--fail-message PREFIX] [--hang-message PREFIX]\n"
 	        "                  [--detach-on-sigterm] [--reattach]\n");
 	return 2;
 }
@@ -433,7 +482,8 @@ static int parse_options(struct tw *t, int argc, char **argv)
 {
 	enum { O_FAIL_START = 256, O_REQUEUE_START, O_REQUEUE_ONCE, O_FAIL_STOP,
 	       O_START_DELAY, O_STOP_DELAY, O_HANG_START, O_NO_NOTIFY, O_DETACH,
-	       O_REQUEUE_STOP_ONCE, O_REATTACH, O_HANG_STOP, O_NOTIFY_DELAY };
+	       O_REQUEUE_STOP_ONCE, O_REATTACH, O_HANG_STOP, O_NOTIFY_DELAY,
+	       O_MESSAGE, O_FAIL_MESSAGE, O_HANG_MESSAGE };
 	static const struct option longopts[] = {
 		{"socket", required_argument, NULL, 's'},
 		{"pool", required_argument, NULL, 'p'},
@@ -453,6 +503,9 @@ static int parse_options(struct tw *t, int argc, char **argv)
 		{"detach-on-sigterm", no_argument, NULL, O_DETACH},
 		{"requeue-stop-once", no_argument, NULL, O_REQUEUE_STOP_ONCE},
 		{"reattach", no_argument, NULL, O_REATTACH},
+		{"message", no_argument, NULL, O_MESSAGE},
+		{"fail-message", required_argument, NULL, O_FAIL_MESSAGE},
+		{"hang-message", required_argument, NULL, O_HANG_MESSAGE},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -473,6 +526,9 @@ static int parse_options(struct tw *t, int argc, char **argv)
 		case O_DETACH: t->detach_on_sigterm = 1; break;
 		case O_REQUEUE_STOP_ONCE: t->requeue_stop_once = 1; break;
 		case O_REATTACH: t->reattach = 1; break;
+		case O_MESSAGE: t->message = 1; break;
+		case O_FAIL_MESSAGE: t->fail_message = optarg; break;
+		case O_HANG_MESSAGE: t->hang_message = optarg; break;
 		case O_START_DELAY:
 			if (parse_ms(optarg, &t->start_delay) < 0)
 				return -1;
@@ -504,8 +560,9 @@ static int open_log(const char *path)
  * when quiet is 0. */
 static pulse_worker *attach(struct tw *t, int quiet)
 {
-	const pulse_handlers h = {on_start, on_stop,
-	                          t->no_notify ? NULL : on_notify};
+	const pulse_handlers h = {.start = on_start, .stop = on_stop,
+	                          .notify = t->no_notify ? NULL : on_notify,
+	                          .message = t->message ? on_message : NULL};
 	char err[256];
 	int code;
 	pulse_worker *w = pulse_worker_attach(t->socket, t->pool, t->name, &h, t,

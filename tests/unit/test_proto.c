@@ -981,7 +981,7 @@ END_TEST
 static const struct {
 	uint32_t type;
 	const char *name;
-	uint32_t need;
+	uint64_t need;
 } required[] = {
 	{PULSE_T_HELLO, "HELLO", PM_V | PM_ROLE},
 	{PULSE_T_WELCOME, "WELCOME", PM_V | PM_NODE},
@@ -999,10 +999,12 @@ static const struct {
 	{PULSE_T_EVENT, "EVENT", PM_ID | PM_KEY},
 	{PULSE_T_ACK, "ACK", PM_ID | PM_R},
 	{PULSE_T_DETACH, "DETACH", PM_ID},
+	{PULSE_T_SEND, "SEND", PM_ID | PM_POOL | PM_KEY},
+	{PULSE_T_MESSAGE, "MESSAGE", PM_ID | PM_KEY},
 };
 
 static const struct {
-	uint32_t bit;
+	uint64_t bit;
 	const char *name;
 } bitnames[] = {
 	{PM_ID, "id"}, {PM_V, "v"}, {PM_ROLE, "role"}, {PM_POOL, "pool"},
@@ -1010,7 +1012,7 @@ static const struct {
 };
 
 /* A message of type t with exactly the fields in `has`, all valid. */
-static pulse_msg full_msg(uint32_t t, uint32_t has)
+static pulse_msg full_msg(uint32_t t, uint64_t has)
 {
 	return (pulse_msg){.type = t, .has = has, .id = 77, .v = 1, .r = 2,
 	                   .timeout_ms = 1500, .notify = 1, .local = 0,
@@ -1020,7 +1022,7 @@ static pulse_msg full_msg(uint32_t t, uint32_t has)
 	                   .msg = S("boom"), .node = S("node-1"),
 	                   .worker = S("w-a"), .match = S("job/*"),
 	                   .limit = 25, .count = 40000, .max_body = 4096,
-	                   .stream = 1, .more = 1};
+	                   .stream = 1, .more = 1, .messages = 1};
 }
 
 START_TEST(test_require)
@@ -1080,6 +1082,7 @@ static void assert_same(const pulse_msg *a, const pulse_msg *b)
 	SAME_U(r, PM_R);
 	SAME_U(timeout_ms, PM_TIMEOUT);
 	SAME_U(notify, PM_NOTIFY);
+	SAME_U(messages, PM_MESSAGES);
 	SAME_U(local, PM_LOCAL);
 	SAME_U(exists, PM_EXISTS);
 	SAME_U(limit, PM_LIMIT);
@@ -1103,12 +1106,12 @@ static void assert_same(const pulse_msg *a, const pulse_msg *b)
 
 START_TEST(test_round_trip)
 {
-	const uint32_t scalars = PM_ID | PM_V | PM_ROLE | PM_POOL | PM_KEY |
+	const uint64_t scalars = PM_ID | PM_V | PM_ROLE | PM_POOL | PM_KEY |
 	                         PM_NAME | PM_PAYLOAD | PM_CODE | PM_MSG |
 	                         PM_NODE | PM_WORKER | PM_R | PM_NOTIFY |
 	                         PM_LOCAL | PM_EXISTS | PM_TIMEOUT |
 	                         PM_LIMIT | PM_COUNT | PM_MAX_BODY |
-	                         PM_STREAM | PM_MORE | PM_MATCH;
+	                         PM_STREAM | PM_MORE | PM_MATCH | PM_MESSAGES;
 	pulse_buf b = {0};
 	for (size_t i = 0; i < NELEM(required); i++) {
 		/* Minimal, then every scalar field; through one buffer and a
@@ -1119,6 +1122,7 @@ START_TEST(test_round_trip)
 		in[1].r = i % 3;
 		in[1].notify = (int)(i & 1);
 		in[1].local = !in[1].notify;
+		in[1].messages = in[1].local;
 		in[1].timeout_ms = 1ull << (i + 20);
 		b.len = 0;
 		for (int k = 0; k < 2; k++)
@@ -1147,7 +1151,7 @@ START_TEST(test_round_trip)
 			}
 			/* The map holds exactly the fields announced. */
 			ck_assert_uint_eq(u.data.via.map.size,
-			                  1 + (uint32_t)__builtin_popcount(want.has));
+			                  1 + (uint32_t)__builtin_popcountll(want.has));
 			assert_same(&want, &out);
 			msgpack_unpacked_destroy(&u);
 			pulse_reader_consume(&r);
@@ -1236,6 +1240,61 @@ START_TEST(test_worked_example)
 }
 END_TEST
 
+/* The frames of a keyed message (PROTOCOL.md 6.7): SEND as a client
+ * writes it, byte for byte; the ACK that answers a MESSAGE with a payload
+ * of any bytes, as Python's msgpack writes it; HELLO's messages flag. */
+START_TEST(test_message_frames)
+{
+	pulse_buf b = {0};
+	pulse_msg send = {.type = PULSE_T_SEND,
+	                  .has = PM_ID | PM_POOL | PM_KEY | PM_PAYLOAD, .id = 3,
+	                  .pool = S("p"), .key = S("k"),
+	                  .payload = {"\0\1", 2}};
+	ck_assert_int_eq(pulse_msg_encode(&b, &send), 0);
+	assert_hex(&b, "00 00 00 21 85 a1 74 26 a2 69 64 03 a4 70 6f 6f 6c a1 "
+	               "70 a3 6b 65 79 a1 6b a7 70 61 79 6c 6f 61 64 c4 02 00 "
+	               "01");
+	pulse_msg m;
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	char err[256];
+	decode_at(&b, 0, &m, &u);
+	ck_assert_int_eq(pulse_msg_require(&m, err, sizeof(err)), 0);
+	assert_same(&send, &m);
+	msgpack_unpacked_destroy(&u);
+	/* {t: 23, id: 9, r: 0, payload: b"a\0b"} */
+	static const uint8_t ack[] = {
+		0x84, 0xa1, 0x74, 0x17, 0xa2, 0x69, 0x64, 0x09, 0xa1, 0x72, 0x00,
+		0xa7, 0x70, 0x61, 0x79, 0x6c, 0x6f, 0x61, 0x64, 0xc4, 0x03, 0x61,
+		0x00, 0x62};
+	msgpack_unpacked_init(&u);
+	ck_assert_int_eq(pulse_msg_decode(ack, sizeof(ack), &m, &u, err,
+	                                  sizeof(err)), 0);
+	ck_assert_int_eq(pulse_msg_require(&m, err, sizeof(err)), 0);
+	ck_assert_uint_eq(m.has, PM_ID | PM_R | PM_PAYLOAD);
+	ck_assert(str_eq(m.payload, "a\0b", 3));
+	msgpack_unpacked_destroy(&u);
+	/* MESSAGE needs its key; SEND its pool */
+	pulse_msg bad = {.type = PULSE_T_MESSAGE, .has = PM_ID, .id = 4};
+	ck_assert_int_eq(pulse_msg_require(&bad, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "MESSAGE: missing field 'key'");
+	bad = (pulse_msg){.type = PULSE_T_SEND, .has = PM_ID | PM_KEY, .id = 4,
+	                  .key = S("k")};
+	ck_assert_int_eq(pulse_msg_require(&bad, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "SEND: missing field 'pool'");
+	/* HELLO's messages is a bool, not 0/1 */
+	static const uint8_t hello_int[] = {0x82, 0xa1, 0x74, 0x01, 0xa8, 'm',
+	                                    'e', 's', 's', 'a', 'g', 'e', 's',
+	                                    0x01};
+	msgpack_unpacked_init(&u);
+	ck_assert_int_eq(pulse_msg_decode(hello_int, sizeof(hello_int), &m, &u,
+	                                  err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "field 'messages': expected bool");
+	msgpack_unpacked_destroy(&u);
+	pulse_buf_free(&b);
+}
+END_TEST
+
 START_TEST(test_encode_failure_leaves_whole_frames)
 {
 	pulse_buf b = {0};
@@ -1288,7 +1347,7 @@ START_TEST(test_err_names)
 	static const char *const names[] = {
 		"OK", "JOB_EXISTS", "JOB_NOT_FOUND", "TIMEOUT", "CLOSED",
 		"SHUTDOWN", "POOL_FULL", "INVALID", "TOO_LARGE", "UNAVAILABLE",
-		"PROTOCOL", "PERMISSION", "HANDLER", "BUSY",
+		"PROTOCOL", "PERMISSION", "HANDLER", "BUSY", "NO_HANDLER",
 	};
 	ck_assert_uint_eq(NELEM(names), PULSE_E__COUNT);
 	for (int i = 0; i < PULSE_E__COUNT; i++) {
@@ -1427,6 +1486,7 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_encode_error_ok);
 	tcase_add_test(tc, test_worked_example);
+	tcase_add_test(tc, test_message_frames);
 	tcase_add_test(tc, test_encode_failure_leaves_whole_frames);
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_err_names);
