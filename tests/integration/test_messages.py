@@ -107,7 +107,7 @@ def test_message_creates_no_job_and_writes_nothing(env):
     wait_for(lambda: sees(a, ["wa", "wb"]) and sees(b, ["wa", "wb"]), 5,
              "both nodes to see both workers")
     assert a.ctlj("dispatch", "p", "existing", "x")[0] == 0
-    jobs_before = a.ctlj("jobs", "p")[1]["keys"]
+    jobs_before = [j["key"] for j in a.ctlj("jobs", "p")[1]["jobs"]]
     dbsize = env.redis.cli("DBSIZE")
     before = redis_state(env)
     seen = set()
@@ -119,7 +119,7 @@ def test_message_creates_no_job_and_writes_nothing(env):
         rc, data, err = a.ctlj("job", "p", k)
         assert rc == 1 and data["code"] == "JOB_NOT_FOUND"
     assert seen == {"wa", "wb"}  # both the local and the remote path ran
-    assert a.ctlj("jobs", "p")[1]["keys"] == jobs_before == ["existing"]
+    assert [j["key"] for j in a.ctlj("jobs", "p")[1]["jobs"]] == jobs_before == ["existing"]
     assert env.redis.cli("DBSIZE") == dbsize
     # the same keys, each of the same size (the inbox streams, a
     # transport, carried the cross-node messages: entries, not keys)
