@@ -147,9 +147,12 @@ static int command_check(struct session *s, struct pool *p,
 {
 	struct pulsed *d = s->d;
 	if ((flags & CF_ADMIN) && !s->admin) {
-		LOGW(&d->log, "session %llu (uid %d): %s refused: not root or in "
-		     "the admin group", (unsigned long long)s->sid, (int)s->uid,
-		     type_name(m->type));
+		LOGW(&d->log, "session %llu (uid %d): %s%s%.*s refused: not root "
+		     "or in the admin group", (unsigned long long)s->sid,
+		     (int)s->uid, type_name(m->type),
+		     (m->has & PM_POOL) ? " of pool " : "",
+		     (m->has & PM_POOL) && m->pool.n <= PULSE_MAX_POOL
+		     ? (int)m->pool.n : 0, m->pool.p ? m->pool.p : "");
 		session_error(s, m->id, PULSE_E_PERMISSION,
 		              "%s needs root or the admin group", type_name(m->type));
 		return -1;

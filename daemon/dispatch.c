@@ -18,6 +18,9 @@
  *     admission of a key that runs.
  *   - A stop or notify of a job between owners waits for the next owner
  *     (WAIT), it is not dropped.
+ *   - A dispatch or stop that this node hands on (to the owner's node, or
+ *     to the waiting set) is one job line here naming who asked
+ *     (request_log); what a local worker does is jobs.c's line.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +35,23 @@ static void route(struct request *q);
 static void dispatch(struct request *q);
 
 /* ---- dispatch ----------------------------------------------------------- */
+
+/* The job line of a change this node asked for and does not carry out
+ * on a local worker: handed to the owner's node ("routed", whose own
+ * line names the worker and says from=this node), left waiting for a
+ * worker ("queued"), or a waiting job stopped. Only this node knows the
+ * caller's uid, so its line says it. */
+static void request_log(struct request *q, const char *event,
+                        const char *extra)
+{
+	struct pulsed *d = q->pool->d;
+	char who[64], fields[128];
+	request_caller(d, q->rid, who, sizeof(who));
+	snprintf(fields, sizeof(fields), "%s%s%s", who, extra ? " " : "",
+	         extra ? extra : "");
+	log_job(&d->log, LOG_INFO, event, q->pool->name, q->key, strlen(q->key),
+	        NULL, d->node, fields);
+}
 
 static int code_of(const char *s)
 {
@@ -84,11 +104,14 @@ static void admit_cb(struct pulsed *d, redisReply *r, void *arg)
 			              ? q->payload : "", q->plen,
 			              n < (int)sizeof(disp) ? disp : NULL);
 		}
-		/* else the owner node starts it from its inbox */
+		else /* the owner node starts it from its inbox */
+			request_log(q, "routed", "op=dispatch");
 		return;
 	}
-	if (code == SR_WAIT)
+	if (code == SR_WAIT) {
+		request_log(q, "queued", NULL);
 		return; /* started by whichever node claims it */
+	}
 	if (code == SR_REBUILD && r->elements >= 2 &&
 	    r->element[1]->type == REDIS_REPLY_INTEGER) {
 		/* Redis lost the pool and the nodes are re-announcing what
@@ -181,9 +204,12 @@ static void route_cb(struct pulsed *d, redisReply *r, void *arg)
 				               PULSE_E_JOB_NOT_FOUND,
 				               "job was stopped before it started");
 		}
+		request_log(q, "stop", "waiting=1"); /* no worker ran it */
 		request_finish(d, q->rid, 0, NULL);
 	} else if (code == SR_WAIT) {
 		request_retry(d, q->rid);
+	} else if (code == SR_ROUTED && q->type == PULSE_T_STOP) {
+		request_log(q, "routed", "op=stop");
 	}
 	/* ROUTED: the owner node answers through our inbox */
 }

@@ -126,7 +126,8 @@ void drain_request(struct session *s, struct pool *none, const pulse_msg *m)
 	(void)none; /* no pool: the command table checked admin and stopping */
 	if (!d->draining)
 		LOGI(&d->log, "draining: handing %zu jobs to other nodes; workers "
-		     "stay attached", pools_local_jobs(d));
+		     "stay attached (asked by uid %d)", pools_local_jobs(d),
+		     (int)s->uid);
 	d->draining = 1;
 	move_all(d, 1);
 	struct drain_wait *dw = xcalloc(1, sizeof(*dw));
@@ -146,7 +147,8 @@ void undrain_request(struct session *s, struct pool *none, const pulse_msg *m)
 	struct pulsed *d = s->d;
 	(void)none; /* no pool: the command table checked admin */
 	if (d->draining)
-		LOGI(&d->log, "undrained: workers are placed again");
+		LOGI(&d->log, "undrained: workers are placed again (asked by uid "
+		     "%d)", (int)s->uid);
 	d->draining = 0;
 	while (d->drains)
 		answer(d->drains, PULSE_E_CLOSED, "were still here when it was "

@@ -27,8 +27,13 @@
  *     stays until the lease ends and another node reaps it.
  *   - A requeued op stays at the head of its job's queue, and the job's
  *     own retry timer sends it again (whatever the job's fence is by then).
+ *   - Each start, stop, move, requeue, refusal and fence of a job is one
+ *     line (job_log, through log.c's log_job), logged here where the
+ *     worker answered: pool, key, worker and node, and for a start or a
+ *     stop who asked (a local caller's uid, or the node it came from).
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +50,82 @@ static void start_failed(struct job *j, const char *result, const char *msg);
 static void job_left(struct lworker *w)
 {
 	w->pool->d->poolh.jobs_gone(w->pool, w);
+}
+
+/* ---- the job log ----------------------------------------------------------- */
+
+/* The job's one line for an event (log.c's log_job: the one format of
+ * every job line), with more key=value fields from fmt. */
+static void job_log(const struct job *j, int level, const char *event,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void job_log(const struct job *j, int level, const char *event,
+                    const char *fmt, ...)
+{
+	struct pool *p = j->w->pool;
+	if (level < p->d->log.level)
+		return;
+	char extra[LOG_TEXT_MAX * 4 + 256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(extra, sizeof(extra), fmt, ap);
+	va_end(ap);
+	log_job(&p->d->log, level, event, p->name, j->key, strlen(j->key),
+	        j->w->id, p->d->node, extra);
+}
+
+/* " error=TEXT" for a job line: a handler's answer, cut and quoted so
+ * that the line stays one line and whole (or "" when there is none). */
+static const char *error_field(char *buf, size_t len, const char *msg)
+{
+	if (!msg || !*msg || len < 8) {
+		buf[0] = '\0';
+		return buf;
+	}
+	size_t n = strlen(msg);
+	memcpy(buf, " error=", 7);
+	log_value(buf + 7, len - 7, msg, n < LOG_TEXT_MAX ? n : LOG_TEXT_MAX);
+	return buf;
+}
+
+/* Who asked for what op does, for its job line: a local request's caller
+ * (request_caller: "uid=N"), or the node that routed it here
+ * ("from=NODE": its caller's uid stays in that node's log). */
+static void op_caller(struct pool *p, const struct jobop *o, char *buf,
+                      size_t len)
+{
+	if (o->rid)
+		request_caller(p->d, o->rid, buf, len);
+	else if (o->reply_node)
+		snprintf(buf, len, "from=%s", o->reply_node);
+	else
+		buf[0] = '\0';
+}
+
+/* What a HALT is for, in a job line. */
+static const char *halt_kind(const struct jobop *o)
+{
+	if (o->fencing)
+		return "fence";
+	if (o->rid || o->reply_node || !o->moving)
+		return "stop";
+	return "move";
+}
+
+/* Why a job moves, in its line: a rebalance, or its worker was taken
+ * out of placement by pulsed stopping, the node leaving the pool, the
+ * worker detaching, or a drain. */
+static const char *move_reason(const struct job *j, int why)
+{
+	const struct lworker *w = j->w;
+	if (why == MOVE_REBALANCE)
+		return "rebalance";
+	if (w->pool->d->stopping)
+		return "pulsed-stopping";
+	if (w->pool->leave_sid)
+		return "leave";
+	if (w->detaching)
+		return "detach";
+	return w->pool->d->draining ? "drain" : "detach";
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -339,6 +420,21 @@ static uint64_t local_rid(const struct pulsed *d, const char *disp)
 	return 0;
 }
 
+/* Who dispatched the job a START answers, from its dispatch record: a
+ * local caller (request_caller), "from=NODE" for another node's, "" when
+ * not known (a claim of a job that waited). */
+static void disp_caller(struct pulsed *d, const char *disp, char *buf,
+                        size_t len)
+{
+	uint64_t rid = local_rid(d, disp);
+	if (rid)
+		request_caller(d, rid, buf, len);
+	else if (disp)
+		snprintf(buf, len, "from=%.*s", (int)strcspn(disp, " "), disp);
+	else
+		buf[0] = '\0';
+}
+
 static void started_cb(struct pulsed *d, redisReply *r, void *arg)
 {
 	struct ackctx *c = arg;
@@ -527,6 +623,10 @@ static void call_remove(struct job *j, struct jobop *o, int code,
                         const char *msg)
 {
 	struct pool *p = j->w->pool;
+	char who[64], err[LOG_TEXT_MAX * 4 + 16];
+	op_caller(p, o, who, sizeof(who));
+	job_log(j, LOG_INFO, "stop", "%s%s", who,
+	        code ? error_field(err, sizeof(err), msg) : "");
 	sargs a = {0};
 	sargs_str(&a, j->key);
 	sargs_str(&a, p->d->node);
@@ -564,9 +664,14 @@ static void retry_cb(evutil_socket_t fd, short what, void *arg)
 static void requeue_later(struct job *j, struct jobop *o)
 {
 	struct pool *p = j->w->pool;
-	LOGD(&p->d->log, "pool %s: worker %s requeued %s of %s: sent again in "
-	     "%llu ms", p->name, j->w->id, o->op == OP_EVENT ? "an event" : "the stop",
-	     j->key, (unsigned long long)p->opts.pending_job_ttl_ms);
+	/* A fence's HALT answered requeue is a warning: the worker still
+	 * runs the job after the node fenced itself, and the pool re-joins
+	 * only once it stopped. */
+	job_log(j, o->fencing ? LOG_WARN : LOG_INFO, "requeue",
+	        "op=%s retry_ms=%llu%s", o->op == OP_EVENT ? "notify" : halt_kind(o),
+	        (unsigned long long)p->opts.pending_job_ttl_ms,
+	        o->fencing ? " note=\"still runs after the node fenced itself; "
+	                     "the pool re-joins once it stopped\"" : "");
 	o->evid = 0;
 	o->next = j->ops;
 	j->ops = o;
@@ -593,17 +698,22 @@ static void start_failed(struct job *j, const char *result, const char *msg)
 static void ack_start(struct job *j, struct jobop *o, int r, const char *msg)
 {
 	struct pool *p = j->w->pool;
-	struct lworker *w = j->w;
 	op_free(p, o);
+	char who[64], err[LOG_TEXT_MAX * 4 + 16];
+	disp_caller(p->d, j->disp, who, sizeof(who));
 	if (r == PULSE_ACK_OK) {
 		j->running = 1;
+		job_log(j, LOG_INFO, "start", "%s", who);
 		report_started(j);
 		pump(j);
 		return;
 	}
 	if (r == PULSE_ACK_ERROR)
-		LOGI(&p->d->log, "pool %s: worker %s refused to start %s: %s",
-		     p->name, w->id, j->key, msg);
+		job_log(j, LOG_INFO, "refused", "%s%s", who,
+		        error_field(err, sizeof(err), msg));
+	else
+		job_log(j, LOG_INFO, "requeue", "op=start retry_ms=%llu",
+		        (unsigned long long)p->opts.pending_job_ttl_ms);
 	start_failed(j, r == PULSE_ACK_ERROR ? "error" : "requeue", msg);
 }
 
@@ -611,28 +721,34 @@ static void ack_halt(struct job *j, struct jobop *o, int r, const char *msg)
 {
 	struct lworker *w = j->w;
 	struct pool *p = w->pool;
+	char err[LOG_TEXT_MAX * 4 + 16];
 	if (r == PULSE_ACK_REQUEUE) {
 		/* The worker still runs the job (PROTOCOL.md 6.3): it stays
 		 * here, and a fence waits for it before the pool re-joins, so
-		 * that the job is never started again on a worker that runs it. */
-		if (o->fencing)
-			LOGW(&p->d->log, "pool %s: worker %s still runs %s after the "
-			     "node fenced itself (HALT answered requeue): asking again "
-			     "in %llu ms; the pool re-joins once it stopped", p->name,
-			     w->id, j->key, (unsigned long long)p->opts.pending_job_ttl_ms);
+		 * that the job is never started again on a worker that runs it
+		 * (requeue_later's line says so). */
 		requeue_later(j, o);
 		return;
 	}
 	if (o->fencing) {
+		/* a shut-down pool stops its jobs through a fence: that is
+		 * their stop; any other fence keeps the job for a re-join */
+		if (p->state == POOL_SHUTDOWN)
+			job_log(j, LOG_INFO, "stop", "by=shutdown%s",
+			        error_field(err, sizeof(err), msg));
+		else
+			job_log(j, LOG_INFO, "fence", "%s",
+			        error_field(err, sizeof(err), msg));
 		op_free(p, o);
 		job_end(j);
 		job_left(w);
 		return;
 	}
 	if (o->moving && !o->rid && !o->reply_node) {
-		if (r == PULSE_ACK_ERROR)
-			LOGW(&p->d->log, "pool %s: worker %s: stop of %s failed (%s); "
-			     "moving it anyway", p->name, w->id, j->key, msg);
+		/* a stop handler that failed: the job moves anyway */
+		job_log(j, r == PULSE_ACK_ERROR ? LOG_WARN : LOG_INFO, "move",
+		        "reason=%s%s", move_reason(j, o->moving),
+		        r == PULSE_ACK_ERROR ? error_field(err, sizeof(err), msg) : "");
 		release_jobs(p, &j, 1);
 		op_free(p, o);
 		job_end(j);
@@ -855,8 +971,10 @@ void jobs_worker_gone(struct lworker *w)
 	table_iter_init(&it, &w->jobs);
 	while ((e = table_next(&it))) {
 		struct job *j = e->val;
-		if (!has_fencing(j))
+		if (!has_fencing(j)) {
+			job_log(j, LOG_INFO, "move", "reason=worker-gone");
 			js[i++] = j;
+		}
 	}
 	if (i > 0) {
 		p->d->m.moves[MOVED_WORKER_GONE] += i; /* metrics */

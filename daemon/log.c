@@ -1,14 +1,23 @@
 /*
  * log.c: pulsed's logger: one line per event, text or JSON lines.
  *
- * Owns: the level filter, the two line formats, escaping, and the level
- * names (config.c reads log.level through log_level_from_name).
+ * Owns: the level filter, the two line formats, escaping, the level
+ * names (config.c reads log.level through log_level_from_name), and the
+ * one format of the job lines (log_job: "job EVENT pool=P key=K worker=W
+ * node=N ...", key=value so that grep and awk read them; pulsed.8).
  *
  * Invariants:
  *   - One event is one line: control characters in a message are escaped
  *     in both formats, and a JSON line is valid JSON even when the message
  *     is not valid UTF-8 (bad bytes become U+FFFD).
- *   - A message is cut at LOG_MSG_MAX bytes, at a UTF-8 boundary.
+ *   - A message is cut at LOG_MSG_MAX bytes, at a UTF-8 boundary; a job
+ *     line fits whole (its key of up to 1 KiB quoted takes 4 KiB + 2, an
+ *     error text is cut at LOG_TEXT_MAX bytes before it is quoted).
+ *   - A key=value value (log_value) is bare only when it is printable
+ *     ASCII without space, '"', '\\' or '=' (and not empty); otherwise it
+ *     is quoted with C escapes, every byte outside printable ASCII as
+ *     \xNN: one record is one line whatever the key's bytes, and the
+ *     line is ASCII in both formats.
  *   - A line is built in a stack buffer and written with one write(2)
  *     (repeated only if interrupted or short); nothing is allocated,
  *     nothing fails visibly, and errno is preserved for the caller.
@@ -22,7 +31,7 @@
 
 #include "log.h"
 
-#define LOG_MSG_MAX 4096
+#define LOG_MSG_MAX 8192
 /* Worst case: every byte escaped as \u00XX or \ufffd (6 bytes), plus the
  * timestamp, the level and the JSON framing. */
 #define LOG_LINE_MAX (LOG_MSG_MAX * 6 + 128)
@@ -199,4 +208,93 @@ void plog(const logger *lg, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vplog(lg, level, fmt, ap);
 	va_end(ap);
+}
+
+/* ---- key=value records --------------------------------------------------- */
+
+/* Whether byte ch may stand in a bare value. */
+static int bare_byte(unsigned char ch)
+{
+	return ch > 0x20 && ch < 0x7f && ch != '"' && ch != '\\' && ch != '=';
+}
+
+size_t log_value(char *dst, size_t cap, const char *v, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)v;
+	size_t o = 0, i;
+	if (cap == 0)
+		return 0;
+	for (i = 0; i < n && bare_byte(s[i]); i++)
+		;
+	if (n > 0 && i == n) { /* bare */
+		if (n >= cap)
+			n = cap - 1;
+		memcpy(dst, v, n);
+		dst[n] = '\0';
+		return n;
+	}
+	/* quoted: each byte takes at most 4, the quotes 2, the NUL 1; a value
+	 * that does not fit is cut before a whole escape */
+	char esc[5];
+	if (cap < 3) {
+		dst[0] = '\0';
+		return 0;
+	}
+	dst[o++] = '"';
+	for (i = 0; i < n; i++) {
+		unsigned char ch = s[i];
+		size_t k;
+		if (ch == '"' || ch == '\\') {
+			esc[0] = '\\', esc[1] = (char)ch, k = 2;
+		} else if (ch == '\n') {
+			memcpy(esc, "\\n", 2), k = 2;
+		} else if (ch == '\r') {
+			memcpy(esc, "\\r", 2), k = 2;
+		} else if (ch == '\t') {
+			memcpy(esc, "\\t", 2), k = 2;
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			snprintf(esc, sizeof(esc), "\\x%02x", ch), k = 4;
+		} else {
+			esc[0] = (char)ch, k = 1;
+		}
+		if (o + k + 2 > cap)
+			break;
+		memcpy(dst + o, esc, k);
+		o += k;
+	}
+	dst[o++] = '"';
+	dst[o] = '\0';
+	return o;
+}
+
+/* One field " name=value" at buf + *o (bounded by len). */
+static void add_field(char *buf, size_t len, size_t *o, const char *name,
+                      const char *v, size_t n)
+{
+	if (*o + strlen(name) + 3 >= len)
+		return;
+	*o += (size_t)snprintf(buf + *o, len - *o, " %s=", name);
+	*o += log_value(buf + *o, len - *o, v, n);
+}
+
+void log_job(const logger *lg, int level, const char *event,
+             const char *pool, const char *key, size_t klen,
+             const char *worker, const char *node, const char *extra)
+{
+	if (!lg || lg->fd < 0 || level < lg->level)
+		return; /* nothing to format */
+	char msg[LOG_MSG_MAX];
+	size_t o = (size_t)snprintf(msg, sizeof(msg), "job %s", event);
+	add_field(msg, sizeof(msg), &o, "pool", pool ? pool : "-",
+	          pool ? strlen(pool) : 1);
+	add_field(msg, sizeof(msg), &o, "key", key ? key : "", key ? klen : 0);
+	add_field(msg, sizeof(msg), &o, "worker", worker ? worker : "-",
+	          worker ? strlen(worker) : 1);
+	add_field(msg, sizeof(msg), &o, "node", node ? node : "-",
+	          node ? strlen(node) : 1);
+	while (extra && *extra == ' ')
+		extra++; /* fields are joined with one space */
+	if (extra && *extra && o + 1 < sizeof(msg))
+		o += (size_t)snprintf(msg + o, sizeof(msg) - o, " %s", extra);
+	plog(lg, level, "%s", msg);
 }

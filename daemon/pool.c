@@ -164,6 +164,7 @@ static void members_cb(struct pulsed *d, redisReply *r, void *arg)
 		return; /* the next lease tick compares epochs and retries */
 	}
 	clear_members(p);
+	uint64_t was = p->epoch;
 	p->epoch = (uint64_t)r->element[0]->integer;
 	size_t n = (r->elements - 1) / 2;
 	p->wids = xcalloc(n ? n : 1, sizeof(char *));
@@ -184,8 +185,12 @@ static void members_cb(struct pulsed *d, redisReply *r, void *arg)
 	table_iter_init(&it, &p->workers);
 	while ((e = table_next(&it)))
 		p->wids[p->nwids++] = e->key;
-	LOGD(&p->d->log, "pool %s: epoch %" PRIu64 ", %zu workers", p->name,
-	     p->epoch, p->nwids);
+	/* Once per epoch: an attach's own load and the 'm' message it causes
+	 * often load the same epoch twice (members_again); the view is the
+	 * same, and so would the line be. */
+	if (p->epoch != was)
+		LOGD(&p->d->log, "pool %s: epoch %" PRIu64 ", %zu workers", p->name,
+		     p->epoch, p->nwids);
 	if (p->members_again) {
 		p->members_again = 0;
 		load_members(p);

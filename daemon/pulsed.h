@@ -524,6 +524,9 @@ void request_internal(struct pool *p, int type, const char *key,
                       size_t klen, const char *payload, size_t plen);
 /* Run a STOP or NOTIFY's routing again (the job was between owners). */
 void request_retry(struct pulsed *d, uint64_t rid);
+/* Who asked for request rid, for a job line: "uid=N", "by=pulsed",
+ * "uid=?" (its session is gone) or "" (no such request). */
+void request_caller(struct pulsed *d, uint64_t rid, char *buf, size_t len);
 
 /* worker.c: worker sessions */
 int worker_attach(struct session *s, const pulse_msg *m, char *err,

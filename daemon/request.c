@@ -75,6 +75,14 @@ static void ok_with_payload(struct session *s, uint64_t id,
 	pulse_buf_free(&b);
 }
 
+/* A request's type in a log line. */
+static const char *type_word(int type)
+{
+	return type == PULSE_T_DISPATCH ? "dispatch"
+	       : type == PULSE_T_STOP ? "stop"
+	       : type == PULSE_T_SEND ? "send" : "notify";
+}
+
 void request_finish(struct pulsed *d, uint64_t rid, int code, const char *msg)
 {
 	request_answer(d, rid, code, msg, NULL, 0);
@@ -101,9 +109,14 @@ void request_answer(struct pulsed *d, uint64_t rid, int code, const char *msg,
 	}
 	if (q->type == PULSE_T_DISPATCH)
 		metrics_dispatch(d, code, q->started_us); /* result, latency */
-	if (code != 0 && code != PULSE_E_HANDLER)
-		LOGD(&d->log, "request %" PRIu64 " (%s): %s %s", rid,
-		     q->key ? q->key : "", pulse_err_name(code), msg ? msg : "");
+	if (code != 0 && code != PULSE_E_HANDLER) {
+		char key[PULSE_MAX_KEY * 4 + 3];
+		log_value(key, sizeof(key), q->key ? q->key : "",
+		          q->key ? strlen(q->key) : 0);
+		LOGD(&d->log, "pool %s: request %" PRIu64 " (%s key=%s): %s %s",
+		     q->pool->name, rid, type_word(q->type), key,
+		     pulse_err_name(code), msg ? msg : "");
+	}
 	request_free(d, q);
 }
 
@@ -239,4 +252,22 @@ struct request *request_take(struct pulsed *d, void *arg)
 	struct request *q = table_get_u64(&d->requests, ref->rid);
 	free(ref);
 	return q;
+}
+
+/* Who asked for request rid, as a job line's field: "uid=1000" for a
+ * local session (its SO_PEERCRED uid), "by=pulsed" for pulsed's own (a
+ * schedule's plan), "uid=?" when the session is gone; "" when rid names
+ * no request (answered meanwhile). */
+void request_caller(struct pulsed *d, uint64_t rid, char *buf, size_t len)
+{
+	struct request *q = rid ? table_get_u64(&d->requests, rid) : NULL;
+	struct session *s = q ? session_find(d, q->sid) : NULL;
+	if (!q)
+		snprintf(buf, len, "%s", "");
+	else if (!q->sid)
+		snprintf(buf, len, "by=pulsed");
+	else if (s)
+		snprintf(buf, len, "uid=%d", (int)s->uid);
+	else
+		snprintf(buf, len, "uid=?");
 }

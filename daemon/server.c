@@ -25,7 +25,10 @@
  *     (EOF, error, timeout, or its output drained after session_drop),
  *     never while a message of it is being handled; a closing session
  *     reads nothing.
- *   - Every disconnect is logged with the peer's pid and uid and the cause.
+ *   - Every session's start and end is logged with the peer's pid and uid
+ *     (the end with its cause): at debug for a start and for a routine
+ *     close by the peer, so that a client that only reads costs no info
+ *     line; what a session changes is logged above with its uid.
  *     Every malformed frame or overstayed deadline gets an ERROR frame
  *     naming the cause (where the peer still takes bytes) and the peer is
  *     disconnected. Nothing a peer sends can crash or stall pulsed, and
@@ -652,7 +655,10 @@ struct session *session_new(struct pulsed *d, int fd, const struct ucred *cred)
 	timer_arm_ms(s->deadline, d->cfg.handshake_ms);
 	table_set_u64(&d->sessions, s->sid, s);
 	d->nsessions++;
-	LOGI(&d->log, "session %llu: pid %d uid %d gid %d%s",
+	/* debug: every pulsectl call opens a session, and one that only
+	 * reads must cost no info line; what a session changes is logged
+	 * with its uid (a worker's attach, a job line, an admin request) */
+	LOGD(&d->log, "session %llu: pid %d uid %d gid %d%s",
 	     (unsigned long long)s->sid, (int)cred->pid, (int)cred->uid,
 	     (int)cred->gid, s->admin ? " (admin)" : "");
 	return s;

@@ -32,6 +32,7 @@
 struct shut {
 	struct pool *p;
 	uint64_t sid, id;
+	int uid;          /* who asked, for the log */
 	struct event *poll, *deadline;
 	int finishing;
 };
@@ -132,8 +133,8 @@ static void begun_cb(struct pulsed *d, redisReply *r, void *arg)
 		answer(sh, PULSE_E_UNAVAILABLE, store_failure(d->store, r));
 		return;
 	}
-	LOGI(&d->log, "pool %s: shutdown begun; waiting for %zu nodes",
-	     sh->p->name, r->elements);
+	LOGI(&d->log, "pool %s: shutdown begun; waiting for %zu nodes (asked "
+	     "by uid %d)", sh->p->name, r->elements, sh->uid);
 	pool_shut_down(sh->p);
 	timer_arm_ms(sh->deadline, sh->p->opts.worker_shutdown_ttl_ms + 1000);
 	timer_arm_ms(sh->poll, 0);
@@ -145,6 +146,7 @@ void shutdown_request(struct session *s, struct pool *p, const pulse_msg *m)
 	sh->p = p;
 	sh->sid = s->sid;
 	sh->id = m->id;
+	sh->uid = (int)s->uid;
 	sh->poll = evtimer_new(p->d->base, poll_cb, sh);
 	sh->deadline = evtimer_new(p->d->base, deadline_cb, sh);
 	call(p, "begin", begun_cb, sh);
@@ -203,8 +205,8 @@ void leave_request(struct session *s, struct pool *p, const pulse_msg *m)
 	}
 	p->leave_sid = s->sid;
 	p->leave_id = m->id;
-	LOGI(&p->d->log, "pool %s: leaving: handing %zu jobs to other nodes",
-	     p->name, p->ljobs.n);
+	LOGI(&p->d->log, "pool %s: leaving: handing %zu jobs to other nodes "
+	     "(asked by uid %d)", p->name, p->ljobs.n, (int)s->uid);
 	worker_drain_pool(p); /* pool_leave() once the last job is handed on */
 	pool_leave_progress(p);
 }
@@ -246,6 +248,7 @@ void pool_leave_progress(struct pool *p)
 struct reopen {
 	struct pool *p;
 	uint64_t sid, id;
+	int uid;          /* who asked, for the log */
 };
 
 static void reopened_cb(struct pulsed *d, redisReply *r, void *arg)
@@ -259,9 +262,9 @@ static void reopened_cb(struct pulsed *d, redisReply *r, void *arg)
 			              "Redis went away: the pool may or may not be "
 			              "re-opened (STATUS shows its state)");
 	} else {
-		LOGI(&d->log, "pool %s: %s", p->name, r->integer ?
+		LOGI(&d->log, "pool %s: %s (asked by uid %d)", p->name, r->integer ?
 		     "re-opened: the nodes join it again" :
-		     "re-open asked, but it was not shut down");
+		     "re-open asked, but it was not shut down", ro->uid);
 		pool_reopened(p); /* as the 'o' message does on every node */
 		if (s)
 			session_ok(s, ro->id);
@@ -277,5 +280,6 @@ void reopen_request(struct session *s, struct pool *p, const pulse_msg *m)
 	ro->p = p;
 	ro->sid = s->sid;
 	ro->id = m->id;
+	ro->uid = (int)s->uid;
 	call(p, "reopen", reopened_cb, ro);
 }

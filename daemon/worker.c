@@ -41,8 +41,9 @@ static void attach_cb(struct pulsed *d, redisReply *r, void *arg)
 		int first = !w->attached;
 		w->attached = 1;
 		if (first) {
-			LOGI(&d->log, "pool %s: worker %s attached (session %llu)%s",
-			     w->pool->name, w->id, (unsigned long long)sid,
+			LOGI(&d->log, "pool %s: worker %s attached (session %llu): "
+			     "pid %d uid %d%s", w->pool->name, w->id,
+			     (unsigned long long)sid, (int)s->pid, (int)s->uid,
 			     d->draining ? " out of placement (draining)" : "");
 			session_welcome_worker(s, w->id);
 			pool_send_lease(w->pool, w);

@@ -7,6 +7,7 @@ Each test here failed on the code before issue 14 (the docstring says how)
 and ends with the history checker where workers run jobs.
 """
 import os
+import re
 import signal
 import socket
 import sys
@@ -638,7 +639,8 @@ def test_a_requeued_stop_is_sent_again_after_redis_lost_its_data(env, op):
     else:
         w2 = env.worker(a, name="a-w1")
         w.proc.send_signal(signal.SIGTERM)  # a detach: the job moves
-    wait_for(lambda: "requeued the stop of rq" in a.logtext(), 5 * SLOW, "the stop requeued")
+    wait_for(lambda: re.search(r"job requeue pool=p key=rq worker=a-w0 .*op=%s "
+                               % op, a.logtext()), 5 * SLOW, "the stop requeued")
     env.redis.cli("FLUSHALL")
     wait_for(lambda: "re-announced 1 running jobs" in a.logtext(), 5 * SLOW,
              "the job re-announced")

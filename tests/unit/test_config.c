@@ -944,18 +944,18 @@ START_TEST(test_log_cut)
 	char *line = capture(LOG_DEBUG, LOG_JSON, LOG_INFO, "%s", big);
 	json_t *j = json_loads(line, 0, NULL);
 	ck_assert_ptr_nonnull(j);
-	ck_assert_uint_eq(strlen(json_string_value(json_object_get(j, "msg"))), 4096);
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(j, "msg"))), 8192);
 	json_decref(j);
 	free(line);
 
 	/* the cut does not split a UTF-8 sequence */
-	memset(big, 'a', 4095);
-	memcpy(big + 4095, "\xc3\xa9\xc3\xa9", 5);
+	memset(big, 'a', 8191);
+	memcpy(big + 8191, "\xc3\xa9\xc3\xa9", 5);
 	line = capture(LOG_DEBUG, LOG_JSON, LOG_INFO, "%s", big);
 	j = json_loads(line, 0, NULL);
 	ck_assert_ptr_nonnull(j);
 	const char *m = json_string_value(json_object_get(j, "msg"));
-	ck_assert_uint_eq(strlen(m), 4095);
+	ck_assert_uint_eq(strlen(m), 8191);
 	json_decref(j);
 	free(line);
 
@@ -964,7 +964,7 @@ START_TEST(test_log_cut)
 	line = capture(LOG_DEBUG, LOG_JSON, LOG_INFO, "%s", big);
 	j = json_loads(line, 0, NULL);
 	ck_assert_ptr_nonnull(j);
-	ck_assert_uint_eq(strlen(json_string_value(json_object_get(j, "msg"))), 4096);
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(j, "msg"))), 8192);
 	json_decref(j);
 	free(line);
 	free(big);
