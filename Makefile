@@ -77,6 +77,12 @@ $(eval $(call lazy,HIREDIS_CFLAGS,hiredis,--cflags))
 $(eval $(call lazy,HIREDIS_LIBS,hiredis,--libs))
 $(eval $(call lazy,EVENT_CFLAGS,libevent,--cflags))
 $(eval $(call lazy,EVENT_LIBS,libevent,--libs))
+# TLS to Redis (daemon/tls.c): libevent's OpenSSL bufferevents and OpenSSL
+# (README, "TLS"). libevent-dev ships libevent_openssl.pc; libssl-dev openssl.pc.
+$(eval $(call lazy,EVENT_SSL_CFLAGS,libevent_openssl,--cflags))
+$(eval $(call lazy,EVENT_SSL_LIBS,libevent_openssl,--libs))
+$(eval $(call lazy,SSL_CFLAGS,openssl,--cflags))
+$(eval $(call lazy,SSL_LIBS,openssl,--libs))
 $(eval $(call lazy,JANSSON_CFLAGS,jansson,--cflags))
 $(eval $(call lazy,JANSSON_LIBS,jansson,--libs))
 $(eval $(call lazy,CHECK_CFLAGS,check,--cflags))
@@ -96,7 +102,7 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(SAN_FLAGS) $(CPPFLAGS) $(CFLAGS) $(CFLAGS_EXTRA) \
 	$(MSGPACK_CFLAGS) $(DIR_CFLAGS)
 ALL_LDFLAGS = $(SAN_FLAGS) $(LDFLAGS) $(LDFLAGS_EXTRA)
 
-DAEMON_LIBS = $(HIREDIS_LIBS) $(EVENT_LIBS) $(MSGPACK_LIBS) $(JANSSON_LIBS) -lm
+DAEMON_LIBS = $(HIREDIS_LIBS) $(EVENT_SSL_LIBS) $(EVENT_LIBS) $(SSL_LIBS) $(MSGPACK_LIBS) $(JANSSON_LIBS) -lm
 CLIENT_LIBS = $(MSGPACK_LIBS)
 
 # ---------------------------------------------------------------------------
@@ -152,7 +158,7 @@ ALL_PRODUCTS := $(PULSED) $(LIBPULSED) $(LIBS_CLIENT) $(PULSECTL) $(EXAMPLES) $(
 # ---------------------------------------------------------------------------
 # Targets.
 
-.PHONY: all asan unit integration layers docs test test-asan test-valgrind test-repeat chaos chaos-short \
+.PHONY: all asan unit integration integration-acl integration-tls layers docs test test-asan test-valgrind test-repeat chaos chaos-short \
 	chaos-run chaos-repeat fuzz fuzz-replay bench \
 	run deps install uninstall clean help verify-unit FORCE
 
@@ -167,7 +173,8 @@ help:
 	@echo 'make deps             install the Debian packages the build and tests need (root), or print the apt-get line'
 	@echo 'make unit             build and run the Check unit tests'
 	@echo 'make integration      run the pytest integration suite against $(BUILD)/'
-	@echo 'make test             deps, layers (and docs), all, unit, fuzz-replay, integration, chaos-short, soak-short, model-check-short (what .ci/run runs)'
+	@echo 'make test             deps, layers (and docs), all, unit, fuzz-replay, integration, integration-acl, integration-tls, chaos-short, soak-short, model-check-short (what .ci/run runs)'
+	@echo 'make integration-tls  the core integration tests with Redis over TLS only (rediss://)'
 	@echo 'make layers           the daemon files call only down (tests/tools/layers.py --stats: the figures); runs docs first'
 	@echo 'make docs             libpulse-client(3) documents every function and type of client/pulse.h'
 	@echo 'make test-repeat N=20 run the integration suite N times, stop at the first failure'
@@ -197,7 +204,8 @@ deps:
 
 # --- the daemon ------------------------------------------------------------
 
-$(OBJ)/daemon/%.o $(OBJ)/gen/%.o: DIR_CFLAGS = -Idaemon -Iproto $(HIREDIS_CFLAGS) $(EVENT_CFLAGS) $(JANSSON_CFLAGS)
+$(OBJ)/daemon/%.o $(OBJ)/gen/%.o: DIR_CFLAGS = -Idaemon -Iproto $(HIREDIS_CFLAGS) $(EVENT_CFLAGS) $(JANSSON_CFLAGS) \
+	$(EVENT_SSL_CFLAGS) $(SSL_CFLAGS)
 $(OBJ)/proto/%.o $(PIC)/proto/%.o: DIR_CFLAGS = -Iproto
 
 ifneq ($(PULSED),)
@@ -352,6 +360,15 @@ integration-acl: all
 			bash tests/run-integration.sh $(PYTEST_ARGS) || exit 1; \
 	done
 
+# The same core of the suite with the harness's Redis over TLS only
+# (rediss://, a test CA made by tests/integration/tlsutil.py; its TCP port
+# is TLS, so nothing reaches it in the clear), plus tests/integration/
+# test_tls.py runs in the plain suite.
+integration-tls: all
+	$(Q)echo "integration-tls: the core of the suite over TLS (rediss://)"; \
+	PULSE_TEST_TLS=1 PULSE_TEST_DIR="$(ACL_TESTS)" PULSE_BUILD=$(ABS_BUILD) \
+		bash tests/run-integration.sh $(PYTEST_ARGS)
+
 test:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory layers
@@ -360,6 +377,7 @@ test:
 	$(Q)$(MAKE) --no-print-directory fuzz-replay
 	$(Q)$(MAKE) --no-print-directory integration
 	$(Q)$(MAKE) --no-print-directory integration-acl
+	$(Q)$(MAKE) --no-print-directory integration-tls
 	$(Q)$(MAKE) --no-print-directory chaos-short
 	$(Q)SOAK_SEEDS=2 $(MAKE) --no-print-directory soak-short
 	$(Q)$(MAKE) --no-print-directory model-check-short

@@ -1,6 +1,6 @@
 /*
  * addr.c: the addresses a config names: "host:port" (metrics.listen, the
- * authority of a URL) and the Redis URL (redis://, unix://).
+ * authority of a URL) and the Redis URL (redis://, rediss://, unix://).
  *
  * Owns: parsing them into parts, with a message saying what is wrong;
  * nothing here knows the config's schema or reports where a value came
@@ -132,7 +132,8 @@ static const char *url_userinfo_end(const char *auth, size_t alen)
 }
 
 #define REDIS_URL_FORMS \
-	"expected redis://[user:password@]host[:port][/db] or " \
+	"expected redis://[user:password@]host[:port][/db], the same with " \
+	"rediss:// (TLS) or " \
 	"unix://[user:password@]/path[?db=N]"
 
 /* "user[:password]" (from rest up to ui, the '@'), %-decoded into a: one
@@ -232,8 +233,10 @@ int addr_redis_url(const char *u, struct redis_addr *a, char *err,
 		r = tcp_url(u + 8, a, err, errlen);
 	else if (strncmp(u, "unix://", 7) == 0)
 		r = unix_url(u + 7, a, err, errlen);
-	else if (strncmp(u, "rediss://", 9) == 0)
-		r = why(err, errlen, "TLS (rediss://) is not supported");
+	else if (strncmp(u, "rediss://", 9) == 0) {
+		r = tcp_url(u + 9, a, err, errlen);
+		a->tls = 1;
+	}
 	else
 		r = why(err, errlen, REDIS_URL_FORMS);
 	if (r < 0)
@@ -244,6 +247,7 @@ int addr_redis_url(const char *u, struct redis_addr *a, char *err,
 char *addr_mask_password(const char *url)
 {
 	size_t scheme = strncmp(url, "redis://", 8) == 0 ? 8
+	              : strncmp(url, "rediss://", 9) == 0 ? 9
 	              : strncmp(url, "unix://", 7) == 0 ? 7 : 0;
 	if (!scheme)
 		return NULL;

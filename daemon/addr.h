@@ -15,9 +15,11 @@ struct redis_addr {
 	char *user;      /* or NULL */
 	char *password;  /* or NULL */
 	int db;
+	int tls;         /* rediss:// (TLS over TCP) */
 };
 
-/* redis://[user[:password]@]host[:port][/db] or unix:///path[?db=N]: 0,
+/* redis://[user[:password]@]host[:port][/db], the same as rediss:// (TLS:
+ * tls set) or unix:///path[?db=N]: 0,
  * or -1 with why in err (nothing left allocated). */
 int addr_redis_url(const char *url, struct redis_addr *a, char *err,
                    size_t errlen);

@@ -19,7 +19,9 @@
  *     struct is owned by it.
  *   - No state outside the structs passed in; allocation failure aborts
  *     (as in util.c: pulsed cannot run half-configured). This file uses
- *     only libc and jansson, so tests and tools link it alone.
+ *     only libc and jansson, so tests and tools link it alone (whether a
+ *     TLS file holds a usable certificate is tls.c's check; here only
+ *     that it can be read).
  */
 #include <errno.h>
 #include <limits.h>
@@ -28,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <jansson.h>
 
@@ -435,6 +439,9 @@ enum ftype {
 	T_LEVEL,     /* debug|info|warn|error */
 	T_FORMAT,    /* text|json */
 	T_DURATION,  /* "10s", min..max milliseconds */
+	T_BOOL,      /* true|false */
+	T_FILE,      /* a path to a file that can be read (checked after) */
+	T_DIR,       /* a path to a directory that can be read (same) */
 };
 
 #define F_NULL 1u   /* null means "not set" (the default is NULL) */
@@ -475,6 +482,19 @@ static const struct field socket_fields[] = {
 	{NULL, T_STRING, 0, 0, 0, 0, NULL},
 };
 
+/* TLS to Redis (rediss://): checked by check_tls once the URL is known.
+ * None reloads: tls.c reads the files again at every reconnect, but a
+ * changed key waits for a restart like redis.url. */
+static const struct field redis_tls_fields[] = {
+	{"ca_file", T_FILE, D(c.tls_ca_file), 0, 0, F_NULL, NULL},
+	{"ca_dir", T_DIR, D(c.tls_ca_dir), 0, 0, F_NULL, NULL},
+	{"cert_file", T_FILE, D(c.tls_cert_file), 0, 0, F_NULL, NULL},
+	{"key_file", T_FILE, D(c.tls_key_file), 0, 0, F_NULL, NULL},
+	{"server_name", T_STRING, D(c.tls_server_name), 0, 0, F_NULL, NULL},
+	{"insecure_skip_verify", T_BOOL, D(c.tls_insecure), 0, 0, 0, NULL},
+	{NULL, T_STRING, 0, 0, 0, 0, NULL},
+};
+
 static const struct field redis_fields[] = {
 	{"url", T_REDIS_URL, D(c.redis_url), 0, 0, F_NULL, NULL},
 	{"password_file", T_STRING, D(password_file), 0, 0, F_NULL | F_NODUMP, NULL},
@@ -482,6 +502,7 @@ static const struct field redis_fields[] = {
 	{"prefix", T_NAME, D(c.key_prefix), 1, PREFIX_MAX_LEN, 0, NULL},
 	{"reply_timeout", T_DURATION, D(c.redis_reply_ms), 100, DURATION_MAX, 0,
 	 NULL},
+	{"tls", T_SECTION, 0, 0, 0, 0, redis_tls_fields},
 	{NULL, T_STRING, 0, 0, 0, 0, NULL},
 };
 
@@ -741,7 +762,14 @@ static int parse_field(const struct pctx *x, const struct kpath *at,
 	case T_SOCKET:
 	case T_LISTEN:
 	case T_REDIS_URL:
+	case T_FILE:
+	case T_DIR:
 		return parse_string_field(x, at, v, f, base);
+	case T_BOOL:
+		if (!json_is_boolean(v))
+			return fail(x, at, "expected true or false");
+		*(int *)field_ptr(f, base) = json_is_true(v);
+		return 0;
 	case T_MODE:
 		return parse_mode(x, at, v, f, base);
 	case T_UINT:
@@ -798,6 +826,7 @@ static int parse_redis_url(const struct pctx *x, const struct kpath *at,
 	c->redis_user = a.user;
 	c->redis_port = a.port;
 	c->redis_db = a.db;
+	c->redis_tls = a.tls;
 	if (a.password) {
 		free(c->redis_password);
 		c->redis_password = a.password;
@@ -862,6 +891,52 @@ static int resolve_redis(const struct pctx *x, struct draft *d)
 	return 0;
 }
 
+/* redis.tls: only with rediss://, a client certificate with its key, and
+ * every file or directory named can be opened now (pulsed -n says which
+ * one cannot, and why). What the files hold is tls.c's check. */
+static int check_tls(const struct pctx *x, const config *c)
+{
+	static const struct kpath tls = {{"redis", "tls"}, 2};
+	const struct {
+		const char *key, *path;
+		int dir;
+	} files[] = {
+		{"ca_file", c->tls_ca_file, 0},   {"ca_dir", c->tls_ca_dir, 1},
+		{"cert_file", c->tls_cert_file, 0}, {"key_file", c->tls_key_file, 0},
+	};
+	const char *set = c->tls_server_name ? "server_name"
+	                : c->tls_insecure ? "insecure_skip_verify" : NULL;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && !set; i++)
+		if (files[i].path)
+			set = files[i].key;
+	if (set && !c->redis_tls) {
+		struct kpath at = kpath_child(&tls, set);
+		return fail(x, &at, "TLS options need a rediss:// redis.url (it is %s)",
+		            c->redis_url ? "not rediss://" : "not set");
+	}
+	if (!c->tls_cert_file != !c->tls_key_file) {
+		struct kpath at = kpath_child(&tls, c->tls_cert_file ? "cert_file"
+		                                                      : "key_file");
+		return fail(x, &at, "a client certificate needs both cert_file and "
+		            "key_file");
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct stat st;
+		const char *p = files[i].path;
+		if (!p)
+			continue;
+		struct kpath at = kpath_child(&tls, files[i].key);
+		if (stat(p, &st) < 0)
+			return fail(x, &at, "cannot use %s: %s", p, strerror(errno));
+		if (files[i].dir ? !S_ISDIR(st.st_mode) : S_ISDIR(st.st_mode))
+			return fail(x, &at, "%s is %s", p, files[i].dir ? "not a directory"
+			                                                 : "a directory");
+		if (access(p, files[i].dir ? R_OK | X_OK : R_OK) < 0)
+			return fail(x, &at, "cannot read %s: %s", p, strerror(errno));
+	}
+	return 0;
+}
+
 /* The largest frame pulsed may send (a START carrying a max_payload
  * payload; at most PULSE_HARD_MAX_BODY, which libpulse-client follows a
  * WELCOME up to: the schema's bound) must fit in a peer's output buffer,
@@ -911,7 +986,9 @@ void config_free(config *c)
 	char **strs[] = {&c->path,           &c->socket_path, &c->socket_group,
 	                 &c->admin_group,    &c->redis_url,   &c->redis_password,
 	                 &c->key_prefix,     &c->redis_host,  &c->redis_unix,
-	                 &c->redis_user,     &c->node_id,     &c->metrics_listen};
+	                 &c->redis_user,     &c->node_id,     &c->metrics_listen,
+	                 &c->tls_ca_file,    &c->tls_ca_dir,  &c->tls_cert_file,
+	                 &c->tls_key_file,   &c->tls_server_name};
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		free(*strs[i]);
 	for (size_t i = 0; i < c->npools; i++)
@@ -939,6 +1016,8 @@ int config_parse(config *c, const char *text, size_t len, const char *name,
 		rc = parse_object(&x, &top, root, top_fields, &d);
 		if (rc == 0)
 			rc = resolve_redis(&x, &d);
+		if (rc == 0)
+			rc = check_tls(&x, &d.c);
 		if (rc == 0)
 			rc = check_limits(&x, &d);
 		json_decref(root);
@@ -1040,7 +1119,11 @@ static json_t *dump_field(const struct field *f, const void *base)
 	case T_NAME:
 	case T_SOCKET:
 	case T_LISTEN:
+	case T_FILE:
+	case T_DIR:
 		return dump_str(*(char *const *)p);
+	case T_BOOL:
+		return json_boolean(*(const int *)p);
 	case T_REDIS_URL:
 		return dump_url(*(char *const *)p);
 	case T_MODE:
@@ -1096,6 +1179,7 @@ static size_t field_size(const struct field *f)
 		return sizeof(uint64_t);
 	case T_LEVEL:
 	case T_FORMAT:
+	case T_BOOL:
 		return sizeof(int);
 	default:
 		return sizeof(char *); /* the string types */
@@ -1131,7 +1215,10 @@ static void reload_fields(const struct field *fields, void *run, void *next,
 {
 	for (const struct field *f = fields; f->key; f++) {
 		if (f->type == T_SECTION) {
-			reload_fields(f->sub, run, next, f->key, rn);
+			char sub[64]; /* "redis.tls": sections nest once */
+			snprintf(sub, sizeof(sub), "%s%s%s", section, *section ? "." : "",
+			         f->key);
+			reload_fields(f->sub, run, next, sub, rn);
 			continue;
 		}
 		if (f->type == T_POOLS || (f->flags & F_NODUMP))

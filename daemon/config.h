@@ -63,6 +63,14 @@ typedef struct config {
 	char *redis_unix;     /* unix socket path, or NULL */
 	char *redis_user;     /* ACL user, or NULL */
 	int redis_db;
+	int redis_tls;        /* rediss:// */
+	/* "redis.tls" (only with rediss://; tls.c uses them) */
+	char *tls_ca_file;     /* NULL: the system's trust store (with ca_dir) */
+	char *tls_ca_dir;
+	char *tls_cert_file;   /* client certificate, with tls_key_file */
+	char *tls_key_file;
+	char *tls_server_name; /* NULL: the URL's host */
+	int tls_insecure;      /* insecure_skip_verify: tests only */
 
 	/* "node" */
 	char *node_id; /* NULL: hostname plus pid-independent suffix */

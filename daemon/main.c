@@ -22,6 +22,7 @@
 
 #include "pulsed.h"
 #include "store.h"
+#include "tls.h"
 
 #define DEFAULT_CONFIG "/etc/pulsed/pulsed.conf"
 
@@ -58,6 +59,8 @@ static int startable(const config *c, char *err, size_t errlen)
 		         "(redis://host:port/db or unix:///path)");
 		return -1;
 	}
+	if (tls_check_config(c, err, errlen) < 0)
+		return -1;
 	return server_check_config(c, err, errlen);
 }
 

@@ -31,6 +31,8 @@
  *   store.c     the Redis connections, scripts, reconnects
  *   server.c    the Unix socket, sessions, framing, peer credentials
  *   redisev.c   hiredis on libevent
+ *   tls.c       TLS to Redis (rediss://): a bridge hiredis reaches by a
+ *               private Unix socket
  *   placement.c rendezvous hashing of keys onto workers
  *   config.c    the configuration: schema, parsing, reload
  *   addr.c      host:port and Redis URLs, parsed for config.c

@@ -14,6 +14,11 @@
  * coming, or a connection has not finished its set-up in that time, all
  * three are dropped and made again. Without this, a node waiting on such
  * a connection (for its join, say) would wait forever.
+ *
+ * rediss://: hiredis 0.14 has no TLS, so each connection goes to tls.c's
+ * private Unix socket, which bridges it to Redis over TLS; a failure
+ * there (the handshake, the certificate) is named as the reason the
+ * connection closed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +31,7 @@
 #include "redisev.h"
 #include "scripts.h"
 #include "store.h"
+#include "tls.h"
 
 static const char *const script_names[S__COUNT] = {
 	[S_ADMIT] = "admit",     [S_CLOCKS] = "clocks",
@@ -75,6 +81,7 @@ struct store {
 	 * changes or a minute passed */
 	struct repeat down;               /* connect and login failures */
 	struct repeat refusals[S__COUNT]; /* each script's error replies */
+	struct tls *tls; /* rediss://: the bridge, made at the first connect */
 };
 
 /* A call in flight: kept whole so that a NOSCRIPT answer can be re-sent
@@ -138,6 +145,7 @@ void store_free(struct store *s)
 	if (!s)
 		return;
 	drop_all(s);
+	tls_free(s->tls);
 	if (s->retry)
 		event_free(s->retry);
 	if (s->watch)
@@ -249,6 +257,15 @@ static void on_disconnect(const redisAsyncContext *c, int status)
 	for (int i = 0; i < C__N; i++)
 		if (s->c[i] == c)
 			s->c[i] = NULL; /* hiredis frees it */
+	const char *tls_why = s->tls ? tls_failure(s->tls) : NULL;
+	if (tls_why) {
+		/* the bridge closed it: a TLS failure is a failure to connect */
+		char why[300];
+		at_target(s, tls_why, why, sizeof(why));
+		note_failure(s, LOG_WARN, "cannot connect", why);
+		went_down(s, why);
+		return;
+	}
 	went_down(s, status == REDIS_OK ? "closed" : (c->errstr[0] ? c->errstr : "error"));
 }
 
@@ -501,7 +518,8 @@ static void loaded(redisAsyncContext *c, void *r, void *priv)
 static redisAsyncContext *open_one(struct store *s, char *why, size_t len)
 {
 	const config *cf = &s->d->cfg;
-	redisAsyncContext *c = cf->redis_unix
+	redisAsyncContext *c = s->tls ? redisAsyncConnectUnix(tls_socket(s->tls))
+		: cf->redis_unix
 		? redisAsyncConnectUnix(cf->redis_unix)
 		: redisAsyncConnect(cf->redis_host ? cf->redis_host : "127.0.0.1",
 		                    cf->redis_port ? cf->redis_port : 6379);
@@ -530,6 +548,21 @@ static redisAsyncContext *open_one(struct store *s, char *why, size_t len)
 	if (cf->redis_db)
 		redisAsyncCommand(c, setup_reply, NULL, "SELECT %d", cf->redis_db);
 	return c;
+}
+
+/* rediss://: the bridge (made once), set up again for this attempt (its
+ * files read again); a failure is a failed connect. */
+static int open_tls(struct store *s)
+{
+	char err[300], why[300];
+	if (!s->tls)
+		s->tls = tls_new(&s->d->cfg, &s->d->log, s->d->base, err, sizeof(err));
+	if (s->tls && tls_begin(s->tls, err, sizeof(err)) == 0)
+		return 0;
+	at_target(s, err, why, sizeof(why));
+	note_failure(s, LOG_WARN, "cannot connect", why);
+	went_down(s, why);
+	return -1;
 }
 
 /* The watchdog: see the file comment. */
@@ -574,6 +607,8 @@ void store_connect(struct store *s)
 			fatal_oom("the Redis watchdog timer");
 		timer_arm_ms(s->watch, every ? every : 1);
 	}
+	if (s->d->cfg.redis_tls && open_tls(s) < 0)
+		return;
 	for (int i = 0; i < C__N; i++) {
 		char why[300];
 		s->c[i] = open_one(s, why, sizeof(why));

@@ -13,6 +13,7 @@ set -euo pipefail
 pkgs=(
 	gcc make pkg-config
 	libhiredis-dev libevent-dev libjansson-dev check
+	libssl-dev # TLS to Redis: OpenSSL under libevent_openssl (libevent-dev)
 	redis-server
 	python3 python3-pytest python3-pytest-timeout python3-msgpack
 	systemd   # systemd-analyze verify, systemd-sysusers (tests)

@@ -1,7 +1,7 @@
 """bench.py: `make bench`, the figures of DESIGN.md section 4 in one run.
 
     /usr/bin/python3 tests/bench/bench.py [--quick] [--json build/bench.json]
-                                         [--only refs,latency,throughput,failover,scale,pools]
+                                         [--only refs,latency,throughput,failover,scale,tls,pools]
 
 Real processes throughout (the integration harness: redis-server on a Unix
 socket, pulsed nodes, build/tests/testworker workers; load from
@@ -27,6 +27,13 @@ build/tests/pulsebench, the Redis round trip from build/bench/rtt):
               node with 100 and 100,000 jobs, time to dispatch 100,000
               jobs, and from the workers' event logs that each runs
               exactly once.
+  tls         the cost of TLS to Redis (rediss://, daemon/tls.c's
+              bridge): one redis-server with a plain TCP port and a TLS
+              port (certificates from tests/integration/tlsutil.py); two
+              node pairs, one on each port; closed-loop dispatch, worker
+              on the caller's node and on the other, plain and TLS rounds
+              alternating; pulsed CPU per dispatch; Redis PING over TCP
+              and TLS (redis-benchmark, one client) as the reference.
   pools       one node; 10,000 reads (JOBS, JOB, WORKERS, NODES) naming
               distinct pools nobody uses: pulsed RSS, Redis memory, keys
               and idle load before and after (none should change).
@@ -52,6 +59,7 @@ import conftest  # noqa: E402
 import harness  # noqa: E402
 from harness import wait_for  # noqa: E402
 import failover  # noqa: E402
+import tlsutil  # noqa: E402
 
 BUILD = harness.BUILD
 PULSEBENCH = os.path.join(BUILD, "tests", "pulsebench")
@@ -305,6 +313,86 @@ def latency(e, quick):
             R["dispatch_%s_open%d_late" % (where, rate)] = r["late"]
             log("  open loop %d/s: p50 %.0f p90 %.0f p99 %.0f p99.9 %.0f us (late sends %d)"
                 % (rate, r["p50_us"], r["p90_us"], r["p99_us"], r["p999_us"], r["late"]))
+
+
+# ---- TLS ----------------------------------------------------------------------
+
+def redis_benchmark_ping(port, certs=None, n=20000):
+    """redis-benchmark PING_MBULK p50 in us, one client, over TCP (or TLS)."""
+    argv = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-t", "ping_mbulk",
+            "-c", "1", "-n", str(n), "-q"]
+    if certs:
+        argv += ["--tls", "--cacert", certs.ca_crt]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    last = r.stdout.replace("\r", "\n").strip().splitlines()[-1]
+    m = re.search(r"p50=([\d.]+) msec", last)
+    if not m:
+        raise RuntimeError("redis-benchmark printed %r %s" % (last, r.stderr[-300:]))
+    return float(m.group(1)) * 1000
+
+
+def tls_cost(e, quick):
+    certs = tlsutil.certs()
+    r = harness.Redis(e.procs, e.tmp, tls=certs.server(), plain=True, name="redis-tls")
+    urls = {"plain": ("redis://127.0.0.1:%d/0" % r.plain_port, None),
+            "tls": (r.url(), certs.client())}
+    nodes, procs = {}, {}
+    for mode, (url, tls) in urls.items():
+        redis = {"url": url}
+        if tls:
+            redis["tls"] = tls
+        a = e.node("%s-a" % mode, extra={"redis": redis})
+        b = e.node("%s-b" % mode, extra={"redis": redis})
+        e.worker(a, pool=mode + "-loc", name=mode + "-wl")
+        e.worker(b, pool=mode + "-rem", name=mode + "-wr")
+        for x in (a, b):
+            for pool in (mode + "-loc", mode + "-rem"):
+                x.use_pool(pool)
+                wait_for(lambda: (x.pool_status(pool) or {}).get("workers_pool") == 1, 10,
+                         "view of %s on %s" % (pool, x.name))
+        nodes[mode] = (a, b)
+        procs[mode] = {"pulsed": [a.proc.pid, b.proc.pid]}
+    log("tls: Redis PING over TCP and over TLS (redis-benchmark, 1 client)")
+    R["tls_redis_ping_plain_p50_us"] = redis_benchmark_ping(r.plain_port)
+    R["tls_redis_ping_tls_p50_us"] = redis_benchmark_ping(r.port, certs)
+    log("  PING p50: TCP %.0f us, TLS %.0f us"
+        % (R["tls_redis_ping_plain_p50_us"], R["tls_redis_ping_tls_p50_us"]))
+    n = 1000 if quick else 3000
+    rounds = 2
+    acc = {}
+    for rnd in range(rounds):
+        for where in ("local", "remote"):
+            for mode in ("plain", "tls"):
+                a, _ = nodes[mode]
+                pool = mode + ("-loc" if where == "local" else "-rem")
+                m = Meter(r, procs[mode])
+                with m:
+                    res = pulsebench(a.sock, pool, "-k", "%s-%d-" % (pool, rnd), "-n", n,
+                                     "-w", 200)
+                k = (mode, where)
+                acc.setdefault(k, []).append((res["p50_us"], res["p99_us"],
+                                              m.cpu["pulsed"] * 1e6 / (n + 200)))
+                log("  %s, worker %s, round %d: p50 %.0f us, p99 %.0f us, pulsed CPU %.0f us"
+                    " per dispatch" % (mode, where, rnd + 1, res["p50_us"], res["p99_us"],
+                                       acc[k][-1][2]))
+    for (mode, where), v in acc.items():
+        R["tls_dispatch_%s_%s_p50_us" % (where, mode)] = sum(x[0] for x in v) / len(v)
+        R["tls_dispatch_%s_%s_p99_us" % (where, mode)] = sum(x[1] for x in v) / len(v)
+        R["tls_dispatch_%s_%s_pulsed_cpu_us" % (where, mode)] = sum(x[2] for x in v) / len(v)
+    for where in ("local", "remote"):
+        R["tls_cost_%s_p50_us" % where] = (R["tls_dispatch_%s_tls_p50_us" % where]
+                                          - R["tls_dispatch_%s_plain_p50_us" % where])
+        R["tls_cost_%s_pulsed_cpu_us" % where] = (
+            R["tls_dispatch_%s_tls_pulsed_cpu_us" % where]
+            - R["tls_dispatch_%s_plain_pulsed_cpu_us" % where])
+        NOTES.append("TLS, worker %s: dispatch p50 %.0f -> %.0f us (+%.0f), p99 %.0f -> %.0f us,"
+                     " pulsed CPU per dispatch (both nodes) %.0f -> %.0f us (mean of %d rounds)"
+                     % (where, R["tls_dispatch_%s_plain_p50_us" % where],
+                        R["tls_dispatch_%s_tls_p50_us" % where], R["tls_cost_%s_p50_us" % where],
+                        R["tls_dispatch_%s_plain_p99_us" % where],
+                        R["tls_dispatch_%s_tls_p99_us" % where],
+                        R["tls_dispatch_%s_plain_pulsed_cpu_us" % where],
+                        R["tls_dispatch_%s_tls_pulsed_cpu_us" % where], rounds))
 
 
 # ---- throughput ---------------------------------------------------------------
@@ -660,6 +748,17 @@ def table():
         row("  time to dispatch them", "scale_dispatch_s", "s",
             "%.0f/s" % R["scale_dispatch_rps"])
 
+    if "tls_cost_local_p50_us" in R:
+        row("Redis PING p50, TCP / TLS (redis-benchmark, 1 client)", "tls_redis_ping_tls_p50_us",
+            "us", "TCP %.0f us" % R["tls_redis_ping_plain_p50_us"])
+        for where in ("local", "remote"):
+            row("dispatch over TLS, worker %s, closed loop p50" % where,
+                "tls_dispatch_%s_tls_p50_us" % where, "us",
+                "plain TCP %.0f us" % R["tls_dispatch_%s_plain_p50_us" % where])
+            row("  same, p99", "tls_dispatch_%s_tls_p99_us" % where, "us",
+                "plain TCP %.0f us" % R["tls_dispatch_%s_plain_p99_us" % where])
+            row("  cost of TLS per dispatch, p50", "tls_cost_%s_p50_us" % where, "us",
+                "pulsed CPU +%.0f us" % R["tls_cost_%s_pulsed_cpu_us" % where])
     if "pools_requests" in R:
         row("unknown pools: %d reads of distinct unknown pool names" % R["pools_requests"],
             "pools_requests_s", "s")
@@ -714,7 +813,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for trying the bench")
     ap.add_argument("--json", default=os.path.join(BUILD, "bench.json"))
-    ap.add_argument("--only", default="refs,latency,throughput,failover,scale,pools,lists")
+    ap.add_argument("--only", default="refs,latency,throughput,failover,scale,tls,pools,lists")
     args = ap.parse_args()
     only = set(args.only.split(","))
     for f in (PULSEBENCH, RTT, harness.PULSED, harness.TESTWORKER):
@@ -727,7 +826,8 @@ def main():
         log("WARNING: %.0f %% of the CPUs are busy with other work before the bench starts:"
             " the figures will be inflated" % (100 * R["background_cpu_busy"]))
     steps = [("refs", refs), ("latency", latency), ("throughput", throughput),
-             ("failover", None), ("scale", scale), ("pools", pools), ("lists", lists)]
+             ("failover", None), ("scale", scale), ("tls", tls_cost), ("pools", pools),
+             ("lists", lists)]
     for name, fn in steps:
         if name not in only:
             continue

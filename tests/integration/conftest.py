@@ -25,7 +25,7 @@ class Env:
         self.proxies = []
 
     def proxy(self):
-        p = harness.Proxy(self.redis.port)
+        p = harness.Proxy(self.redis.port, "rediss" if self.redis.tls else "redis")
         self.proxies.append(p)
         return p
 

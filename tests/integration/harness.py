@@ -88,11 +88,13 @@ def free_port():
 
 class Proxy:
     """A TCP proxy in front of Redis that a test can cut and heal: one
-    node behind it loses Redis while the others keep it."""
+    node behind it loses Redis while the others keep it. In front of a TLS
+    port it passes TLS through (scheme "rediss")."""
 
-    def __init__(self, target_port):
+    def __init__(self, target_port, scheme="redis"):
         import threading
         self.target = target_port
+        self.scheme = scheme
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", 0))
@@ -108,7 +110,7 @@ class Proxy:
         threading.Thread(target=self._accept, daemon=True).start()
 
     def url(self):
-        return "redis://127.0.0.1:%d/0" % self.port
+        return "%s://127.0.0.1:%d/0" % (self.scheme, self.port)
 
     def _pipe(self, a, b, dead, from_redis=False):
         try:
@@ -209,6 +211,9 @@ class Proxy:
 # README ("The Redis user pulsed needs"), over TCP or the Unix socket.
 ACL_MODE = os.environ.get("PULSE_TEST_ACL", "")
 ACL_USER, ACL_PASSWORD = "pulsed", "acl-test-password"
+# PULSE_TEST_TLS=1: the harness's Redis serves pulsed over TLS only
+# (rediss://, the test CA of tlsutil.py; make integration-tls).
+TLS_MODE = os.environ.get("PULSE_TEST_TLS") == "1"
 
 
 def readme_acl_rule():
@@ -221,12 +226,22 @@ def readme_acl_rule():
 
 
 class Redis:
-    def __init__(self, procs, tmp):
+    """A private redis-server: its Unix socket (redis-cli, the default
+    url()) and a TCP port. tls (tlsutil.Certs.server(), or the default one
+    under PULSE_TEST_TLS=1) makes that port a TLS port, and url() a
+    rediss:// URL; plain keeps a plain TCP port too (plain_port)."""
+
+    def __init__(self, procs, tmp, tls=None, plain=False, name="redis"):
         self.procs = procs
-        self.dir = os.path.join(tmp, "redis")
+        self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir, exist_ok=True)
         self.sock = os.path.join(self.dir, "redis.sock")
-        self.port = free_port()
+        if tls is None and TLS_MODE:
+            import tlsutil
+            tls = tlsutil.certs().server()
+        self.tls = tls
+        self.port = free_port()  # url()'s port: the TLS port with tls
+        self.plain_port = free_port() if tls and plain else (0 if tls else self.port)
         self.proc = None
         self.start()
         self.declare_new()
@@ -244,8 +259,13 @@ class Redis:
     def start(self):
         if os.path.exists(self.sock):
             os.unlink(self.sock)
+        tls = []
+        if self.tls:
+            tls = ["--tls-port", str(self.port), "--tls-cert-file", self.tls["cert"],
+                   "--tls-key-file", self.tls["key"], "--tls-ca-cert-file", self.tls["ca"],
+                   "--tls-auth-clients", self.tls["auth_clients"]]
         self.proc = self.procs.spawn(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            ["redis-server", "--port", str(self.plain_port)] + tls + ["--bind", "127.0.0.1",
              "--unixsocket", self.sock,
              "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
              "--dir", self.dir, "--daemonize", "no", "--loglevel", "warning"],
@@ -264,11 +284,21 @@ class Redis:
             self.proc.wait()
 
     def url(self):
+        if self.tls:
+            auth = "%s:%s@" % (ACL_USER, ACL_PASSWORD) if ACL_MODE else ""
+            return "rediss://%s127.0.0.1:%d/0" % (auth, self.port)
         if ACL_MODE == "tcp":
             return "redis://%s:%s@127.0.0.1:%d/0" % (ACL_USER, ACL_PASSWORD, self.port)
         if ACL_MODE == "unix":
             return "unix://%s:%s@%s" % (ACL_USER, ACL_PASSWORD, self.sock)
         return "unix://" + self.sock
+
+    def client_tls(self):
+        """pulsed's redis.tls section for url(), or None (plain)."""
+        if not self.tls:
+            return None
+        import tlsutil
+        return tlsutil.certs().client()
 
     def cli(self, *args):
         r = subprocess.run(["redis-cli", "-s", self.sock, "--raw"] + [str(a) for a in args],
@@ -305,6 +335,8 @@ class Node:
             "log": {"level": "debug" if debug else "info"},
             "pools": pools if pools is not None else {"*": {}},
         }
+        if redis.client_tls():
+            cfg["redis"]["tls"] = redis.client_tls()
         for k, v in (extra or {}).items():
             cfg.setdefault(k, {}).update(v)
         self.cfg = cfg

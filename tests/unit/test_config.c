@@ -523,6 +523,96 @@ START_TEST(test_redis_url_unix)
 }
 END_TEST
 
+/* rediss:// and redis.tls (issue 18 item 1): the URL as redis://, the
+ * section only with it, files that can be opened, a certificate with its
+ * key; a reload names the section's keys as needing a restart. */
+START_TEST(test_redis_tls)
+{
+	config c;
+	parse_url(&c, "rediss://alice:pw@redis.example:6390/3");
+	ck_assert_int_eq(c.redis_tls, 1);
+	ck_assert_str_eq(c.redis_host, "redis.example");
+	ck_assert_int_eq(c.redis_port, 6390);
+	ck_assert_int_eq(c.redis_db, 3);
+	ck_assert_str_eq(c.redis_user, "alice");
+	ck_assert_ptr_null(c.tls_ca_file);
+	ck_assert_int_eq(c.tls_insecure, 0);
+	char *dump = config_dump(&c);
+	ck_assert_ptr_nonnull(strstr(dump, "rediss://alice:***@redis.example:6390/3"));
+	ck_assert_ptr_nonnull(strstr(dump, "\"insecure_skip_verify\": false"));
+	free(dump);
+	config_free(&c);
+
+	parse_url(&c, "redis://h");
+	ck_assert_int_eq(c.redis_tls, 0);
+	config_free(&c);
+
+	parse_ok(&c, "{\"redis\": {\"url\": \"rediss://h\", \"tls\": {"
+	             "\"ca_file\": \"/dev/null\", \"ca_dir\": \"/\", "
+	             "\"cert_file\": \"/dev/null\", \"key_file\": \"/dev/null\", "
+	             "\"server_name\": \"redis.internal\", "
+	             "\"insecure_skip_verify\": true}}}");
+	ck_assert_str_eq(c.tls_ca_file, "/dev/null");
+	ck_assert_str_eq(c.tls_ca_dir, "/");
+	ck_assert_str_eq(c.tls_server_name, "redis.internal");
+	ck_assert_int_eq(c.tls_insecure, 1);
+	/* the dump loads again, with the same values */
+	dump = config_dump(&c);
+	config c2;
+	parse_ok(&c2, dump);
+	ck_assert_str_eq(c2.tls_key_file, "/dev/null");
+	ck_assert_int_eq(c2.tls_insecure, 1);
+	free(dump);
+	/* a reload: none of them takes effect before a restart */
+	free(c2.tls_server_name);
+	c2.tls_server_name = strdup("other");
+	c2.tls_insecure = 0;
+	struct reload_note rn;
+	config_reload(&c, &c2, &rn);
+	ck_assert_str_eq(rn.fixed, "redis.tls.server_name, "
+	                 "redis.tls.insecure_skip_verify");
+	ck_assert_str_eq(rn.applied, "");
+	ck_assert_str_eq(c.tls_server_name, "redis.internal");
+	config_free(&c2);
+	config_free(&c);
+
+	/* the null and false a dump of a plain config holds are "not set" */
+	parse_ok(&c, "{\"redis\": {\"url\": \"redis://h\", \"tls\": {"
+	             "\"ca_file\": null, \"insecure_skip_verify\": false}}}");
+	config_free(&c);
+
+	parse_err("{\"redis\": {\"url\": \"redis://h\", \"tls\": {\n"
+	          "\"ca_file\": \"/dev/null\"}}}",
+	          NAME ":2: redis.tls.ca_file: TLS options need a rediss:// "
+	          "redis.url (it is not rediss://)");
+	parse_err("{\"redis\": {\"tls\": {\"insecure_skip_verify\": true}}}",
+	          NAME ":1: redis.tls.insecure_skip_verify: TLS options need a "
+	          "rediss:// redis.url (it is not set)");
+	parse_err("{\"redis\": {\"url\": \"rediss://h\", \"tls\": {"
+	          "\"key_file\": \"/dev/null\"}}}",
+	          NAME ":1: redis.tls.key_file: a client certificate needs both");
+	parse_err("{\"redis\": {\"url\": \"rediss://h\", \"tls\": {"
+	          "\"ca_file\": \"/nonexistent/ca.pem\"}}}",
+	          NAME ":1: redis.tls.ca_file: cannot use /nonexistent/ca.pem: "
+	          "No such file or directory");
+	parse_err("{\"redis\": {\"url\": \"rediss://h\", \"tls\": {"
+	          "\"ca_dir\": \"/dev/null\"}}}",
+	          NAME ":1: redis.tls.ca_dir: /dev/null is not a directory");
+	parse_err("{\"redis\": {\"url\": \"rediss://h\", \"tls\": {"
+	          "\"cert_file\": \"/\", \"key_file\": \"/dev/null\"}}}",
+	          NAME ":1: redis.tls.cert_file: / is a directory");
+	parse_err("{\"redis\": {\"url\": \"rediss://h\", \"tls\": {"
+	          "\"insecure_skip_verify\": 1}}}",
+	          NAME ":1: redis.tls.insecure_skip_verify: expected true or false");
+	parse_err("{\"redis\": {\"url\": \"rediss://h\", \"tls\": {"
+	          "\"server_name\": \"\"}}}",
+	          NAME ":1: redis.tls.server_name: must not be empty");
+	parse_err("{\"redis\": {\"url\": \"rediss://h\", \"tls\": {"
+	          "\"verify\": false}}}",
+	          NAME ":1: redis.tls.verify: unknown key");
+}
+END_TEST
+
 START_TEST(test_redis_url_errors)
 {
 	static const struct {
@@ -530,7 +620,7 @@ START_TEST(test_redis_url_errors)
 	} bad[] = {
 		{"http://h", "expected redis://"},
 		{"127.0.0.1:6379", "expected redis://"},
-		{"rediss://h", "TLS"},
+		{"rediss://", "missing host"},
 		{"redis://", "missing host"},
 		{"redis:///3", "missing host"},
 		{"redis://h:0", "the port must be"},
@@ -995,6 +1085,7 @@ int main(void)
 	tcase_add_test(redis_tc, test_redis_url_tcp);
 	tcase_add_test(redis_tc, test_redis_url_unix);
 	tcase_add_test(redis_tc, test_redis_url_errors);
+	tcase_add_test(redis_tc, test_redis_tls);
 	tcase_add_test(redis_tc, test_password_file);
 	tcase_add_test(redis_tc, test_password_env);
 	suite_add_tcase(s, redis_tc);
