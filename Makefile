@@ -158,7 +158,7 @@ ALL_PRODUCTS := $(PULSED) $(LIBPULSED) $(LIBS_CLIENT) $(PULSECTL) $(EXAMPLES) $(
 # ---------------------------------------------------------------------------
 # Targets.
 
-.PHONY: all asan unit integration integration-acl integration-tls layers docs test test-asan test-valgrind test-repeat chaos chaos-short \
+.PHONY: all asan unit integration integration-acl integration-tls integration-valkey deps-valkey layers docs test test-asan test-valgrind test-repeat chaos chaos-short \
 	chaos-run chaos-repeat fuzz fuzz-replay bench \
 	run deps install uninstall clean help verify-unit FORCE
 
@@ -175,6 +175,8 @@ help:
 	@echo 'make integration      run the pytest integration suite against $(BUILD)/'
 	@echo 'make test             deps, layers (and docs), all, unit, fuzz-replay, integration, integration-acl, integration-tls, chaos-short, soak-short, model-check-short (what .ci/run runs)'
 	@echo 'make integration-tls  the core integration tests with Redis over TLS only (rediss://)'
+	@echo 'make integration-valkey the integration suite and its ACL core against valkey-server (VALKEY_SERVER=); installs it (deps-valkey)'
+	@echo 'make deps-valkey      install valkey-server and valkey-cli (Debian 12: adds bookworm-backports to apt sources when missing)'
 	@echo 'make layers           the daemon files call only down (tests/tools/layers.py --stats: the figures); runs docs first'
 	@echo 'make docs             libpulse-client(3) documents every function and type of client/pulse.h'
 	@echo 'make test-repeat N=20 run the integration suite N times, stop at the first failure'
@@ -201,6 +203,11 @@ asan:
 
 deps:
 	$(Q)bash mk/deps.sh
+
+# Opt-in: valkey-server and valkey-cli for integration-valkey (on Debian 12
+# from bookworm-backports, whose apt source it adds when missing).
+deps-valkey:
+	$(Q)bash mk/deps-valkey.sh
 
 # --- the daemon ------------------------------------------------------------
 
@@ -368,6 +375,17 @@ integration-tls: all
 	$(Q)echo "integration-tls: the core of the suite over TLS (rediss://)"; \
 	PULSE_TEST_TLS=1 PULSE_TEST_DIR="$(ACL_TESTS)" PULSE_BUILD=$(ABS_BUILD) \
 		bash tests/run-integration.sh $(PYTEST_ARGS)
+
+# The integration suite, and its ACL core, against Valkey instead of Redis
+# (README, "Valkey"): every test's server is $(VALKEY_SERVER) and its
+# valkey-cli (tests/integration/harness.py, PULSE_REDIS_SERVER). Installs
+# Valkey first (deps-valkey: on Debian 12 from bookworm-backports).
+VALKEY_SERVER ?= /usr/bin/valkey-server
+integration-valkey: all
+	$(Q)$(MAKE) --no-print-directory deps-valkey
+	$(Q)echo "integration-valkey: $$($(VALKEY_SERVER) --version | head -1)"
+	$(Q)PULSE_REDIS_SERVER=$(VALKEY_SERVER) $(MAKE) --no-print-directory integration
+	$(Q)PULSE_REDIS_SERVER=$(VALKEY_SERVER) $(MAKE) --no-print-directory integration-acl
 
 test:
 	$(Q)$(MAKE) --no-print-directory deps

@@ -174,29 +174,36 @@ fi
 private=0
 if [ -z "$url" ]; then
 	private=1
-	command -v redis-server >/dev/null || die "redis-server is missing: run 'make deps'"
-	say "starting a private redis-server on $(show "$rsock") (log: $(show "$run/redis.log"))"
-	redis-server --port 0 --unixsocket "$rsock" --unixsocketperm 700 \
+	# the server and its cli: PULSE_REDIS_SERVER as in the tests
+	# (tests/integration/harness.py), e.g. /usr/bin/valkey-server
+	rsrv=${PULSE_REDIS_SERVER:-redis-server}
+	case $rsrv in
+	*-server) rcli=${PULSE_REDIS_CLI:-${rsrv%-server}-cli} ;;
+	*) rcli=${PULSE_REDIS_CLI:-redis-cli} ;;
+	esac
+	command -v "$rsrv" >/dev/null || die "$rsrv is missing: run 'make deps'"
+	say "starting a private $(basename "$rsrv") on $(show "$rsock") (log: $(show "$run/redis.log"))"
+	"$rsrv" --port 0 --unixsocket "$rsock" --unixsocketperm 700 \
 		--save '' --appendonly no --daemonize no \
 		--dir "$run" --logfile "$run/redis.log" </dev/null &
 	redis_pid=$!
 	for ((i = 0; i < 100; i++)); do
-		if [ -S "$rsock" ] && { ! command -v redis-cli >/dev/null ||
-			[ "$(redis-cli -s "$rsock" ping 2>/dev/null)" = PONG ]; }; then
+		if [ -S "$rsock" ] && { ! command -v "$rcli" >/dev/null ||
+			[ "$("$rcli" -s "$rsock" ping 2>/dev/null)" = PONG ]; }; then
 			break
 		fi
-		alive "$redis_pid" || { cat "$run/redis.log" >&2; die "redis-server exited"; }
+		alive "$redis_pid" || { cat "$run/redis.log" >&2; die "$rsrv exited"; }
 		sleep 0.1
 	done
-	[ -S "$rsock" ] || die "redis-server did not open $rsock within 10s"
+	[ -S "$rsock" ] || die "$rsrv did not open $rsock within 10s"
 	url=unix://$rsock
 	# This Redis is new, not one that lost its data: say so, or the
 	# pool's first dispatch waits one worker TTL for nodes that may have
 	# run it before (README.md, "What Redis can lose, and how pulsed
 	# rebuilds").
-	if command -v redis-cli >/dev/null; then
-		run_id=$(redis-cli -s "$rsock" INFO server | sed -n 's/^run_id:\([0-9a-f]*\).*/\1/p')
-		redis-cli -s "$rsock" SET pulse:redis "$run_id 0" >/dev/null
+	if command -v "$rcli" >/dev/null; then
+		run_id=$("$rcli" -s "$rsock" INFO server | sed -n 's/^run_id:\([0-9a-f]*\).*/\1/p')
+		"$rcli" -s "$rsock" SET pulse:redis "$run_id 0" >/dev/null
 	fi
 fi
 

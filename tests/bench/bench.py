@@ -214,7 +214,7 @@ class Meter:
 # ---- references ---------------------------------------------------------------
 
 def redis_benchmark_set(sock, clients, n):
-    r = subprocess.run(["redis-benchmark", "-s", sock, "-t", "set", "-c", str(clients),
+    r = subprocess.run([harness.redis_tool("benchmark"), "-s", sock, "-t", "set", "-c", str(clients),
                         "-n", str(n), "-q"], capture_output=True, text=True, timeout=300)
     last = r.stdout.replace("\r", "\n").strip().splitlines()[-1]
     m = re.search(r"SET: ([\d.]+) requests per second(?:, p50=([\d.]+) msec)?", last)

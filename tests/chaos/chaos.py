@@ -575,7 +575,9 @@ def fault_redis_flush(c, rng):
 
 def fault_redis_sleep(c, rng):
     t0 = now_ns()
-    c.redis.cli("DEBUG", "SLEEP", "%.3f" % (rng.uniform(1.5, 3) * TTL_MS / 1000.0))
+    out = c.redis.cli("DEBUG", "SLEEP", "%.3f" % (rng.uniform(1.5, 3) * TTL_MS / 1000.0))
+    # a refused DEBUG (enable-debug-command) would make this fault a no-op
+    assert out == "OK", "DEBUG SLEEP refused: %r" % out
     return t0, now_ns()
 
 
