@@ -276,6 +276,13 @@ def test_message_timeout(env):
     m = read_frame(s)
     assert m["t"] == 4 and m["id"] == 6, m
     s.close()
+    # pulsectl send --timeout sends the same limit (pulse_set_request_timeout)
+    t0 = time.monotonic()
+    rc, data, err = n.ctlj("send", "p", "hang-2", "x", "--timeout", "300ms")
+    assert rc == 1 and data["ok"] is False and data["code"] == "TIMEOUT", (rc, data, err)
+    assert time.monotonic() - t0 < 3 * SLOW
+    rc, _, err = n.ctl("send", "p", "hang-3", "x", "--timeout", "abc")
+    assert rc == 2, err
     assert w.proc.poll() is None
 
 
