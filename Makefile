@@ -6,7 +6,7 @@
 #   daemon/*.c            build/pulsed (main() in daemon/main.c); all but main.o
 #                         also make build/libpulsed.a for the unit tests
 #   daemon/lua/*.lua      embedded as build/gen/scripts.c (mk/embed-lua.sh)
-#   client/*.c            build/libpulse-client.so.1.0.0 (+ .so.1, .so) and .a
+#   client/*.c            build/libpulse-client.so.2.0.0 (+ .so.2, .so) and .a
 #   client/pulsectl/*.c   build/pulsectl
 #   client/examples/*.c   build/examples/<name>, one program per file
 #   tests/tools/*.c       build/tests/<name>, one program per file
@@ -33,8 +33,11 @@ PKG_CONFIG ?= pkg-config
 FUZZ_CC ?= clang
 
 VERSION := $(or $(shell sed -n 's/^\#define PULSED_VERSION "\(.*\)"/\1/p' daemon/pulsed.h 2>/dev/null),0.1.0)
-SOMAJOR := 1
-SOVERSION := 1.0.0
+# 2: pulse_handlers gained `message` (keyed messages): a program built
+# against a version 1 header passes a smaller struct, so it must not load
+# this library
+SOMAJOR := 2
+SOVERSION := 2.0.0
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin

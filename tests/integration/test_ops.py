@@ -635,7 +635,7 @@ def test_install_and_build_example(env):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     for f in ("usr/sbin/pulsed", "usr/bin/pulsectl",
-              "usr/include/pulsed/pulse.h", "usr/lib/libpulse-client.so.1",
+              "usr/include/pulsed/pulse.h", "usr/lib/libpulse-client.so.2",
               "usr/lib/pkgconfig/libpulse-client.pc",
               "usr/share/man/man8/pulsed.8", "usr/lib/systemd/system/pulsed.service",
               "usr/lib/sysusers.d/pulsed.conf", "etc/pulsed/pulsed.conf"):
@@ -687,7 +687,7 @@ def test_install_and_build_example(env):
     csrc = os.path.join(env.tmp, "dispatch.c")
     with open(csrc, "w") as f:
         f.write(src)
-    lib = os.path.join(dest, "usr/lib/libpulse-client.so.1")
+    lib = os.path.join(dest, "usr/lib/libpulse-client.so.2")
     with open(lib, "rb") as f:
         sanitized = b"__asan_init" in f.read()
     exe = os.path.join(env.tmp, "dispatch")
