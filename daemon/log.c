@@ -164,26 +164,12 @@ static void write_line(int fd, const char *buf, size_t n)
 	}
 }
 
-void vplog(const logger *lg, int level, const char *fmt, va_list ap)
+/* Write message msg (n bytes, at most LOG_MSG_MAX) as one line: the
+ * part of every log call after its formatting, which log_job() also
+ * calls with a message it built itself (no format to run again). */
+static void log_line(const logger *lg, int level, const char *msg, size_t n)
 {
-	if (!lg || lg->fd < 0 || level < lg->level)
-		return;
-	int saved = errno;
-	char msg[LOG_MSG_MAX + 4], line[LOG_LINE_MAX], ts[40];
-	int r = vsnprintf(msg, sizeof(msg), fmt, ap);
-	size_t n;
-	if (r < 0) {
-		n = (size_t)snprintf(msg, sizeof(msg), "(bad log format: %s)", fmt);
-		if (n > LOG_MSG_MAX)
-			n = LOG_MSG_MAX;
-	} else if ((size_t)r > LOG_MSG_MAX) {
-		/* cut, stepping back over at most 3 continuation bytes */
-		n = LOG_MSG_MAX;
-		for (int i = 0; i < 3 && ((unsigned char)msg[n] & 0xc0) == 0x80; i++)
-			n--;
-	} else {
-		n = (size_t)r;
-	}
+	char line[LOG_LINE_MAX], ts[40];
 	size_t tl = timestamp(ts, sizeof(ts)), o;
 	const char *lv = log_level_name(level);
 	if (lg->format == LOG_JSON) {
@@ -199,6 +185,29 @@ void vplog(const logger *lg, int level, const char *fmt, va_list ap)
 		line[o++] = '\n';
 	}
 	write_line(lg->fd, line, o);
+}
+
+void vplog(const logger *lg, int level, const char *fmt, va_list ap)
+{
+	if (!lg || lg->fd < 0 || level < lg->level)
+		return;
+	int saved = errno;
+	char msg[LOG_MSG_MAX + 4];
+	int r = vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n;
+	if (r < 0) {
+		n = (size_t)snprintf(msg, sizeof(msg), "(bad log format: %s)", fmt);
+		if (n > LOG_MSG_MAX)
+			n = LOG_MSG_MAX;
+	} else if ((size_t)r > LOG_MSG_MAX) {
+		/* cut, stepping back over at most 3 continuation bytes */
+		n = LOG_MSG_MAX;
+		for (int i = 0; i < 3 && ((unsigned char)msg[n] & 0xc0) == 0x80; i++)
+			n--;
+	} else {
+		n = (size_t)r;
+	}
+	log_line(lg, level, msg, n);
 	errno = saved;
 }
 
@@ -271,9 +280,13 @@ size_t log_value(char *dst, size_t cap, const char *v, size_t n)
 static void add_field(char *buf, size_t len, size_t *o, const char *name,
                       const char *v, size_t n)
 {
-	if (*o + strlen(name) + 3 >= len)
+	size_t nl = strlen(name);
+	if (*o + nl + 3 >= len)
 		return;
-	*o += (size_t)snprintf(buf + *o, len - *o, " %s=", name);
+	buf[(*o)++] = ' ';
+	memcpy(buf + *o, name, nl);
+	*o += nl;
+	buf[(*o)++] = '=';
 	*o += log_value(buf + *o, len - *o, v, n);
 }
 
@@ -283,6 +296,7 @@ void log_job(const logger *lg, int level, const char *event,
 {
 	if (!lg || lg->fd < 0 || level < lg->level)
 		return; /* nothing to format */
+	int saved = errno;
 	char msg[LOG_MSG_MAX];
 	size_t o = (size_t)snprintf(msg, sizeof(msg), "job %s", event);
 	add_field(msg, sizeof(msg), &o, "pool", pool ? pool : "-",
@@ -294,7 +308,16 @@ void log_job(const logger *lg, int level, const char *event,
 	          node ? strlen(node) : 1);
 	while (extra && *extra == ' ')
 		extra++; /* fields are joined with one space */
-	if (extra && *extra && o + 1 < sizeof(msg))
-		o += (size_t)snprintf(msg + o, sizeof(msg) - o, " %s", extra);
-	plog(lg, level, "%s", msg);
+	if (extra && *extra && o + 1 < sizeof(msg)) {
+		size_t el = strlen(extra);
+		if (el > sizeof(msg) - o - 1)
+			el = sizeof(msg) - o - 1; /* a cut extra: the fields come first */
+		msg[o++] = ' ';
+		memcpy(msg + o, extra, el);
+		o += el;
+	}
+	if (o > LOG_MSG_MAX)
+		o = LOG_MSG_MAX;
+	log_line(lg, level, msg, o);
+	errno = saved;
 }
