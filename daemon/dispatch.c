@@ -145,18 +145,29 @@ static int not_ready(struct request *q)
 	return 0;
 }
 
-static void dispatch(struct request *q)
+/* The worker placement picks for q's key now and its node (either NULL
+ * when none), or 0 when q was answered (shut down) or waits (the pool is
+ * not usable yet): the start of routing a DISPATCH and a SEND alike. */
+static int placed(struct request *q, const char **owner, const char **onode)
 {
 	struct pool *p = q->pool;
 	if (p->state == POOL_SHUTDOWN) {
 		request_finish(p->d, q->rid, PULSE_E_SHUTDOWN, "pool is shut down");
-		return;
+		return 0;
 	}
 	if (not_ready(q))
+		return 0;
+	*owner = pool_owner_of(p, q->key, strlen(q->key));
+	*onode = *owner ? table_get(&p->workers, *owner, strlen(*owner)) : NULL;
+	return 1;
+}
+
+static void dispatch(struct request *q)
+{
+	struct pool *p = q->pool;
+	const char *owner, *onode;
+	if (!placed(q, &owner, &onode))
 		return;
-	const char *owner = pool_owner_of(p, q->key, strlen(q->key));
-	const char *onode = owner ? table_get(&p->workers, owner, strlen(owner))
-	                          : NULL;
 	free(q->owner);
 	/* kept only for a worker of this node: admit_cb starts it here */
 	q->owner = owner && onode && strcmp(onode, p->d->node) == 0
@@ -253,15 +264,9 @@ void request_internal(struct pool *p, int type, const char *key,
 static void send_message(struct request *q)
 {
 	struct pool *p = q->pool;
-	if (p->state == POOL_SHUTDOWN) {
-		request_finish(p->d, q->rid, PULSE_E_SHUTDOWN, "pool is shut down");
+	const char *owner, *onode;
+	if (!placed(q, &owner, &onode))
 		return;
-	}
-	if (not_ready(q))
-		return;
-	const char *owner = pool_owner_of(p, q->key, strlen(q->key));
-	const char *onode = owner ? table_get(&p->workers, owner, strlen(owner))
-	                          : NULL;
 	if (!owner || !onode) {
 		if (p->members_inflight) {
 			request_retry(p->d, q->rid);
