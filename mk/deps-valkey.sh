@@ -89,17 +89,8 @@ if [ "$update" = 1 ]; then
 	apt-get update -q
 fi
 
-# Keep the package scripts from starting valkey-server as a service: the
-# tests start their own.
-policy=/usr/sbin/policy-rc.d
-made_policy=0
-if [ ! -e "$policy" ]; then
-	printf '#!/bin/sh\nexit 101\n' > "$policy"
-	chmod 755 "$policy"
-	made_policy=1
-fi
-cleanup() { if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi; }
-trap cleanup EXIT
+# shellcheck source=mk/no-services.sh
+. "$(dirname "$0")/no-services.sh"
 
 target=()
 if [ "$need_bpo" = 1 ]; then

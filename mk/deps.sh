@@ -95,17 +95,8 @@ fi
 resolve
 echo "deps: installing ${need[*]}"
 
-# Keep package scripts from starting services (redis-server) here: tests
-# start their own. Only when no policy-rc.d is in place already.
-policy=/usr/sbin/policy-rc.d
-made_policy=0
-if [ ! -e "$policy" ]; then
-	printf '#!/bin/sh\nexit 101\n' > "$policy"
-	chmod 755 "$policy"
-	made_policy=1
-fi
-cleanup() { if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi; }
-trap cleanup EXIT
+# shellcheck source=mk/no-services.sh
+. "$(dirname "$0")/no-services.sh"
 
 install() { apt-get install -y -q --no-install-recommends "${need[@]}"; }
 if ! install; then
